@@ -1,0 +1,6 @@
+"""The DuckDB catalog (installed as ``vql.catalog``): schema and access."""
+
+from vql.catalog.schema import METADATA_COLUMNS, VIDEO_COLUMNS
+from vql.catalog.store import Catalog, StoredFunction, VideoRow
+
+__all__ = ["Catalog", "StoredFunction", "VideoRow", "VIDEO_COLUMNS", "METADATA_COLUMNS"]

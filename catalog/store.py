@@ -1,0 +1,183 @@
+"""Access to the catalog tables (see ``schema.py``) over the connection's DuckDB database."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from vql.catalog.schema import DDL, SCHEMA_VERSION
+
+from vql.errors import CatalogError
+from vql.video.probe import VideoProbe
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRow:
+    """A video of a video table, as the catalog knows it."""
+
+    video_id: int
+    path: str
+    size: int
+    mtime: float
+    fps: float
+    frames: int
+    width: int
+    height: int
+    duration: float
+    keyframes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFunction:
+    name: str
+    kind: str  # "file" (CREATE FUNCTION ... FROM) or "expression" (CREATE FUNCTION ... AS)
+    params: tuple[str, ...]
+    body: str
+    source: str
+
+
+class Catalog:
+    """Reads and writes the ``vql`` schema. Every call runs to completion (no open results)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def run(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def ensure_schema(self) -> None:
+        for statement in DDL:
+            self.run(statement)
+        if not self.run("SELECT 1 FROM vql.meta WHERE key = 'schema_version'"):
+            self.run("INSERT INTO vql.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    # --- tables ------------------------------------------------------------------------------
+
+    def video_tables(self) -> list[str]:
+        return [r[0] for r in self.run("SELECT name FROM vql.video_tables ORDER BY name")]
+
+    def is_video_table(self, name: str) -> bool:
+        return bool(self.run("SELECT 1 FROM vql.video_tables WHERE lower(name) = lower(?)",
+                             [name]))
+
+    def plain_tables(self) -> list[str]:
+        rows = self.run("""SELECT table_name FROM information_schema.tables
+                           WHERE table_schema = 'main' AND table_catalog = current_database()
+                           ORDER BY table_name""")
+        return [r[0] for r in rows]
+
+    def relation_names(self) -> list[str]:
+        """Every table and view DuckDB knows, in any schema (video tables excluded)."""
+        return [r[0] for r in self.run("SELECT DISTINCT table_name FROM information_schema.tables")]
+
+    def plain_columns(self, name: str) -> list[tuple[str, str]] | None:
+        rows = self.run("""SELECT column_name, data_type FROM information_schema.columns
+                           WHERE lower(table_name) = lower(?) AND table_schema = 'main'
+                             AND table_catalog = current_database()
+                           ORDER BY ordinal_position""", [name])
+        return [(r[0], r[1]) for r in rows] or None
+
+    def create_video_table(self, name: str) -> None:
+        if self.is_video_table(name) or self.plain_columns(name) is not None:
+            raise CatalogError(f"table {name!r} already exists")
+        self.run("INSERT INTO vql.video_tables VALUES (?, current_timestamp)", [name])
+
+    def drop_video_table(self, name: str) -> None:
+        self.run("DELETE FROM vql.table_videos WHERE lower(table_name) = lower(?)", [name])
+        self.run("DELETE FROM vql.video_tables WHERE lower(name) = lower(?)", [name])
+        orphans = "SELECT video_id FROM vql.videos EXCEPT SELECT video_id FROM vql.table_videos"
+        self.run(f"DELETE FROM vql.frames WHERE video_id IN ({orphans})")
+        self.run(f"DELETE FROM vql.videos WHERE video_id IN ({orphans})")
+
+    def canonical_name(self, name: str) -> str:
+        rows = self.run("SELECT name FROM vql.video_tables WHERE lower(name) = lower(?)", [name])
+        return rows[0][0] if rows else name
+
+    # --- videos ------------------------------------------------------------------------------
+
+    def add_videos(self, table: str, probes: t.Sequence[VideoProbe]) -> int:
+        """Add videos to a table; returns how many were new to it. A file already in the
+        catalog keeps its id; if it changed on disk, its metadata and frames are refreshed."""
+        added = 0
+        for probe in probes:
+            video_id = self._upsert_video(probe)
+            present = self.run("""SELECT 1 FROM vql.table_videos
+                                  WHERE lower(table_name) = lower(?) AND video_id = ?""",
+                               [table, video_id])
+            if not present:
+                self.run("INSERT INTO vql.table_videos VALUES (?, ?, current_timestamp)",
+                         [table, video_id])
+                added += 1
+        return added
+
+    def _upsert_video(self, probe: VideoProbe) -> int:
+        rows = self.run("SELECT video_id, size, mtime, sha256 FROM vql.videos WHERE path = ?",
+                        [probe.path])
+        if rows and rows[0][1:] == (probe.size, probe.mtime, probe.sha256):
+            return int(rows[0][0])
+        if rows:
+            video_id = int(rows[0][0])
+            self.run("DELETE FROM vql.frames WHERE video_id = ?", [video_id])
+            self.run("DELETE FROM vql.videos WHERE video_id = ?", [video_id])
+        else:
+            video_id = int(self.run("SELECT nextval('vql.video_ids')")[0][0])
+        self.run("INSERT INTO vql.videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "current_timestamp)",
+                 [video_id, probe.path, probe.size, probe.mtime, probe.sha256, probe.fps,
+                  probe.frames, probe.width, probe.height, probe.duration, probe.codec,
+                  list(probe.keyframes)])
+        frames = pa.table({
+            "video_id": pa.array(np.full(probe.frames, video_id, dtype=np.int32)),
+            "frame_id": pa.array(np.arange(probe.frames, dtype=np.int32)),
+            "ts": pa.array(probe.timestamps),
+        })
+        self.con.register("__vql_new_frames", frames)
+        try:
+            self.run("INSERT INTO vql.frames SELECT * FROM __vql_new_frames")
+        finally:
+            self.con.unregister("__vql_new_frames")
+        return video_id
+
+    def videos_of(self, table: str) -> list[VideoRow]:
+        rows = self.run("""SELECT v.video_id, v.path, v.size, v.mtime, v.fps, v.frames, v.width,
+                                  v.height, v.duration, v.keyframes
+                           FROM vql.videos v JOIN vql.table_videos tv USING (video_id)
+                           WHERE lower(tv.table_name) = lower(?) ORDER BY v.video_id""", [table])
+        return [VideoRow(video_id=r[0], path=r[1], size=r[2], mtime=r[3], fps=r[4], frames=r[5],
+                         width=r[6], height=r[7], duration=r[8], keyframes=tuple(r[9] or ()))
+                for r in rows]
+
+    def timestamps(self, video_id: int) -> np.ndarray:
+        result = self.con.execute("SELECT ts FROM vql.frames WHERE video_id = ? ORDER BY frame_id",
+                                  [video_id]).fetchnumpy()
+        return np.asarray(result["ts"], dtype=np.float64)
+
+    # --- functions ---------------------------------------------------------------------------
+
+    def functions(self) -> list[StoredFunction]:
+        rows = self.run("SELECT name, kind, params, body, source FROM vql.functions ORDER BY name")
+        return [StoredFunction(r[0], r[1], tuple(r[2] or ()), r[3] or "", r[4] or "")
+                for r in rows]
+
+    def save_function(self, stored: StoredFunction) -> None:
+        self.delete_function(stored.name)
+        self.run("INSERT INTO vql.functions VALUES (?, ?, ?, ?, ?, current_timestamp)",
+                 [stored.name, stored.kind, list(stored.params), stored.body, stored.source])
+
+    def delete_function(self, name: str) -> bool:
+        existed = bool(self.run("SELECT 1 FROM vql.functions WHERE lower(name) = lower(?)",
+                                [name]))
+        self.run("DELETE FROM vql.functions WHERE lower(name) = lower(?)", [name])
+        return existed
+
+    # --- history -----------------------------------------------------------------------------
+
+    def record_queries(self, entries: t.Sequence[tuple[str, float, float, str, str | None]]) -> None:
+        """(sql, started_at epoch seconds, elapsed seconds, status, error) per statement."""
+        for sql, started, elapsed, status, error in entries:
+            self.run("""INSERT INTO vql.query_history VALUES
+                        (nextval('vql.query_ids'), ?, to_timestamp(?)::TIMESTAMP, ?, ?, ?)""",
+                     [sql, started, elapsed, status, error])

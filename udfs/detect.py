@@ -1,0 +1,219 @@
+"""detect(frame [, model]): object detection with FastestDet (ONNX) or an ultralytics YOLO model.
+
+Models are found by file name on the model path (``VQL_MODEL_PATH``, plus the ``models/*``
+folders of ``VQL_SHARED``) and loaded once per process. ``model`` is ``'fastestdet'`` (the
+default) or a YOLO weights name such as ``'yolov8n.pt'``: when the file is not on the model path
+and the machine is online, ultralytics downloads it into the first folder of the model path.
+
+Each detection is ``{label, score, x1, y1, x2, y2}`` in pixels of the frame as decoded.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import typing as t
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from vql.errors import MissingDependencyError, ModelError
+from vql.functions.spec import udf
+from vql.models import MODELS
+from vql.settings import Settings
+
+DETECTION = pa.struct([
+    ("label", pa.string()), ("score", pa.float32()),
+    ("x1", pa.float32()), ("y1", pa.float32()), ("x2", pa.float32()), ("y2", pa.float32()),
+])
+DETECTIONS = pa.list_(DETECTION)
+
+Detection = dict[str, t.Any]
+Detector = Callable[[np.ndarray], list[list[Detection]]]
+
+# --- FastestDet ------------------------------------------------------------------------------
+
+FASTESTDET_FILE = "FastestDet.onnx"
+FASTESTDET_NAMES = "coco.names"
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Indices kept by greedy non-maximum suppression (highest score first)."""
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        xx1 = np.maximum(boxes[best, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[best, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[best, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[best, 3], boxes[rest, 3])
+        inter = (xx2 - xx1).clip(0) * (yy2 - yy1).clip(0)
+        overlap = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9)
+        order = rest[overlap <= iou]
+    return keep
+
+
+@dataclass
+class FastestDet:
+    """The FastestDet ONNX model with its authors' pre- and post-processing.
+
+    Input 1x3x352x352 BGR/255 (INTER_AREA resize); output 1x85x22x22: objectness, box centre
+    offsets (tanh, + cell, / 22), box size (sigmoid, fraction of the image), 80 class scores.
+    score = obj^0.6 * cls^0.4; cells above ``threshold`` are kept, then class-agnostic NMS.
+    """
+
+    session: t.Any
+    names: list[str]
+    threshold: float = 0.65
+    iou: float = 0.45
+    size: int = 352
+
+    @classmethod
+    def load(cls, path: Path, threads: int) -> FastestDet:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        names_file = path.with_name(FASTESTDET_NAMES)
+        if not names_file.is_file():
+            raise ModelError(f"{FASTESTDET_NAMES} is missing beside {path}")
+        names = [n.strip() for n in names_file.read_text().splitlines() if n.strip()]
+        return cls(session, names)
+
+    def preprocess(self, frame_rgb: np.ndarray) -> np.ndarray:
+        import cv2
+
+        bgr = np.ascontiguousarray(frame_rgb[..., ::-1])
+        resized = cv2.resize(bgr, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return (resized.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+
+    def decode(self, feature: np.ndarray, width: int, height: int) -> list[Detection]:
+        grid_h, grid_w = feature.shape[1:]
+        classes = feature[5:]
+        cls_index = classes.argmax(axis=0)
+        cls_score = classes.max(axis=0).clip(0, None)
+        score = feature[0].clip(0, None) ** 0.6 * cls_score ** 0.4
+        hs, ws = np.nonzero(score > self.threshold)
+        if hs.size == 0:
+            return []
+        cx = (ws + np.tanh(feature[1, hs, ws])) / grid_w
+        cy = (hs + np.tanh(feature[2, hs, ws])) / grid_h
+        bw, bh = _sigmoid(feature[3, hs, ws]), _sigmoid(feature[4, hs, ws])
+        boxes = np.stack([(cx - bw / 2) * width, (cy - bh / 2) * height,
+                          (cx + bw / 2) * width, (cy + bh / 2) * height], axis=1)
+        boxes = boxes.clip(0, [width, height, width, height])
+        scores = score[hs, ws]
+        labels = cls_index[hs, ws]
+        return [_detection(self.names[labels[i]], scores[i], boxes[i])
+                for i in nms(boxes, scores, self.iou)]
+
+    def __call__(self, frames: np.ndarray) -> list[list[Detection]]:
+        name = self.session.get_inputs()[0].name
+        results = []
+        for frame in frames:  # the graph has a fixed batch of 1
+            feature = self.session.run(None, {name: self.preprocess(frame)})[0][0]
+            results.append(self.decode(feature, frame.shape[1], frame.shape[0]))
+        return results
+
+
+def _detection(label: str, score: float, box: np.ndarray) -> Detection:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return {"label": label, "score": float(score), "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+
+
+def _load_fastestdet(name: str, settings: Settings) -> Detector:
+    path = settings.find_model(name if name.endswith(".onnx") else FASTESTDET_FILE)
+    if path is None:
+        raise ModelError(
+            f"model {name!r}: {FASTESTDET_FILE} is not on the model path "
+            f"({', '.join(str(p) for p in settings.model_path)}); set VQL_MODEL_PATH or VQL_SHARED "
+            "to a folder that holds it")
+    return FastestDet.load(path, settings.effective_threads())
+
+
+# --- ultralytics YOLO ------------------------------------------------------------------------
+
+
+def _online(host: str = "github.com", port: int = 443, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class YoloDetector:
+    model: t.Any
+    confidence: float = 0.25
+
+    def __call__(self, frames: np.ndarray) -> list[list[Detection]]:
+        bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]
+        results = self.model.predict(bgr, verbose=False, conf=self.confidence)
+        names = self.model.names
+        out = []
+        for result in results:
+            boxes = result.boxes
+            xyxy = boxes.xyxy.cpu().numpy()
+            scores = boxes.conf.cpu().numpy()
+            labels = boxes.cls.cpu().numpy().astype(int)
+            out.append([_detection(names[int(c)], s, b) for b, s, c in zip(xyxy, scores, labels)])
+        return out
+
+
+def _load_yolo(name: str, settings: Settings) -> Detector:
+    try:
+        from ultralytics import YOLO
+    except ImportError as error:  # pragma: no cover - ultralytics is a core dependency
+        raise MissingDependencyError("YOLO models need ultralytics: pip install ultralytics") \
+            from error
+    path = settings.find_model(name)
+    if path is None:
+        target = settings.model_path[0] / Path(name).name
+        if not _online():
+            raise ModelError(
+                f"model {name!r} is not on the model path "
+                f"({', '.join(str(p) for p in settings.model_path)}) and cannot be downloaded "
+                "(offline); copy the weights file into one of those folders")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path = target  # ultralytics downloads known asset names to this path
+    try:
+        return YoloDetector(YOLO(str(path)))
+    except Exception as error:
+        raise ModelError(f"cannot load YOLO model {name!r} from {path}: {error}") from error
+
+
+# Model name -> loader: the first rule whose test matches the (lower-cased) name wins.
+DETECTOR_LOADERS: tuple[tuple[Callable[[str], bool], Callable[[str, Settings], Detector]], ...] = (
+    (lambda n: n in {"fastestdet", "fastestdet.onnx"} or n.endswith(".onnx"), _load_fastestdet),
+    (lambda n: n.endswith((".pt", ".yaml")) or n.startswith(("yolo", "rtdetr")), _load_yolo),
+)
+
+
+def load_detector(name: str, settings: Settings | None = None) -> Detector:
+    """The detector called ``name``, loaded once per process."""
+    settings = settings or Settings.from_env()
+    key = name.lower()
+    for matches, loader in DETECTOR_LOADERS:
+        if matches(key):
+            return MODELS.get(("detector", key, settings.model_path),
+                              functools.partial(loader, name, settings))
+    raise ModelError(f"unknown detection model {name!r}: use 'fastestdet' or a YOLO weights file "
+                     "such as 'yolov8n.pt'")
+
+
+@udf(inputs=["frame", "model:str='fastestdet'"], returns=DETECTIONS, cost_ms=15.0)
+def detect(frames: np.ndarray, model: str) -> list[list[Detection]]:
+    """Objects in the frame: a list of {label, score, x1, y1, x2, y2} (pixels)."""
+    return load_detector(model)(frames)

@@ -1,0 +1,56 @@
+"""vehicle_count and congested.
+
+vehicle_count uses a YOLO model when its weights are on the model path (COCO car, bus, truck and
+motorcycle boxes), and otherwise counts moving blobs: FastestDet, the detector available offline,
+does not recognise cars seen from above (measured on car-detection.mp4). EXPLAIN shows which.
+
+congested(frame [, threshold]) is vehicle_count(frame) >= threshold. The default threshold, 2,
+comes from the overhead road clip car-detection.mp4, where at most two cars are in view at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlglot import exp
+
+from vql.functions.macros import substitute
+from vql.functions.spec import MacroFunction, Param
+from vql.settings import Settings
+from vql.sql.parse import parse_expression
+
+VEHICLE_LABELS = ("car", "bus", "truck", "motorcycle")
+VEHICLE_MODEL = os.environ.get("VQL_VEHICLE_MODEL", "yolov8n.pt")
+CONGESTION_THRESHOLD = 2
+
+_labels = ", ".join(f"'{label}'" for label in VEHICLE_LABELS)
+_YOLO_BODY = (f"len(list_filter(detect(frame, '{VEHICLE_MODEL}'), "
+              f"lambda _vql_d: _vql_d.label IN ({_labels})))")
+_BLOB_BODY = "moving_objects(frame)"
+
+
+def vehicle_body() -> str:
+    """The expression vehicle_count expands to on this machine."""
+    return _YOLO_BODY if Settings.from_env().find_model(VEHICLE_MODEL) else _BLOB_BODY
+
+
+def _expand_vehicle_count(values: dict[str, exp.Expr]) -> exp.Expr:
+    return substitute(parse_expression(vehicle_body()), values)
+
+
+VEHICLE_COUNT = MacroFunction(
+    name="vehicle_count", params=(Param("frame", "frame"),),
+    body=f"{_YOLO_BODY} if {VEHICLE_MODEL} is on the model path, else {_BLOB_BODY}",
+    expand=_expand_vehicle_count, returns="BIGINT",
+    doc="Vehicles in the frame: YOLO car/bus/truck/motorcycle count, or moving blobs offline.")
+
+_CONGESTED_BODY = "vehicle_count(frame) >= threshold"
+
+CONGESTED = MacroFunction(
+    name="congested",
+    params=(Param("frame", "frame"), Param("threshold", "int", CONGESTION_THRESHOLD)),
+    body=_CONGESTED_BODY, returns="BOOLEAN",
+    expand=lambda values: substitute(parse_expression(_CONGESTED_BODY), values),
+    doc=f"vehicle_count(frame) >= threshold (default {CONGESTION_THRESHOLD}).")
+
+MACROS = (VEHICLE_COUNT, CONGESTED)

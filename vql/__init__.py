@@ -1,0 +1,64 @@
+"""VQL: a SQL video query engine.
+
+    >>> import vql
+    >>> con = vql.connect()
+    >>> cur = con.execute("LOAD VIDEO 'room.mp4' INTO room")
+    >>> cur.execute("SELECT frame_id, ts FROM room WHERE has_object(frame, 'person')").fetchall()
+
+The module follows PEP 249 (DB-API 2.0): ``connect``, the exception hierarchy, the type objects
+and constructors, and the globals below.
+"""
+
+from vql.api.connection import Connection, connect
+from vql.api.cursor import Cursor
+from vql.api.types import (
+    BINARY,
+    DATETIME,
+    NUMBER,
+    ROWID,
+    STRING,
+    Binary,
+    Date,
+    DateFromTicks,
+    Time,
+    TimeFromTicks,
+    Timestamp,
+    TimestampFromTicks,
+)
+from vql.errors import (
+    BindError,
+    CatalogError,
+    DatabaseError,
+    DataError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    ModelError,
+    NotSupportedError,
+    OperationalError,
+    ParseError,
+    ProgrammingError,
+    TargetNotOptimizedWarning,
+    UDFError,
+    VideoError,
+    Warning,
+)
+from vql.functions.spec import Param, udf
+
+__version__ = "0.1.0"
+
+apilevel = "2.0"
+threadsafety = 1  # threads may share the module, but not connections
+paramstyle = "qmark"
+
+__all__ = [
+    "connect", "Connection", "Cursor", "udf", "Param",
+    "apilevel", "threadsafety", "paramstyle",
+    "Warning", "Error", "InterfaceError", "DatabaseError", "DataError", "OperationalError",
+    "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
+    "ParseError", "BindError", "CatalogError", "VideoError", "ModelError", "UDFError",
+    "TargetNotOptimizedWarning",
+    "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID",
+    "Date", "Time", "Timestamp", "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "Binary",
+]

@@ -1,0 +1,1 @@
+"""The Python DB-API 2.0 (PEP 249) interface."""

@@ -1,0 +1,142 @@
+"""PEP 249 connection."""
+
+from __future__ import annotations
+
+import typing as t
+import weakref
+from collections.abc import Sequence
+
+from vql import errors
+from vql.api.cursor import Cursor
+from vql.engine import Engine
+from vql.settings import Settings
+
+
+class Connection:
+    """A connection to one VQL database (a DuckDB file, or ``:memory:``).
+
+    As PEP 249 asks, a transaction starts implicitly with the first statement and lasts until
+    ``commit()`` or ``rollback()``; closing without committing rolls back. Set
+    ``autocommit = True`` (the shell does) to commit every statement as it runs. A statement
+    that fails inside DuckDB aborts the transaction; VQL then rolls it back and says so in the
+    error. Used as a context manager, the connection commits (or rolls back on an exception)
+    and closes.
+    """
+
+    Warning = errors.Warning
+    Error = errors.Error
+    InterfaceError = errors.InterfaceError
+    DatabaseError = errors.DatabaseError
+    DataError = errors.DataError
+    OperationalError = errors.OperationalError
+    IntegrityError = errors.IntegrityError
+    InternalError = errors.InternalError
+    ProgrammingError = errors.ProgrammingError
+    NotSupportedError = errors.NotSupportedError
+
+    def __init__(self, database: str = ":memory:", *, read_only: bool = False,
+                 autocommit: bool = False, settings: Settings | None = None):
+        self._engine = Engine(str(database), settings=settings, read_only=read_only,
+                              autocommit=autocommit)
+        self._closed = False
+        self._active: Cursor | None = None
+        self._cursors: weakref.WeakSet[Cursor] = weakref.WeakSet()
+        self.messages: list[tuple[type, str]] = [(errors.Warning, n) for n in
+                                                 self._engine.notices]
+
+    # --- PEP 249 -----------------------------------------------------------------------------
+
+    def cursor(self) -> Cursor:
+        self._check_open()
+        cursor = Cursor(self)
+        self._cursors.add(cursor)
+        return cursor
+
+    def commit(self) -> None:
+        self._check_open()
+        self._release_active()
+        self._engine.commit()
+
+    def rollback(self) -> None:
+        self._check_open()
+        self._release_active()
+        self._engine.rollback()
+
+    def close(self) -> None:
+        """Close the connection, rolling back what was not committed. As PEP 249 says, any
+        later operation, a second close included, raises an Error."""
+        self._check_open()
+        for cursor in list(self._cursors):
+            cursor._release()
+        self._engine.close()
+        self._closed = True
+
+    # --- extensions --------------------------------------------------------------------------
+
+    @property
+    def autocommit(self) -> bool:
+        return self._engine.autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self._check_open()
+        if value and not self._engine.autocommit:
+            self.commit()
+        self._engine.autocommit = bool(value)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def engine(self) -> Engine:
+        """The engine behind this connection (catalog, registry, settings, optimizer options)."""
+        self._check_open()
+        return self._engine
+
+    def execute(self, operation: str, parameters: Sequence[t.Any] | None = None) -> Cursor:
+        """A new cursor with ``operation`` executed (as sqlite3 and DuckDB offer)."""
+        return self.cursor().execute(operation, parameters)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        if self._closed:
+            return
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.close()
+
+    # --- for cursors -------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise errors.InterfaceError("the connection is closed")
+
+    def _before_statement(self, cursor: Cursor) -> None:
+        self._check_open()
+        if self._active is not None and self._active is not cursor:
+            self._release_active()
+
+    def _release_active(self) -> None:
+        active, self._active = self._active, None
+        if active is not None:
+            active._drain()
+
+    def _set_active(self, cursor: Cursor) -> None:
+        self._active = cursor
+
+    def _clear_active(self, cursor: Cursor) -> None:
+        if self._active is cursor:
+            self._active = None
+
+
+def connect(database: str = ":memory:", *, read_only: bool = False, autocommit: bool = False,
+            settings: Settings | None = None) -> Connection:
+    """Open a VQL database: a DuckDB file path (created if missing) or ``":memory:"``."""
+    return Connection(database, read_only=read_only, autocommit=autocommit, settings=settings)

@@ -1,0 +1,265 @@
+"""PEP 249 cursor. Results stream: rows are read from the engine batch by batch as they are
+fetched, so a query over a long video never holds its whole result in memory."""
+
+from __future__ import annotations
+
+import typing as t
+import warnings
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+
+import pyarrow as pa
+
+from vql import errors
+from vql.exec.context import QueryStats
+from vql.exec.result import Description, Result
+
+if t.TYPE_CHECKING:
+    from vql.api.connection import Connection
+
+
+class Cursor:
+    """Executes statements and fetches their rows (PEP 249), plus DuckDB-style Arrow fetches."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.arraysize = 1
+        self.messages: list[tuple[type, str]] = []
+        self.lastrowid = None
+        self._closed = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.description: Description | None = None
+        self.rowcount = -1
+        self.stats: QueryStats | None = None
+        self._result: Result | None = None
+        self._batches: Iterator[pa.RecordBatch] | None = None
+        self._held: deque[pa.RecordBatch] = deque()  # batches read ahead (after a drain)
+        self._current: pa.RecordBatch | None = None
+        self._rows: list[tuple[t.Any, ...]] = []
+        self._position = 0
+        self._has_rows = False
+
+    # --- executing ---------------------------------------------------------------------------
+
+    def execute(self, operation: str, parameters: Sequence[t.Any] | None = None) -> Cursor:
+        """Run ``operation`` with qmark (``?``) parameters bound, never spliced into the text."""
+        self._check_open()
+        if not isinstance(operation, str):
+            raise errors.ProgrammingError("the operation must be a string of SQL")
+        params = _parameters(parameters)
+        self.connection._before_statement(self)
+        self._finish()
+        self._reset()
+        self.messages.clear()
+        result = self.connection._engine.run(operation, params)
+        self._accept(result)
+        return self
+
+    def executemany(self, operation: str, seq_of_parameters: t.Iterable[Sequence[t.Any]]) -> Cursor:
+        total = 0
+        counted = False
+        for parameters in seq_of_parameters:
+            self.execute(operation, parameters)
+            if self.rowcount >= 0:
+                total += self.rowcount
+                counted = True
+        self._finish()
+        self._reset()
+        self.rowcount = total if counted else -1
+        return self
+
+    def _accept(self, result: Result) -> None:
+        self._result = result
+        self.description = result.description
+        self.rowcount = result.rowcount
+        self.stats = result.stats
+        self._has_rows = result.reader is not None
+        self._batches = iter(result.reader) if result.reader is not None else None
+        for message in result.messages:
+            self.messages.append((errors.TargetNotOptimizedWarning, message))
+            warnings.warn(message, errors.TargetNotOptimizedWarning, stacklevel=3)
+        if self._has_rows:
+            self.connection._set_active(self)
+
+    # --- streaming and draining --------------------------------------------------------------
+
+    def _next_batch(self) -> pa.RecordBatch | None:
+        if self._held:
+            return self._held.popleft()
+        if self._batches is None:
+            return None
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self._finish()
+            return None
+        except errors.Error:
+            self._finish()
+            raise
+        except BaseException as error:
+            self._finish()
+            from vql.engine import convert_duckdb_error
+
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            raise convert_duckdb_error(error) from error
+
+    def _drain(self) -> None:
+        """Read every remaining batch into memory so that the connection can run another
+        statement (DuckDB runs one statement at a time per connection)."""
+        while self._batches is not None:
+            batch = self._next_batch()
+            if batch is None:
+                break
+            self._held.append(batch)
+
+    def _finish(self) -> None:
+        self._batches = None
+        if self._result is not None and self._result.finish is not None:
+            finish, self._result.finish = self._result.finish, None
+            finish()
+        self.connection._clear_active(self)
+
+    def _load_rows(self) -> bool:
+        while self._position >= len(self._rows):
+            batch = self._next_batch()
+            if batch is None:
+                self._current, self._rows, self._position = None, [], 0
+                return False
+            self._current = batch
+            columns = [column.to_pylist() for column in batch.columns]
+            self._rows = list(zip(*columns)) if columns else [()] * batch.num_rows
+            self._position = 0
+        return True
+
+    # --- fetching ----------------------------------------------------------------------------
+
+    def _check_rows(self) -> None:
+        self._check_open()
+        if not self._has_rows:
+            raise errors.ProgrammingError("no result set: execute a query that returns rows "
+                                          "first")
+
+    def fetchone(self) -> tuple[t.Any, ...] | None:
+        self._check_rows()
+        if not self._load_rows():
+            return None
+        row = self._rows[self._position]
+        self._position += 1
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[t.Any, ...]]:
+        self._check_rows()
+        size = self.arraysize if size is None else size
+        rows: list[tuple[t.Any, ...]] = []
+        while len(rows) < size and self._load_rows():
+            take = self._rows[self._position:self._position + size - len(rows)]
+            rows.extend(take)
+            self._position += len(take)
+        return rows
+
+    def fetchall(self) -> list[tuple[t.Any, ...]]:
+        self._check_rows()
+        rows: list[tuple[t.Any, ...]] = []
+        while self._load_rows():
+            rows.extend(self._rows[self._position:])
+            self._position = len(self._rows)
+        return rows
+
+    def fetch_record_batches(self, rows_per_batch: int = 1_000_000) -> pa.RecordBatchReader:
+        """The remaining rows as a streaming Arrow reader."""
+        self._check_rows()
+        schema = self._schema()
+
+        def remaining() -> Iterator[pa.RecordBatch]:
+            if self._current is not None and self._position < self._current.num_rows:
+                rest = self._current.slice(self._position)
+                self._position = len(self._rows)
+                yield from rest.to_batches(max_chunksize=rows_per_batch) if isinstance(
+                    rest, pa.Table) else [rest]
+            while (batch := self._next_batch()) is not None:
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(schema, remaining())
+
+    def fetch_arrow_table(self) -> pa.Table:
+        """The remaining rows as an Arrow table."""
+        reader = self.fetch_record_batches()
+        return reader.read_all()
+
+    def fetchdf(self) -> t.Any:
+        """The remaining rows as a pandas DataFrame (needs pandas: pip install 'vql[pandas]')."""
+        try:
+            import pandas  # noqa: F401
+        except ImportError as error:
+            raise errors.MissingDependencyError(
+                "fetchdf needs pandas: pip install 'vql[pandas]'") from error
+        return self.fetch_arrow_table().to_pandas()
+
+    def _schema(self) -> pa.Schema:
+        if self._current is not None:
+            return self._current.schema
+        if self._held:
+            return self._held[0].schema
+        if self._result is not None and self._result.reader is not None:
+            return self._result.reader.schema
+        return pa.schema([])
+
+    # --- the rest of PEP 249 -----------------------------------------------------------------
+
+    def __iter__(self) -> Cursor:
+        return self
+
+    def __next__(self) -> tuple[t.Any, ...]:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def next(self) -> tuple[t.Any, ...]:
+        return self.__next__()
+
+    def setinputsizes(self, sizes: t.Any) -> None:
+        """Accepted and ignored, as PEP 249 allows."""
+
+    def setoutputsize(self, size: t.Any, column: int | None = None) -> None:
+        """Accepted and ignored, as PEP 249 allows."""
+
+    def close(self) -> None:
+        """Close the cursor; later operations on it raise InterfaceError."""
+        if self._closed:
+            raise errors.InterfaceError("the cursor is already closed")
+        self._release()
+
+    def _release(self) -> None:
+        if not self._closed:
+            self._finish()
+            self._reset()
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise errors.InterfaceError("the cursor is closed")
+        self.connection._check_open()
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
+
+
+def _parameters(parameters: Sequence[t.Any] | None) -> tuple[t.Any, ...]:
+    if parameters is None:
+        return ()
+    if isinstance(parameters, Mapping):
+        raise errors.ProgrammingError("VQL's paramstyle is qmark: pass parameters as a sequence")
+    if isinstance(parameters, str | bytes):
+        raise errors.ProgrammingError("parameters must be a sequence of values, not a string")
+    return tuple(parameters)

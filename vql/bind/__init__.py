@@ -1,0 +1,1 @@
+"""Binding: names resolved against the catalog, VQL clauses lifted into typed options."""

@@ -1,0 +1,140 @@
+"""Bind a parsed statement: dispatch on its syntax-tree type through a registry."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from vql.bind import statements as st
+from vql.bind.options import QueryOptions, lift
+from vql.bind.query import QueryBinder, localize_params, position_of
+from vql.catalog import Catalog
+from vql.errors import BindError, CatalogError, suggestion
+from vql.functions.registry import FunctionRegistry
+from vql.plan.nodes import Relational
+from vql.sql import dialect as d
+from vql.sql.parse import DIALECT
+
+
+class Binder:
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...]):
+        self.catalog = catalog
+        self.registry = registry
+        self.params = params
+
+    def bind(self, tree: exp.Expr) -> st.Bound:
+        handler = BINDERS.get(type(tree))
+        if handler is not None:
+            return handler(self, tree)
+        return self.bind_query(tree)
+
+    def bind_query(self, tree: exp.Expr) -> st.Query:
+        if isinstance(tree, exp.Command):
+            return self._verbatim(tree)
+        plain, options = lift(tree)
+        return QueryBinder(self.catalog, self.registry, self.params).bind(plain, options)
+
+    def _verbatim(self, tree: exp.Expr) -> st.Query:
+        """Statements sqlglot keeps as raw commands go to DuckDB exactly as written."""
+        text, values = localize_params(tree.copy(), self.params)
+        return st.Query(Relational(text.sql(dialect="duckdb"), values, ()), QueryOptions(),
+                        returns_rows=None)
+
+
+def _name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Table) and node.args.get("db"):
+        raise BindError(f"video tables live in the main schema; drop the qualifier in "
+                        f"{node.sql()!r}", position=position_of(node))
+    return node.name
+
+
+def _text_argument(binder: Binder, node: exp.Expr, what: str) -> str:
+    """A string literal, or the value of a ? parameter, which must be a string."""
+    if isinstance(node, exp.Placeholder):
+        index = int(node.name)
+        if index > len(binder.params):
+            raise BindError(f"parameter ${index} has no value ({len(binder.params)} given)")
+        value = binder.params[index - 1]
+        if not isinstance(value, str | bytes) and not hasattr(value, "__fspath__"):
+            raise BindError(f"{what} must be a string, not {type(value).__name__}")
+        return str(value.decode() if isinstance(value, bytes) else value)
+    return str(node.name)
+
+
+def _create_video_table(binder: Binder, tree: d.CreateVideoTable) -> st.Bound:
+    source = _text_argument(binder, tree.args["source"], "the video path")
+    return st.CreateVideoTable(_name(tree.this), source, bool(tree.args.get("load")))
+
+
+def _drop_video_table(binder: Binder, tree: d.DropVideoTable) -> st.Bound:
+    name = _name(tree.this)
+    exists = bool(tree.args.get("exists"))
+    if not exists and not binder.catalog.is_video_table(name):
+        raise CatalogError(f"unknown video table {name!r}"
+                           f"{suggestion(name, binder.catalog.video_tables())}",
+                           position=position_of(tree.this))
+    return st.DropVideoTable(name, exists)
+
+
+def _create_function(binder: Binder, tree: d.CreateVqlFunction) -> st.Bound:
+    name = tree.this.name
+    replace = bool(tree.args.get("replace"))
+    if tree.args.get("source") is not None:
+        source = _text_argument(binder, tree.args["source"], "the function file")
+        return st.CreateFunction(name, replace, source_file=source)
+    params = tuple(p.name for p in tree.args.get("params") or ()) or ("frame",)
+    body = tree.args["expression"].sql(dialect=DIALECT, normalize_functions=False)
+    return st.CreateFunction(name, replace, params=params, body=body)
+
+
+def _drop_function(binder: Binder, tree: d.DropVqlFunction) -> st.Bound:
+    return st.DropFunction(tree.this.name, bool(tree.args.get("exists")))
+
+
+def _show(binder: Binder, tree: exp.Show) -> st.Bound:
+    if str(tree.name).upper() == "TABLES" and not tree.args.get("db"):
+        return st.ShowTables()
+    return binder.bind_query(tree)
+
+
+def _describe(binder: Binder, tree: exp.Describe) -> st.Bound:
+    target = tree.this
+    if isinstance(target, exp.Table) and not target.args.get("db"):
+        if binder.catalog.is_video_table(target.name):
+            return st.DescribeVideoTable(binder.catalog.canonical_name(target.name))
+        if target.name.lower() not in {n.lower() for n in binder.catalog.relation_names()}:
+            known = binder.catalog.video_tables() + binder.catalog.relation_names()
+            raise CatalogError(f"unknown table {target.name!r}{suggestion(target.name, known)}",
+                               position=position_of(target))
+    return binder.bind_query(tree)
+
+
+def _explain(binder: Binder, tree: d.VqlExplain) -> st.Bound:
+    inner = binder.bind(tree.this)
+    if not isinstance(inner, st.Query):
+        raise BindError("EXPLAIN applies to queries and other SQL statements, not to "
+                        f"{type(inner).__name__} statements")
+    return st.Explain(inner, bool(tree.args.get("analyze")))
+
+
+def _transaction(action: str) -> Callable[[Binder, exp.Expr], st.Bound]:
+    return lambda binder, tree: st.Transaction(action)
+
+
+BINDERS: dict[type, Callable[[Binder, t.Any], st.Bound]] = {
+    d.CreateVideoTable: _create_video_table,
+    d.DropVideoTable: _drop_video_table,
+    d.CreateVqlFunction: _create_function,
+    d.DropVqlFunction: _drop_function,
+    d.ShowFunctions: lambda binder, tree: st.ShowFunctions(),
+    d.VqlExplain: _explain,
+    exp.Show: _show,
+    exp.Describe: _describe,
+    exp.Transaction: _transaction("begin"),
+    exp.Commit: _transaction("commit"),
+    exp.Rollback: _transaction("rollback"),
+}
+
+__all__ = ["Binder", "localize_params"]

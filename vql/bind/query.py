@@ -1,0 +1,550 @@
+"""Binding a statement that reads video tables.
+
+The statement's syntax tree is rewritten so that DuckDB can run it: every reference to a video
+table becomes a view over a video pipeline, every frame-function call becomes a column that the
+pipeline computes, and WHERE conjuncts that depend on one video table only move into its
+pipeline. The steps, in order:
+
+1. derived columns: a bare name that is no column but a function of a frame becomes a call
+   (``congested`` -> ``congested(room.frame)``);
+2. macros (built-in and ``CREATE FUNCTION ... AS``) are expanded, repeating 1-2 to a fixpoint;
+3. frame-function calls are collected per video table (equal calls share one column) and
+   replaced by column references;
+4. pushable WHERE conjuncts are moved into the pipelines;
+5. each video table reference is replaced by its pipeline's view.
+
+Output columns keep the names the user wrote (``SELECT congested`` yields a column congested).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from vql.bind.options import QueryOptions
+from vql.bind.statements import Query
+from vql.catalog import METADATA_COLUMNS, Catalog
+from vql.catalog.schema import VIDEO_COLUMNS
+from vql.errors import BindError, CatalogError, Position, suggestion
+from vql.functions.registry import FunctionRegistry
+from vql.functions.spec import NO_DEFAULT, PARAM_TYPES, FrameFunction, MacroFunction, Param
+from vql.plan.nodes import (
+    ApplyUDF,
+    Decode,
+    Filter,
+    PlanNode,
+    Project,
+    Relational,
+    Sample,
+    UDFCall,
+    VideoScan,
+)
+from vql.sql.parse import to_sql
+
+INTERNAL = "__vql_"
+VIDEO_COLUMN_NAMES = frozenset(name for name, _, _ in VIDEO_COLUMNS)
+MAX_EXPANSION_ROUNDS = 32
+
+
+@dataclass
+class _Source:
+    """Working state for one video table reference while its statement is bound."""
+
+    alias: str
+    table: str
+    node: exp.Table
+    view: str
+    calls: dict[tuple[str, tuple[t.Any, ...]], UDFCall] = field(default_factory=dict)
+    filters: list[Filter] = field(default_factory=list)
+    encode_frame: bool = False
+
+
+def position_of(node: exp.Expr | None) -> Position | None:
+    """Where a node starts in the statement text, from its first positioned identifier."""
+    if node is None:
+        return None
+    candidates = [node] if isinstance(node, exp.Identifier | exp.Anonymous) else []
+    candidates.extend(node.find_all(exp.Identifier))
+    for ident in candidates:
+        meta = ident.meta
+        if "line" in meta and "col" in meta:
+            length = max(int(meta.get("end", 0)) - int(meta.get("start", 0)) + 1, 1)
+            return Position(int(meta["line"]), max(int(meta["col"]) - length + 1, 1), length)
+    return None
+
+
+def _is_lambda_var(col: exp.Column) -> bool:
+    first = (col.table or col.name).lower()
+    scope = col.find_ancestor(exp.Lambda)
+    while scope is not None:
+        if first in {e.name.lower() for e in scope.expressions}:
+            return True
+        scope = scope.find_ancestor(exp.Lambda)
+    return False
+
+
+def _literal(value: t.Any) -> exp.Expr:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def _outer_queries(tree: exp.Expr) -> list[exp.Query]:
+    if isinstance(tree, exp.Query):
+        return [tree]
+    return [q for q in tree.find_all(exp.Query) if q.find_ancestor(exp.Query) is None]
+
+
+def localize_params(tree: exp.Expr, values: tuple[t.Any, ...]) -> tuple[exp.Expr, tuple[t.Any, ...]]:
+    """Renumber the $n markers of ``tree`` to $1..$k and pick their values (in place)."""
+    mapping: dict[int, int] = {}
+    picked: list[t.Any] = []
+    for node in tree.find_all(exp.Placeholder):
+        if not str(node.name).isdigit():
+            continue
+        old = int(node.name)
+        if old < 1 or old > len(values):
+            raise BindError(f"parameter ${old} has no value ({len(values)} given)")
+        if old not in mapping:
+            picked.append(values[old - 1])
+            mapping[old] = len(picked)
+        node.set("this", str(mapping[old]))
+    return tree, tuple(picked)
+
+
+class QueryBinder:
+    """Binds one statement (see the module docstring)."""
+
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...]):
+        self.catalog = catalog
+        self.registry = registry
+        self.params = params
+        self.video_tables = {n.lower(): n for n in catalog.video_tables()}
+        self.sources: dict[int, _Source] = {}
+
+    # --- entry point -------------------------------------------------------------------------
+
+    def bind(self, tree: exp.Expr, options: QueryOptions) -> Query:
+        tree = tree.copy()
+        roots = _outer_queries(tree)
+        self._check_tables(roots)
+        if not any(self._video_sources(s) for root in roots for s in traverse_scope(root)):
+            self._reject_frame_functions(tree)
+            return self._plain(tree, options)
+        self._expand(roots)
+        for root in roots:
+            for scope in traverse_scope(root):
+                self._collect_calls(scope)
+        self._reject_frame_functions(tree)
+        for root in roots:
+            for scope in traverse_scope(root):
+                self._push_filters(scope)
+                self._hide_internal_columns(scope)
+        rows_needed = self._rows_needed(roots)
+        inputs = tuple(self._pipeline(source, options) for source in self.sources.values())
+        for source in self.sources.values():
+            source.node.replace(exp.alias_(exp.to_table(source.view), source.alias, table=True))
+        tree, values = localize_params(tree, self.params)
+        relational = Relational(to_sql(tree, "duckdb"), values, inputs, rows_needed)
+        return self._query(relational, tree, options)
+
+    def _plain(self, tree: exp.Expr, options: QueryOptions) -> Query:
+        if options.sample_fps is not None:
+            raise BindError("SAMPLE applies to video tables; this query reads none")
+        tree, values = localize_params(tree, self.params)
+        return self._query(Relational(to_sql(tree, "duckdb"), values, ()), tree, options)
+
+    def _query(self, relational: Relational, tree: exp.Expr, options: QueryOptions) -> Query:
+        returning = bool(tree.args.get("returning"))
+        dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete) and not returning
+        rows = returning or isinstance(tree, exp.Query | exp.Show | exp.Describe | exp.Pragma)
+        return Query(relational, options, returns_rows=rows, rowcount_from_result=dml,
+                     notices=self._notices(options))
+
+    def _notices(self, options: QueryOptions) -> tuple[str, ...]:
+        if not options.has_targets:
+            return ()
+        return (f"target WITH {options.target_text()} was not optimized for: the cost-based "
+                "optimizer is not built yet, so the query runs its normal plan",)
+
+    # --- tables ------------------------------------------------------------------------------
+
+    def _is_video(self, table: exp.Table) -> bool:
+        return (isinstance(table.this, exp.Identifier) and not table.args.get("db")
+                and table.name.lower() in self.video_tables)
+
+    def _video_sources(self, scope: Scope) -> dict[str, exp.Table]:
+        return {alias: src for alias, src in scope.sources.items()
+                if isinstance(src, exp.Table) and self._is_video(src)}
+
+    def _check_tables(self, roots: list[exp.Query]) -> None:
+        """Unknown table names are errors that suggest the closest known name."""
+        known = {n.lower() for n in self.catalog.relation_names()} | set(self.video_tables)
+        for root in roots:
+            for scope in traverse_scope(root):
+                for source in scope.sources.values():
+                    if not isinstance(source, exp.Table) or source.args.get("db"):
+                        continue
+                    if not isinstance(source.this, exp.Identifier):
+                        continue  # table functions such as range(10) or read_csv(...)
+                    name = source.name
+                    if name.lower() in known or any(c in name for c in "./\\"):
+                        continue  # DuckDB also reads files named as tables ('data.csv')
+                    candidates = sorted(known)
+                    raise CatalogError(f"unknown table {name!r}{suggestion(name, candidates)}",
+                                       position=position_of(source.this))
+
+    # --- steps 1 and 2: derived columns and macros -----------------------------------------
+
+    def _expand(self, roots: list[exp.Query]) -> None:
+        for _ in range(MAX_EXPANSION_ROUNDS):
+            changed = False
+            for root in roots:
+                for scope in traverse_scope(root):
+                    changed |= self._resolve_names(scope)
+                changed |= self._expand_macros(root)
+            if not changed:
+                return
+        raise BindError("function definitions expand without end (a function that uses itself?)")
+
+    def _frame_function(self, name: str) -> MacroFunction | FrameFunction | None:
+        """A function that can stand alone as a derived column: frame first, rest defaulted."""
+        function = self.registry.get(name)
+        if function and function.params and function.params[0].type == "frame" and all(
+                not p.required for p in function.params[1:]):
+            return function
+        return None
+
+    def _known_columns(self, scope: Scope) -> dict[str, set[str] | None]:
+        known: dict[str, set[str] | None] = {}
+        for alias, source in scope.sources.items():
+            if isinstance(source, exp.Table) and self._is_video(source):
+                known[alias] = set(VIDEO_COLUMN_NAMES)
+            elif isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+                columns = self.catalog.plain_columns(source.name)
+                known[alias] = {c.lower() for c, _ in columns} if columns else None
+            else:
+                known[alias] = None  # a subquery, CTE or table function: DuckDB resolves it
+        return known
+
+    def _resolve_names(self, scope: Scope) -> bool:
+        videos = self._video_sources(scope)
+        if not videos:
+            return False
+        known = self._known_columns(scope)
+        select = scope.expression
+        aliases = {e.alias.lower() for e in select.selects if e.alias} if isinstance(
+            select, exp.Select) else set()
+        changed = False
+        for col in list(scope.columns):
+            if _is_lambda_var(col) or isinstance(col.this, exp.Star):
+                continue
+            target = self._resolve_column(col, videos, known, aliases)
+            if target is not None:
+                call = exp.Anonymous(this=col.name, expressions=[exp.column("frame", target)])
+                _replace_keeping_name(col, call, col.name)
+                changed = True
+        return changed
+
+    def _resolve_column(self, col: exp.Column, videos: dict[str, exp.Table],
+                        known: dict[str, set[str] | None], aliases: set[str]) -> str | None:
+        """The video alias whose frame a derived column reads, or None for a real column."""
+        name = col.name.lower()
+        if col.table:
+            if col.table not in videos or name in VIDEO_COLUMN_NAMES:
+                return None
+            if self._frame_function(name):
+                return col.table
+            raise BindError(f"unknown column {col.name!r} in video table "
+                            f"{videos[col.table].name!r}"
+                            f"{suggestion(name, sorted(VIDEO_COLUMN_NAMES | self._derivable()))}",
+                            position=position_of(col))
+        if any(cols is not None and name in cols for cols in known.values()):
+            return None
+        if name in aliases and not _in_projection(col):
+            return None  # WHERE, GROUP BY, HAVING and ORDER BY may name an output column
+        if self._frame_function(name):
+            if len(videos) > 1:
+                raise BindError(f"{col.name!r} is ambiguous: qualify it with one of "
+                                f"{', '.join(sorted(videos))}", position=position_of(col))
+            return next(iter(videos))
+        if any(cols is None for cols in known.values()):
+            return None  # a source of unknown columns may have it; DuckDB will tell
+        names = set().union(*(cols for cols in known.values() if cols)) | self._derivable()
+        raise BindError(f"unknown column {col.name!r}{suggestion(name, sorted(names))}",
+                        position=position_of(col))
+
+    def _derivable(self) -> set[str]:
+        return {name for name in self.registry.names() if self._frame_function(name)}
+
+    def _expand_macros(self, root: exp.Expr) -> bool:
+        changed = False
+        for call in list(root.find_all(exp.Anonymous)):
+            macro = self.registry.get(call.name)
+            if isinstance(macro, MacroFunction):
+                values = self._arguments(macro, call)
+                _replace_keeping_name(call, exp.paren(macro.expand(values), copy=False),
+                                      _source_text(call))
+                changed = True
+        return changed
+
+    def _arguments(self, function: MacroFunction | FrameFunction,
+                   call: exp.Anonymous) -> dict[str, exp.Expr]:
+        args = list(call.expressions)
+        if len(args) > len(function.params):
+            raise BindError(f"{function.signature()} takes at most {len(function.params)} "
+                            f"arguments, {len(args)} given", position=position_of(call))
+        values: dict[str, exp.Expr] = {}
+        for index, param in enumerate(function.params):
+            if index < len(args):
+                values[param.name] = args[index]
+            elif param.default is not NO_DEFAULT:
+                values[param.name] = _literal(param.default)
+            else:
+                raise BindError(f"{function.signature()}: argument {param.name!r} is missing",
+                                position=position_of(call))
+        return values
+
+    # --- step 3: frame-function calls --------------------------------------------------------
+
+    def _source(self, alias: str, table: exp.Table) -> _Source:
+        key = id(table)
+        if key not in self.sources:
+            name = self.video_tables[table.name.lower()]
+            self.sources[key] = _Source(alias, name, table, f"{INTERNAL}in{len(self.sources)}")
+        return self.sources[key]
+
+    def _collect_calls(self, scope: Scope) -> None:
+        videos = self._video_sources(scope)
+        for alias, table in videos.items():
+            self._source(alias, table)
+        for col in list(scope.columns):
+            if col.name.lower() != "frame" or _is_lambda_var(col):
+                continue
+            alias = col.table or (next(iter(videos)) if len(videos) == 1 else "")
+            if not col.table and len(videos) > 1:
+                raise BindError("'frame' is ambiguous: qualify it with one of "
+                                f"{', '.join(sorted(videos))}", position=position_of(col))
+            if alias not in videos:
+                continue
+            self._use_frame(col, self._source(alias, videos[alias]))
+
+    def _use_frame(self, col: exp.Column, source: _Source) -> None:
+        parent = col.parent
+        if isinstance(parent, exp.Anonymous) and parent.expressions and parent.expressions[0] is col:
+            function = self.registry.get(parent.name)
+            if not isinstance(function, FrameFunction):
+                raise BindError(f"unknown function {parent.name!r}"
+                                f"{suggestion(parent.name, self.registry.names())}",
+                                position=position_of(col))
+            call = self._udf_call(source, function, parent)
+            column = exp.column(call.column, source.alias)
+            _replace_keeping_name(parent, column, _source_text(parent))
+        elif _is_projection(col):
+            source.encode_frame = True
+        else:
+            raise BindError("'frame' can only be passed as the first argument of a frame "
+                            "function, or selected", position=position_of(col))
+
+    def _udf_call(self, source: _Source, function: FrameFunction, node: exp.Anonymous) -> UDFCall:
+        values = self._arguments(function, node)
+        constants = tuple(self._constant(function, p, values[p.name])
+                          for p in function.params[1:])
+        key = (function.name, constants)
+        if key not in source.calls:
+            column = f"{INTERNAL}{function.name}_{len(source.calls)}"
+            source.calls[key] = UDFCall(function.name, constants, column,
+                                        function.traits.stateful, function.traits.cost_ms)
+        return source.calls[key]
+
+    def _constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
+        value = self._evaluate_constant(function, param, node)
+        expected = PARAM_TYPES[param.type]
+        if value is None or isinstance(value, bool) and param.type != "bool" or not isinstance(
+                value, expected):
+            raise BindError(f"{function.signature()}: argument {param.name!r} must be "
+                            f"{param.type}, not {value!r}", position=position_of(node))
+        return value
+
+    def _evaluate_constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                return node.this
+            text = node.this
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        if isinstance(node, exp.Boolean):
+            return bool(node.this)
+        if isinstance(node, exp.Null):
+            return None
+        if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+            return -self._evaluate_constant(function, param, node.this)
+        if isinstance(node, exp.Placeholder) and str(node.name).isdigit():
+            index = int(node.name)
+            if index > len(self.params):
+                raise BindError(f"parameter ${index} has no value ({len(self.params)} given)")
+            return self.params[index - 1]
+        raise BindError(f"{function.signature()}: argument {param.name!r} must be a constant "
+                        "(a literal or a ? parameter)", position=position_of(node))
+
+    def _reject_frame_functions(self, tree: exp.Expr) -> None:
+        for call in tree.find_all(exp.Anonymous):
+            function = self.registry.get(call.name)
+            if isinstance(function, FrameFunction | MacroFunction):
+                raise BindError(f"{function.signature()} needs the frame column of a video table "
+                                "as its first argument", position=position_of(call))
+
+    # --- step 4: filters ---------------------------------------------------------------------
+
+    def _push_filters(self, scope: Scope) -> None:
+        select = scope.expression
+        if not isinstance(select, exp.Select) or not select.args.get("where"):
+            return
+        if any(join.side or join.kind for join in select.args.get("joins") or []):
+            return  # outer, semi and anti joins: a WHERE filter is not a filter of one input
+        by_alias = {s.alias: s for s in self.sources.values() if s.node.find_ancestor(
+            exp.Select) is select}
+        if not by_alias:
+            return
+        condition = select.args["where"].this
+        conjuncts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+        kept = []
+        for conjunct in conjuncts:
+            source = self._pushable(conjunct, by_alias, single=len(scope.sources) == 1)
+            if source is None:
+                kept.append(conjunct)
+            else:
+                source.filters.append(self._filter(conjunct))
+        if kept:
+            select.set("where", exp.Where(this=exp.and_(*kept, copy=False)))
+        else:
+            select.set("where", None)
+
+    def _pushable(self, conjunct: exp.Expr, by_alias: dict[str, _Source],
+                  single: bool) -> _Source | None:
+        if conjunct.find(exp.Query, exp.AggFunc, exp.Window):
+            return None
+        aliases = set()
+        for col in conjunct.find_all(exp.Column):
+            if _is_lambda_var(col):
+                continue
+            if col.table:
+                aliases.add(col.table)
+            elif single:
+                aliases.add(next(iter(by_alias)))
+            else:
+                return None
+        if len(aliases) == 1 and (alias := aliases.pop()) in by_alias:
+            return by_alias[alias]
+        return None
+
+    def _filter(self, conjunct: exp.Expr) -> Filter:
+        predicate = conjunct.copy()
+        columns = set()
+        for col in predicate.find_all(exp.Column):
+            if not _is_lambda_var(col):
+                col.set("table", None)
+                columns.add(col.name)
+        predicate, values = localize_params(predicate, self.params)
+        return Filter(child=_LEAF, predicate=to_sql(predicate, "duckdb"),
+                      columns=frozenset(columns), params=values)
+
+    # --- step 5: stars, limits and pipelines -----------------------------------------------
+
+    def _hide_internal_columns(self, scope: Scope) -> None:
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            return
+        for source in self.sources.values():
+            if source.node.find_ancestor(exp.Select) is not select:
+                continue
+            hidden = [c.column for c in source.calls.values()]
+            hidden += ["frame"] if source.encode_frame else []
+            for star in select.expressions:
+                if hidden and isinstance(star, exp.Star) and len(scope.sources) == 1:
+                    star.set("except_", [exp.column(name) for name in hidden])
+
+    def _rows_needed(self, roots: list[exp.Query]) -> int | None:
+        if len(roots) != 1 or len(self.sources) != 1 or not isinstance(roots[0], exp.Select):
+            return None
+        select = roots[0]
+        source = next(iter(self.sources.values()))
+        if source.node.find_ancestor(exp.Select) is not select or select.args.get("joins"):
+            return None
+        blocking = ("where", "group", "having", "order", "distinct", "qualify", "with_")
+        if any(select.args.get(key) for key in blocking):
+            return None
+        if select.find(exp.AggFunc, exp.Window):
+            return None
+        limit = select.args.get("limit")
+        offset = select.args.get("offset")
+        count = _int_literal(limit.expression if limit else None)
+        skip = _int_literal(offset.expression if offset else None) if offset else 0
+        if count is None or skip is None:
+            return None
+        return count + skip
+
+    def _pipeline(self, source: _Source, options: QueryOptions) -> PlanNode:
+        videos = self.catalog.videos_of(source.table)
+        node: PlanNode = VideoScan(source.table, source.alias, len(videos),
+                                   sum(v.frames for v in videos))
+        if options.sample_fps is not None:
+            node = Sample(node, options.sample_fps)
+        if source.calls or source.encode_frame:
+            node = Decode(node)
+        for call in source.calls.values():
+            node = ApplyUDF(node, call)
+        for spec in source.filters:
+            node = spec.replace(child=node)
+        columns = METADATA_COLUMNS + tuple(c.column for c in source.calls.values())
+        columns += ("frame",) if source.encode_frame else ()
+        return Project(node, source.view, columns, source.encode_frame)
+
+
+@dataclass(frozen=True, slots=True)
+class _Leaf(PlanNode):
+    """Placeholder child of a filter that is not yet linked into its pipeline."""
+
+
+_LEAF = _Leaf()
+
+
+def _int_literal(node: exp.Expr | None) -> int | None:
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        return int(node.this)
+    return None
+
+
+def _is_projection(node: exp.Expr) -> bool:
+    parent = node.parent
+    if isinstance(parent, exp.Alias):
+        node, parent = parent, parent.parent
+    return isinstance(parent, exp.Select) and node.arg_key == "expressions"
+
+
+def _in_projection(node: exp.Expr) -> bool:
+    """Whether ``node`` sits inside one of its SELECT's output expressions."""
+    select = node.find_ancestor(exp.Select)
+    while node.parent is not None and node.parent is not select:
+        node = node.parent
+    return select is not None and node.arg_key == "expressions"
+
+
+def _source_text(node: exp.Expr) -> str:
+    return node.sql(dialect="duckdb", normalize_functions=False)
+
+
+def _replace_keeping_name(node: exp.Expr, new: exp.Expr, name: str) -> None:
+    """Replace ``node``; if it is an unaliased projection, alias the new node with ``name`` so
+    that the output column keeps the name the user wrote."""
+    if _is_projection(node) and not isinstance(node.parent, exp.Alias):
+        new = exp.alias_(new, name, quoted=True)
+    node.replace(new)

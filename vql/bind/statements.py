@@ -1,0 +1,81 @@
+"""Bound statements: what the binder hands to execution, one frozen class per statement kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vql.bind.options import QueryOptions
+from vql.plan.nodes import Relational
+
+
+@dataclass(frozen=True, slots=True)
+class CreateVideoTable:
+    name: str
+    source: str
+    load: bool  # LOAD VIDEO ... INTO (creates the table if needed) vs CREATE VIDEO TABLE
+
+
+@dataclass(frozen=True, slots=True)
+class DropVideoTable:
+    name: str
+    if_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFunction:
+    name: str
+    replace: bool
+    source_file: str | None = None
+    params: tuple[str, ...] = ()
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DropFunction:
+    name: str
+    if_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShowTables:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowFunctions:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeVideoTable:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    action: str  # "begin", "commit" or "rollback"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement DuckDB runs, over video pipelines when it reads video tables.
+
+    ``returns_rows`` is False for DDL/DML and None when unknown (raw commands: DuckDB's answer
+    decides); ``rowcount_from_result`` is set for INSERT/UPDATE/DELETE.
+    """
+
+    plan: Relational
+    options: QueryOptions
+    returns_rows: bool | None = True
+    rowcount_from_result: bool = False
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Explain:
+    query: Query
+    analyze: bool
+
+
+Bound = (CreateVideoTable | DropVideoTable | CreateFunction | DropFunction | ShowTables
+         | ShowFunctions | DescribeVideoTable | Transaction | Query | Explain)

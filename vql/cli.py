@@ -1,0 +1,60 @@
+"""The ``vql`` command: an interactive shell, ``vql -c "SQL"``, or ``vql script.sql``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import vql
+from vql.settings import Settings
+from vql.shell.repl import Shell
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vql", description="VQL: ask questions of videos in SQL.",
+        epilog="With no SQL given and a terminal attached, starts the interactive shell.")
+    parser.add_argument("script", nargs="?", help="a file of ';'-separated statements to run")
+    parser.add_argument("-c", "--command", help="run these statements and exit")
+    parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
+                        help="the database file (default: $VQL_DATABASE or :memory:)")
+    parser.add_argument("--version", action="version", version=f"vql {vql.__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        connection = vql.connect(args.db, autocommit=True)
+    except vql.Error as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    shell = Shell(connection)
+    for _, message in connection.messages:
+        print(f"Warning: {message}", file=sys.stderr)
+    try:
+        if args.command is not None:
+            ok = shell.run_text(args.command)
+        elif args.script is not None:
+            path = Path(args.script)
+            if not path.is_file():
+                print(f"Error: no such script {args.script!r}", file=sys.stderr)
+                return 1
+            ok = shell.run_text(path.read_text())
+        elif not sys.stdin.isatty():
+            ok = shell.run_text(sys.stdin.read())
+        else:
+            shell.interactive(str(Settings.from_env().history_file))
+            ok = True
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        ok = False
+    finally:
+        connection.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""An open VQL database: the DuckDB connection, catalog, functions, settings and transaction.
+
+``Engine.run`` takes statement text and parameters through every stage:
+parse (``vql.sql``) -> bind (``vql.bind``) -> optimize (``vql.optimize``) -> physical plan
+(``vql.physical``) -> execute (``vql.exec``). The DB-API layer (``vql.api``) wraps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import typing as t
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import duckdb
+
+from vql import errors
+from vql.bind.binder import Binder
+from vql.catalog import Catalog
+from vql.exec.result import Result
+from vql.exec.statements import build_macro, execute
+from vql.functions.registry import FunctionRegistry
+from vql.optimize import OptimizerOptions
+from vql.settings import Settings
+from vql.sql.parse import number_placeholders, parse, to_sql
+from vql.udfs import builtin_functions
+
+# duckdb's exception classes -> VQL's, most specific first.
+_DUCKDB_ERRORS: tuple[tuple[type[BaseException], type[errors.Error]], ...] = (
+    (duckdb.ParserException, errors.ParseError),
+    (duckdb.CatalogException, errors.CatalogError),
+    (duckdb.BinderException, errors.BindError),
+    (duckdb.ProgrammingError, errors.ProgrammingError),
+    (duckdb.IntegrityError, errors.IntegrityError),
+    (duckdb.DataError, errors.DataError),
+    (duckdb.NotSupportedError, errors.NotSupportedError),
+    (duckdb.InternalError, errors.InternalError),
+    (duckdb.OperationalError, errors.OperationalError),
+    (duckdb.Error, errors.DatabaseError),
+)
+
+
+def convert_duckdb_error(error: BaseException) -> errors.Error:
+    message = str(error).split("\n\nLINE ")[0].strip()
+    for source, target in _DUCKDB_ERRORS:
+        if isinstance(error, source):
+            return target(message)
+    return errors.DatabaseError(message)
+
+
+class Engine:
+    def __init__(self, database: str = ":memory:", *, settings: Settings | None = None,
+                 read_only: bool = False, autocommit: bool = False):
+        try:
+            self.duck = duckdb.connect(database, read_only=read_only)
+        except duckdb.Error as error:
+            raise errors.OperationalError(f"cannot open database {database!r}: {error}") \
+                from error
+        self.database = database
+        self.settings = settings or Settings.from_env()
+        self.catalog = Catalog(self.duck)
+        if not read_only:
+            self.catalog.ensure_schema()
+        self.registry = FunctionRegistry(builtin_functions())
+        self.notices = self._load_stored_functions()
+        self.optimizer = OptimizerOptions()
+        self.autocommit = autocommit
+        self.in_transaction = False
+        self._history: list[tuple[str, float, float, str, str | None]] = []
+
+    def _load_stored_functions(self) -> list[str]:
+        from vql.exec.statements import _function_from_file
+
+        notices = []
+        for stored in self.catalog.functions():
+            try:
+                if stored.kind == "file":
+                    self.registry.add(_function_from_file(stored.name, stored.source))
+                else:
+                    self.registry.add(build_macro(stored.name, stored.params, stored.body))
+            except errors.Error as error:
+                notices.append(f"function {stored.name!r} could not be loaded: {error}")
+        return notices
+
+    # --- statements --------------------------------------------------------------------------
+
+    def run(self, sql: str, params: Sequence[t.Any] = ()) -> Result:
+        """Run every statement in ``sql``; the result of the last one is returned."""
+        text, markers = number_placeholders(sql)
+        params = tuple(params)
+        if markers and markers != len(params):
+            raise errors.ProgrammingError(
+                f"the statement has {markers} parameter markers but {len(params)} "
+                "parameters were given")
+        try:
+            trees = parse(text)
+        except errors.Error as error:
+            raise error.with_source(sql) from None
+        if not trees:
+            raise errors.ProgrammingError("no statement to execute", sql=sql)
+        result = Result()
+        for tree in trees:
+            if result.finish:
+                result.finish()  # an earlier statement's rows are superseded
+            result = self._run_one(tree, params, sql)
+        return result
+
+    def _run_one(self, tree: t.Any, params: tuple[t.Any, ...], sql: str) -> Result:
+        started, clock = time.time(), time.perf_counter()
+        text = to_sql(tree)
+        try:
+            self.flush_history()
+            bound = Binder(self.catalog, self.registry, params).bind(tree)
+            if type(bound).__name__ != "Transaction":
+                self._begin_implicit()
+            result = execute(self, bound)
+        except errors.Error as error:
+            self._after_failure(error)
+            self._history.append((text, started, time.perf_counter() - clock, "error", str(error)))
+            raise error.with_source(sql) from error.__cause__
+        except duckdb.Error as error:
+            converted = convert_duckdb_error(error)
+            self._after_failure(converted)
+            self._history.append((text, started, time.perf_counter() - clock, "error",
+                                  str(converted)))
+            raise converted.with_source(sql) from error
+        self._history.append((text, started, time.perf_counter() - clock, "ok", None))
+        return result
+
+    def _after_failure(self, error: errors.Error) -> None:
+        """A failed statement may leave DuckDB's transaction aborted: roll it back."""
+        if not self.in_transaction:
+            return
+        try:
+            self.duck.execute("SELECT 1").fetchall()
+        except duckdb.Error:
+            self.rollback()
+            error.message += " (the transaction was rolled back)"
+            error.args = (error.message,)
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def _begin_implicit(self) -> None:
+        if not self.autocommit and not self.in_transaction:
+            self.duck.execute("BEGIN TRANSACTION").fetchall()
+            self.in_transaction = True
+
+    def begin(self) -> None:
+        if self.in_transaction:
+            raise errors.ProgrammingError("a transaction is already active")
+        self.duck.execute("BEGIN TRANSACTION").fetchall()
+        self.in_transaction = True
+
+    def commit(self) -> None:
+        self.flush_history()
+        if self.in_transaction:
+            self.duck.execute("COMMIT").fetchall()
+            self.in_transaction = False
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.in_transaction = False
+            self.duck.execute("ROLLBACK").fetchall()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Several catalog writes as one: inside the current transaction, or in their own."""
+        if self.in_transaction:
+            yield
+            return
+        self.duck.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            yield
+        except BaseException:
+            self.duck.execute("ROLLBACK").fetchall()
+            raise
+        self.duck.execute("COMMIT").fetchall()
+
+    def flush_history(self) -> None:
+        """Write finished statements to vql.query_history (only when no result is streaming)."""
+        if self._history:
+            entries, self._history = self._history, []
+            try:
+                self.catalog.record_queries(entries)
+            except duckdb.Error:
+                return  # an aborted transaction or a read-only database: history is best effort
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):  # nothing was pending
+            self.duck.abort()
+        self.rollback()
+        self.duck.close()

@@ -1,0 +1,1 @@
+"""Execution: physical operators that stream Arrow record batches, and statement handlers."""

@@ -1,0 +1,48 @@
+"""Per-statement execution state: parameters, statistics, cancellation, the first failure."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from collections import Counter
+from dataclasses import dataclass, field
+
+import duckdb
+
+from vql.settings import Settings
+
+
+@dataclass
+class QueryStats:
+    """What a statement did; ``cursor.stats`` after execution."""
+
+    frames_scanned: int = 0      # frame rows read from the catalog
+    frames_decoded: int = 0      # frames whose pixels were decoded
+    udf_frames: Counter[str] = field(default_factory=Counter)  # frames per function
+    rows_filtered_out: int = 0   # rows dropped inside video pipelines
+
+    def as_dict(self) -> dict[str, t.Any]:
+        return {"frames_scanned": self.frames_scanned, "frames_decoded": self.frames_decoded,
+                "udf_frames": dict(self.udf_frames), "rows_filtered_out": self.rows_filtered_out}
+
+
+class ExecContext:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.stats = QueryStats()
+        self.failure: BaseException | None = None
+        self.cancelled = threading.Event()
+        self._filter_con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def filter_con(self) -> duckdb.DuckDBPyConnection:
+        """A private in-memory DuckDB for pipeline predicates: the user's connection is busy
+        running the statement that pulls from the pipeline, so predicates cannot use it."""
+        if self._filter_con is None:
+            self._filter_con = duckdb.connect(":memory:")
+        return self._filter_con
+
+    def close(self) -> None:
+        if self._filter_con is not None:
+            self._filter_con.close()
+            self._filter_con = None

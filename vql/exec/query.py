@@ -1,0 +1,126 @@
+"""Running a query: optimize, plan physically, hand the pipelines to DuckDB as Arrow streams."""
+
+from __future__ import annotations
+
+import typing as t
+import warnings
+from collections.abc import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from vql.bind.statements import Query
+from vql.errors import Error
+from vql.exec import operators as ops
+from vql.exec.context import ExecContext
+from vql.exec.result import Result
+from vql.optimize import optimize
+from vql.physical.planner import PhysicalPlanner
+from vql.plan.nodes import Relational
+
+if t.TYPE_CHECKING:
+    from vql.engine import Engine
+
+# DuckDB answers these pseudo-columns for statements that return no rows.
+_NO_ROWS = {("Count",), ("Success",)}
+
+
+def plan_query(engine: Engine, query: Query) -> tuple[Relational, list[ops.Operator]]:
+    plan = optimize(query.plan, engine.optimizer)
+    planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings)
+    return plan, [planner.plan(node) for node in plan.inputs]
+
+
+def _guarded(op: ops.Operator, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+    """The pipeline's batches; remembers the first failure, since DuckDB turns a Python
+    exception raised inside its scan into a generic error."""
+    try:
+        yield from op.batches(ctx)
+    except BaseException as error:
+        if ctx.failure is None:
+            ctx.failure = error
+        raise
+
+
+def translate(error: BaseException, ctx: ExecContext | None) -> BaseException:
+    """The error to raise: the pipeline's own failure if it caused DuckDB's error."""
+    if ctx is not None and ctx.failure is not None and ctx.failure is not error:
+        return ctx.failure
+    return error
+
+
+def run_query(engine: Engine, query: Query) -> Result:
+    plan, operators = plan_query(engine, query)
+    ctx = ExecContext(engine.settings)
+    views: list[str] = []
+    duck = engine.duck
+
+    def finish() -> None:
+        _abort(duck)  # a result not read to its end still holds the connection
+        for view in views:
+            try:
+                duck.unregister(view)
+            except duckdb.Error:
+                continue  # an aborted transaction: the rollback drops the view anyway
+        views.clear()
+        ctx.close()
+
+    try:
+        for op in operators:
+            assert isinstance(op, ops.ProjectOp)
+            reader = pa.RecordBatchReader.from_batches(op.schema, _guarded(op, ctx))
+            duck.register(op.view, reader)
+            views.append(op.view)
+        duck.execute(plan.sql, list(plan.params))
+        description = tuple((d[0], str(d[1]), None, None, None, None, None)
+                            for d in duck.description or ())
+        messages = list(query.notices)
+        if query.rowcount_from_result:
+            rows = duck.fetchall()
+            finish()
+            return Result(rowcount=int(rows[0][0]) if rows else -1, messages=messages,
+                          stats=ctx.stats)
+        names = tuple(d[0] for d in description)
+        if not description or query.returns_rows is False or (
+                query.returns_rows is None and names in _NO_ROWS):
+            duck.fetchall()
+            finish()
+            return Result(messages=messages, stats=ctx.stats)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is needed
+            stream = duck.to_arrow_reader(engine.settings.batch_size * 64)
+        return Result(reader=_TranslatingReader.wrap(stream, ctx), description=description,
+                      messages=messages, stats=ctx.stats, finish=finish)
+    except BaseException as error:
+        _abort(duck)
+        finish()
+        raised = translate(error, ctx)
+        if raised is error:
+            raise
+        raise raised from error
+
+
+def _abort(duck: duckdb.DuckDBPyConnection) -> None:
+    try:
+        duck.abort()
+    except Exception:  # nothing was pending
+        return
+
+
+class _TranslatingReader:
+    """Wraps DuckDB's stream so that a pipeline failure surfaces as itself, not as DuckDB's."""
+
+    @staticmethod
+    def wrap(stream: pa.RecordBatchReader, ctx: ExecContext) -> pa.RecordBatchReader:
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from stream
+            except Error:
+                raise
+            except BaseException as error:
+                raised = translate(error, ctx)
+                if raised is error:
+                    raise
+                raise raised from error
+
+        return pa.RecordBatchReader.from_batches(stream.schema, batches())

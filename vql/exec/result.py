@@ -1,0 +1,50 @@
+"""The result of one statement, streamed to the DB-API cursor."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from vql.exec.context import QueryStats
+
+Description = tuple[tuple[str, str, None, None, None, None, None], ...]
+
+_ARROW_NAMES: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
+    (pa.types.is_boolean, "BOOLEAN"), (pa.types.is_int8, "TINYINT"),
+    (pa.types.is_int16, "SMALLINT"), (pa.types.is_int32, "INTEGER"),
+    (pa.types.is_int64, "BIGINT"), (pa.types.is_float32, "FLOAT"),
+    (pa.types.is_float64, "DOUBLE"), (pa.types.is_string, "VARCHAR"),
+    (pa.types.is_large_string, "VARCHAR"), (pa.types.is_binary, "BLOB"),
+    (pa.types.is_timestamp, "TIMESTAMP"), (pa.types.is_date, "DATE"),
+    (pa.types.is_list, "LIST"), (pa.types.is_struct, "STRUCT"),
+)
+
+
+def sql_type_name(arrow_type: pa.DataType) -> str:
+    """DuckDB's name for an Arrow type, as a DB-API type code."""
+    for test, name in _ARROW_NAMES:
+        if test(arrow_type):
+            return name
+    return str(arrow_type).upper()
+
+
+def describe_schema(schema: pa.Schema) -> Description:
+    return tuple((f.name, sql_type_name(f.type), None, None, None, None, None) for f in schema)
+
+
+@dataclass
+class Result:
+    reader: pa.RecordBatchReader | None = None
+    description: Description | None = None
+    rowcount: int = -1
+    messages: list[str] = field(default_factory=list)
+    stats: QueryStats | None = None
+    finish: Callable[[], None] | None = None  # releases what the streaming result holds
+
+    @classmethod
+    def of_table(cls, table: pa.Table, **kwargs: t.Any) -> Result:
+        return cls(reader=table.to_reader(), description=describe_schema(table.schema),
+                   **kwargs)

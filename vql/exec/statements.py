@@ -1,0 +1,237 @@
+"""One handler per bound statement type, found through a registry."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+
+from vql.bind import statements as st
+from vql.catalog import VIDEO_COLUMNS, StoredFunction
+from vql.errors import BindError, CatalogError, InternalError, ProgrammingError, suggestion
+from vql.exec.query import plan_query, run_query
+from vql.exec.result import Result
+from vql.functions.macros import macro_from_expression
+from vql.functions.registry import load_file
+from vql.functions.spec import FrameFunction, MacroFunction, Param
+from vql.plan.explain import logical_lines, physical_lines
+from vql.sql.parse import parse_expression
+from vql.video.probe import probe_all
+
+if t.TYPE_CHECKING:
+    from vql.engine import Engine
+
+
+def execute(engine: Engine, bound: st.Bound) -> Result:
+    handler = HANDLERS.get(type(bound))
+    if handler is None:
+        raise InternalError(f"no handler for {type(bound).__name__}")
+    return handler(engine, bound)
+
+
+# --- video tables --------------------------------------------------------------------------
+
+
+def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
+    catalog = engine.catalog
+    exists = catalog.is_video_table(stmt.name)
+    if not stmt.load and exists:
+        raise CatalogError(f"video table {stmt.name!r} already exists; use LOAD VIDEO ... INTO "
+                           f"{stmt.name} to add videos to it")
+    probes = probe_all(stmt.source)  # every file is checked before the catalog changes
+    with engine.atomic():
+        if not exists:
+            catalog.create_video_table(stmt.name)
+        name = catalog.canonical_name(stmt.name)
+        added = catalog.add_videos(name, probes)
+    videos = catalog.videos_of(name)
+    table = pa.table({"table": [name], "videos_added": [added], "videos": [len(videos)],
+                      "frames": [sum(v.frames for v in videos)]})
+    return Result.of_table(table, rowcount=added)
+
+
+def _drop_video_table(engine: Engine, stmt: st.DropVideoTable) -> Result:
+    if engine.catalog.is_video_table(stmt.name):
+        with engine.atomic():
+            engine.catalog.drop_video_table(stmt.name)
+    return Result()
+
+
+def _show_tables(engine: Engine, stmt: st.ShowTables) -> Result:
+    names: list[str] = []
+    kinds: list[str] = []
+    videos: list[int | None] = []
+    frames: list[int | None] = []
+    for name in engine.catalog.video_tables():
+        rows = engine.catalog.videos_of(name)
+        names.append(name)
+        kinds.append("video")
+        videos.append(len(rows))
+        frames.append(sum(v.frames for v in rows))
+    for name in engine.catalog.plain_tables():
+        names.append(name)
+        kinds.append("table")
+        videos.append(None)
+        frames.append(None)
+    table = pa.table({"name": pa.array(names, pa.string()), "kind": pa.array(kinds, pa.string()),
+                      "videos": pa.array(videos, pa.int64()),
+                      "frames": pa.array(frames, pa.int64())})
+    return Result.of_table(table.sort_by("name"))
+
+
+def _describe_video_table(engine: Engine, stmt: st.DescribeVideoTable) -> Result:
+    table = pa.table({
+        "column_name": [c[0] for c in VIDEO_COLUMNS],
+        "column_type": [c[1] for c in VIDEO_COLUMNS],
+        "description": [c[2] for c in VIDEO_COLUMNS],
+    })
+    return Result.of_table(table)
+
+
+# --- functions -----------------------------------------------------------------------------
+
+
+def _show_functions(engine: Engine, stmt: st.ShowFunctions) -> Result:
+    rows: dict[str, list[t.Any]] = {k: [] for k in (
+        "name", "kind", "signature", "returns", "deterministic", "batchable", "stateful",
+        "devices", "cost_ms", "origin", "description")}
+    for function in engine.registry:
+        traits = function.traits
+        udf = isinstance(function, FrameFunction)
+        values = (function.name, function.kind, function.signature(), function.result_type(),
+                  traits.deterministic, traits.batchable if udf else None,
+                  traits.stateful if udf else None, ",".join(traits.devices) if udf else None,
+                  traits.cost_ms if udf else None, function.origin, function.doc)
+        for key, value in zip(rows, values):
+            rows[key].append(value)
+    return Result.of_table(pa.table(rows))
+
+
+def _create_function(engine: Engine, stmt: st.CreateFunction) -> Result:
+    existing = engine.registry.get(stmt.name)
+    if existing is not None and existing.origin == "builtin":
+        raise CatalogError(f"{stmt.name!r} is a built-in function and cannot be replaced")
+    if existing is not None and not stmt.replace:
+        raise CatalogError(f"function {stmt.name!r} already exists; use CREATE OR REPLACE "
+                           "FUNCTION to redefine it")
+    _check_function_name(stmt.name)
+    if stmt.source_file is not None:
+        function: FrameFunction | MacroFunction = _function_from_file(stmt.name, stmt.source_file)
+        stored = StoredFunction(stmt.name, "file", (), "", str(Path(stmt.source_file).resolve()))
+    else:
+        function = build_macro(stmt.name, stmt.params, stmt.body)
+        stored = StoredFunction(stmt.name, "expression", stmt.params, stmt.body, "")
+    with engine.atomic():
+        engine.catalog.save_function(stored)
+    engine.registry.add(function)
+    return Result()
+
+
+def _check_function_name(name: str) -> None:
+    from sqlglot import exp
+
+    call = parse_expression(f"{name}(1)")
+    if not isinstance(call, exp.Anonymous):
+        raise CatalogError(f"{name!r} is the name of a built-in SQL function; choose another")
+
+
+def _function_from_file(name: str, path: str) -> FrameFunction:
+    from dataclasses import replace
+
+    declared = load_file(path)
+    matching = [f for f in declared if f.name == name.lower()]
+    if not matching and len(declared) == 1:
+        matching = [replace(declared[0], name=name.lower())]
+    if not matching:
+        names = ", ".join(f.name for f in declared) or "none"
+        raise CatalogError(f"{path!r} declares no function {name!r} with @udf "
+                           f"(it declares: {names})")
+    return matching[0]
+
+
+def build_macro(name: str, params: tuple[str, ...], body: str) -> MacroFunction:
+    """A user macro from CREATE FUNCTION name [(params)] AS body."""
+    if len(set(p.lower() for p in params)) != len(params):
+        raise BindError(f"function {name!r} repeats a parameter name")
+    specs = tuple(Param(p.lower(), "frame" if p.lower() == "frame" else "str") for p in params)
+    expression = parse_expression(body)
+    return macro_from_expression(name.lower(), specs, expression, body, origin="user",
+                                 doc=f"defined as {body}")
+
+
+def _drop_function(engine: Engine, stmt: st.DropFunction) -> Result:
+    function = engine.registry.get(stmt.name)
+    if function is not None and function.origin == "builtin":
+        raise CatalogError(f"{stmt.name!r} is a built-in function and cannot be dropped")
+    if function is None:
+        if stmt.if_exists:
+            return Result()
+        user = [f.name for f in engine.registry if f.origin != "builtin"]
+        raise CatalogError(f"unknown function {stmt.name!r}{suggestion(stmt.name, user)}")
+    with engine.atomic():
+        engine.catalog.delete_function(stmt.name)
+    engine.registry.remove(stmt.name)
+    return Result()
+
+
+# --- queries, EXPLAIN, transactions --------------------------------------------------------
+
+
+def _query(engine: Engine, stmt: st.Query) -> Result:
+    return run_query(engine, stmt)
+
+
+def _explain(engine: Engine, stmt: st.Explain) -> Result:
+    plan, operators = plan_query(engine, stmt.query)
+    lines = ["== Logical plan (reference) ==", *logical_lines(stmt.query.plan),
+             "", "== Optimized logical plan ==", *logical_lines(plan),
+             "", "== Physical plan ==", *physical_lines(plan, operators)]
+    options = stmt.query.options.describe()
+    if options:
+        lines += ["", "== Options ==", *options]
+    lines += [f"note: {notice}" for notice in stmt.query.notices]
+    if stmt.analyze:
+        lines += ["", "== Execution ==", *_analyze(engine, stmt.query)]
+    return Result.of_table(pa.table({"plan": lines}))
+
+
+def _analyze(engine: Engine, query: st.Query) -> list[str]:
+    started = time.perf_counter()
+    result = run_query(engine, query)
+    rows = 0
+    try:
+        if result.reader is not None:
+            rows = sum(batch.num_rows for batch in result.reader)
+    finally:
+        if result.finish:
+            result.finish()
+    elapsed = time.perf_counter() - started
+    stats = result.stats.as_dict() if result.stats else {}
+    return [f"rows returned: {rows}", f"elapsed: {elapsed:.3f} s",
+            *(f"{key}: {value}" for key, value in stats.items())]
+
+
+def _transaction(engine: Engine, stmt: st.Transaction) -> Result:
+    actions: dict[str, Callable[[], None]] = {
+        "begin": engine.begin, "commit": engine.commit, "rollback": engine.rollback}
+    if stmt.action not in actions:
+        raise ProgrammingError(f"unknown transaction action {stmt.action!r}")
+    actions[stmt.action]()
+    return Result()
+
+
+HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
+    st.CreateVideoTable: _create_video_table,
+    st.DropVideoTable: _drop_video_table,
+    st.ShowTables: _show_tables,
+    st.DescribeVideoTable: _describe_video_table,
+    st.ShowFunctions: _show_functions,
+    st.CreateFunction: _create_function,
+    st.DropFunction: _drop_function,
+    st.Query: _query,
+    st.Explain: _explain,
+    st.Transaction: _transaction,
+}

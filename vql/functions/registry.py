@@ -1,0 +1,77 @@
+"""The registry of functions a connection can call: built-ins plus the catalog's user functions."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from vql.errors import BindError, CatalogError, suggestion
+from vql.functions.spec import FrameFunction, Function, declared_in
+
+
+class FunctionRegistry:
+    """Name -> function, case-insensitive. Lookups of unknown names raise with a suggestion."""
+
+    def __init__(self, functions: Iterable[Function] = ()):
+        self._functions: dict[str, Function] = {}
+        for function in functions:
+            self.add(function)
+
+    def add(self, function: Function, *, replace: bool = True) -> None:
+        key = function.name.lower()
+        if not replace and key in self._functions:
+            raise CatalogError(f"function {function.name!r} already exists")
+        self._functions[key] = function
+
+    def remove(self, name: str) -> None:
+        self._functions.pop(name.lower(), None)
+
+    def get(self, name: str) -> Function | None:
+        return self._functions.get(name.lower())
+
+    def require(self, name: str) -> Function:
+        function = self.get(name)
+        if function is None:
+            raise BindError(f"unknown function {name!r}{suggestion(name, self.names())}")
+        return function
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._functions
+
+    def __iter__(self) -> Iterator[Function]:
+        return iter(self._functions[name] for name in self.names())
+
+    def copy(self) -> FunctionRegistry:
+        return FunctionRegistry(self)
+
+
+def load_file(path: str | Path) -> list[FrameFunction]:
+    """Execute a Python file and return the frame functions it declares with ``@udf``."""
+    source = Path(path).expanduser().resolve()
+    if not source.is_file():
+        raise CatalogError(f"cannot load functions: no such file {str(path)!r}")
+    module_name = f"vql_user_udf_{abs(hash(str(source)))}"
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    if spec is None or spec.loader is None:
+        raise CatalogError(f"cannot load functions from {str(path)!r}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        sys.modules.pop(module_name, None)
+        raise CatalogError(f"cannot load functions from {str(path)!r}: "
+                           f"{type(error).__name__}: {error}") from error
+    functions = declared_in(vars(module))
+    return [_with_origin(f, str(source)) for f in functions]
+
+
+def _with_origin(function: FrameFunction, origin: str) -> FrameFunction:
+    from dataclasses import replace
+
+    return replace(function, origin=origin)

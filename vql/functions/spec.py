@@ -1,0 +1,193 @@
+"""What a VQL function is: a frame function (Python, over pixels) or a macro (an expression).
+
+Built-in and user UDFs are declared with the same decorator, ``@udf``::
+
+    @udf(inputs=["frame", "label:str"], returns=pa.int64(), cost_ms=15)
+    def count_red(frames, label): ...
+
+Calling conventions (``frames`` is a uint8 array N x H x W x 3 in RGB order):
+
+* batchable (default): ``fn(frames, *constants)`` returns N values;
+* ``batchable=False``: ``fn(frame, *constants)`` returns one value (H x W x 3 input);
+* ``stateful=True``: the decorated object is a class; the engine creates one instance per video
+  stream with ``cls(*constants)`` and calls it with frames in presentation order, as above.
+
+Arguments after ``frame`` must be constants (literals or bound parameters).
+"""
+
+from __future__ import annotations
+
+import ast
+import typing as t
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
+    "frame": np.ndarray, "str": str, "int": int, "float": (int, float), "bool": bool,
+}
+
+
+SQL_TYPE_NAMES = {"frame": "FRAME", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
+                  "bool": "BOOLEAN"}
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+NO_DEFAULT: t.Any = _NoDefault()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: str
+    default: t.Any = NO_DEFAULT
+
+    def __post_init__(self) -> None:
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"parameter {self.name!r}: unknown type {self.type!r}; "
+                             f"use one of {sorted(PARAM_TYPES)}")
+
+    @property
+    def required(self) -> bool:
+        return self.default is NO_DEFAULT
+
+    @classmethod
+    def parse(cls, spec: str | Param) -> Param:
+        """'frame', 'label:str' or "model:str='fastestdet'" -> Param."""
+        if isinstance(spec, Param):
+            return spec
+        head, _, default = spec.partition("=")
+        name, _, kind = head.partition(":")
+        name, kind = name.strip(), (kind.strip() or name.strip())
+        value = ast.literal_eval(default.strip()) if default.strip() else NO_DEFAULT
+        return cls(name, kind, value)
+
+    def describe(self) -> str:
+        text = self.name if self.type == "frame" else f"{self.name} {SQL_TYPE_NAMES[self.type]}"
+        return text if self.required else f"{text} = {self.default!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What the optimizer may do with a function (DataFusion's volatility, EvaDB's metadata)."""
+
+    deterministic: bool = True   # same frame and constants -> same value: may be cached/reordered
+    batchable: bool = True       # takes a batch of frames at once
+    stateful: bool = False       # needs every frame of a video, in order (no filter pushed below)
+    devices: tuple[str, ...] = ("cpu",)
+    cost_ms: float = 1.0         # declared CPU cost per frame, until profiles measure it
+
+
+Evaluator = Callable[[np.ndarray], Sequence[t.Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFunction:
+    """A Python function of a frame, with declared inputs, output Arrow type and traits."""
+
+    name: str
+    params: tuple[Param, ...]
+    returns: pa.DataType
+    traits: Traits
+    impl: t.Any
+    doc: str = ""
+    origin: str = "builtin"
+
+    kind: t.ClassVar[str] = "udf"
+
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(p.describe() for p in self.params)})"
+
+    def result_type(self) -> str:
+        return str(self.returns)
+
+    def open(self, constants: tuple[t.Any, ...]) -> Evaluator:
+        """An evaluator for one ordered stream of frames (one video) with bound constants."""
+        target = self.impl(*constants) if self.traits.stateful else self.impl
+        extra = () if self.traits.stateful else constants
+        if self.traits.batchable:
+            return lambda frames: target(frames, *extra)
+        return lambda frames: [target(frame, *extra) for frame in frames]
+
+
+@dataclass(frozen=True, slots=True)
+class MacroFunction:
+    """A function defined by an expression over its parameters, expanded by the binder."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: str
+    expand: Callable[[dict[str, exp.Expr]], exp.Expr]
+    doc: str = ""
+    origin: str = "builtin"
+    returns: str = ""
+
+    kind: t.ClassVar[str] = "macro"
+
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(p.describe() for p in self.params)})"
+
+    def result_type(self) -> str:
+        return self.returns or "expression"
+
+    @property
+    def traits(self) -> Traits:
+        return Traits()
+
+
+Function = FrameFunction | MacroFunction
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """Marker the decorator leaves on an object: the spec of the function it declares."""
+
+    spec: FrameFunction
+    extra: dict[str, t.Any] = field(default_factory=dict)
+
+
+def udf(
+    name: str | None = None,
+    *,
+    inputs: Sequence[str | Param],
+    returns: pa.DataType,
+    deterministic: bool = True,
+    batchable: bool = True,
+    stateful: bool = False,
+    devices: Sequence[str] = ("cpu",),
+    cost_ms: float = 1.0,
+) -> Callable[[t.Any], t.Any]:
+    """Declare a frame function. The first input must be ``frame``."""
+    params = tuple(Param.parse(p) for p in inputs)
+    if not params or params[0].type != "frame":
+        raise ValueError("the first input of a frame function must be 'frame'")
+    if not isinstance(returns, pa.DataType):
+        raise TypeError(f"returns must be a pyarrow DataType, not {type(returns).__name__}")
+    traits = Traits(deterministic, batchable, stateful, tuple(devices), float(cost_ms))
+
+    def declare(obj: t.Any) -> t.Any:
+        if stateful and not isinstance(obj, type):
+            raise TypeError(f"stateful function {obj.__name__!r} must be a class")
+        fname = (name or obj.__name__).lower()
+        doc = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+        obj.__vql_function__ = Declared(FrameFunction(fname, params, returns, traits, obj, doc))
+        return obj
+
+    return declare
+
+
+def declared_in(namespace: dict[str, t.Any]) -> list[FrameFunction]:
+    """The functions declared with ``@udf`` among a module's globals, in definition order."""
+    found = []
+    for value in namespace.values():
+        marker = getattr(value, "__vql_function__", None)
+        if isinstance(marker, Declared):
+            found.append(marker.spec)
+    return found

@@ -1,0 +1,38 @@
+"""The logical optimizer: rules run in one fixed order, each switched by one options object.
+
+Every rule here is lossless: the optimized plan returns exactly the reference plan's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vql.optimize.push_filters import push_filters
+from vql.optimize.push_limit import push_limit
+from vql.plan.nodes import Relational
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizerOptions:
+    push_filters: bool = True
+    push_limit: bool = True
+
+    @classmethod
+    def reference(cls) -> OptimizerOptions:
+        """Every rule off: the plan that defines what a query means."""
+        return cls(push_filters=False, push_limit=False)
+
+
+# The order matters: filters move first, so that the limit lands above every filter.
+RULES: tuple[tuple[str, Callable[[Relational], Relational]], ...] = (
+    ("push_filters", push_filters),  # cheap predicates before expensive UDFs and decoding
+    ("push_limit", push_limit),      # then stop decoding once a plain LIMIT is satisfied
+)
+
+
+def optimize(plan: Relational, options: OptimizerOptions = OptimizerOptions()) -> Relational:
+    for name, rule in RULES:
+        if getattr(options, name):
+            plan = rule(plan)
+    return plan

@@ -1,0 +1,1 @@
+"""Physical planning: logical nodes -> executable operators (with the choices made for each)."""

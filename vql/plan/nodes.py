@@ -1,0 +1,172 @@
+"""Logical plan nodes: immutable, with declared fields; equality and hashing from dataclasses.
+
+A query's plan is a ``Relational`` root (the SQL that DuckDB runs over the video streams) whose
+inputs are video pipelines, one per video table reference. A pipeline is a chain, bottom-up:
+
+    VideoScan -> [Sample] -> [Decode] -> ApplyUDF* / Filter* -> [Limit] -> Project
+
+The binder builds the reference order (every UDF, then every filter); optimizer rules build new
+nodes with ``replace``; nothing holds a parent pointer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+Self = t.TypeVar("Self", bound="PlanNode")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNode:
+    def children(self) -> tuple[PlanNode, ...]:
+        found: list[PlanNode] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, PlanNode):
+                found.append(value)
+            elif isinstance(value, tuple):
+                found.extend(v for v in value if isinstance(v, PlanNode))
+        return tuple(found)
+
+    def replace(self: Self, **changes: t.Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+    def walk(self) -> Iterator[PlanNode]:
+        """Pre-order: this node, then its children's subtrees."""
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+    def label(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class UDFCall:
+    """One frame-function call with bound constants, computed into ``column``."""
+
+    function: str
+    constants: tuple[t.Any, ...]
+    column: str
+    stateful: bool = False
+    cost_ms: float = 1.0
+
+    def text(self) -> str:
+        args = ", ".join(["frame", *(repr(c) for c in self.constants)])
+        return f"{self.function}({args})"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoScan(PlanNode):
+    """The frames of a video table: metadata from the catalog, no pixels."""
+
+    table: str
+    alias: str
+    videos: int
+    frames: int
+
+    def label(self) -> str:
+        return f"VideoScan {self.table} AS {self.alias} ({self.videos} videos, {self.frames} frames)"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample(PlanNode):
+    """Keep the first frame at or after each 1/fps tick of presentation time, per video."""
+
+    child: PlanNode
+    fps: float
+
+    def label(self) -> str:
+        return f"Sample {self.fps:g} FPS"
+
+
+@dataclass(frozen=True, slots=True)
+class Decode(PlanNode):
+    """Materialise the pixels of each frame (RGB, native resolution)."""
+
+    child: PlanNode
+
+    def label(self) -> str:
+        return "Decode frame"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyUDF(PlanNode):
+    child: PlanNode
+    call: UDFCall
+
+    def label(self) -> str:
+        state = ", stateful" if self.call.stateful else ""
+        return (f"ApplyUDF {self.call.text()} -> {self.call.column} "
+                f"[declared {self.call.cost_ms:g} ms/frame{state}]")
+
+
+@dataclass(frozen=True, slots=True)
+class Filter(PlanNode):
+    """Keep rows where ``predicate`` (DuckDB SQL over the stream's columns, $n parameters) holds."""
+
+    child: PlanNode
+    predicate: str
+    columns: frozenset[str]
+    params: tuple[t.Any, ...] = ()
+
+    def label(self) -> str:
+        return f"Filter {self.predicate}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit(PlanNode):
+    """Stop the pipeline after ``count`` rows."""
+
+    child: PlanNode
+    count: int
+
+    def label(self) -> str:
+        return f"Limit {self.count}"
+
+
+@dataclass(frozen=True, slots=True)
+class Project(PlanNode):
+    """The pipeline's output columns, registered with DuckDB as the view ``view``."""
+
+    child: PlanNode
+    view: str
+    columns: tuple[str, ...]
+    encode_frame: bool = False
+
+    def label(self) -> str:
+        frame = " (frame as JPEG)" if self.encode_frame else ""
+        return f"Project {', '.join(self.columns)} AS {self.view}{frame}"
+
+
+@dataclass(frozen=True, slots=True)
+class Relational(PlanNode):
+    """The relational remainder: DuckDB SQL over the input views. ``rows_needed`` is how many
+    pipeline rows are enough for the result (a plain LIMIT), or None when all may be needed."""
+
+    sql: str
+    params: tuple[t.Any, ...]
+    inputs: tuple[PlanNode, ...]
+    rows_needed: int | None = None
+
+    def label(self) -> str:
+        return f"DuckDB {self.sql}"
+
+
+def chain(node: PlanNode) -> list[PlanNode]:
+    """A pipeline's nodes bottom-up (scan first)."""
+    nodes = [node]
+    while nodes[-1].children():
+        nodes.append(nodes[-1].children()[0])
+    return nodes[::-1]
+
+
+def rebuild(nodes: list[PlanNode]) -> PlanNode:
+    """Relink a bottom-up list of pipeline nodes into a chain; the first must be a leaf."""
+    current = nodes[0]
+    for node in nodes[1:]:
+        current = node.replace(child=current)
+    return current

@@ -1,0 +1,1 @@
+"""The interactive shell and script runner behind the ``vql`` command."""

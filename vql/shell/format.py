@@ -1,0 +1,67 @@
+"""Text rendering of results, errors and warnings for the shell."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Sequence
+
+from vql.errors import Error
+
+MAX_WIDTH = 40
+HEAD_ROWS = 20
+TAIL_ROWS = 10
+
+
+def cell(value: t.Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes | bytearray | memoryview):
+        size = len(value)
+        kind = "JPEG" if bytes(value[:3]) == b"\xff\xd8\xff" else "BLOB"
+        return f"<{kind} {size / 1024:.1f} KB>" if size >= 1024 else f"<{kind} {size} B>"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= MAX_WIDTH else text[:MAX_WIDTH - 1] + "…"
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | None = None) -> str:
+    """A boxed table; when there are many rows, the first and last ones with a count between."""
+    total = len(rows) if total is None else total
+    shown: list[Sequence[t.Any] | None] = list(rows)
+    if total > len(rows) or len(rows) > HEAD_ROWS + TAIL_ROWS:
+        shown = [*rows[:HEAD_ROWS], None, *rows[HEAD_ROWS:][-TAIL_ROWS:]]
+    text_rows = [None if r is None else [cell(v) for v in r] for r in shown]
+    widths = [len(c) for c in columns]
+    for row in text_rows:
+        for i, value in enumerate(row or ()):
+            widths[i] = max(widths[i], len(value))
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |", line]
+    for row in text_rows:
+        if row is None:
+            out.append("| " + " | ".join("…".center(w) for w in widths) + " |")
+        else:
+            out.append("| " + " | ".join(v.rjust(w) if _numeric(v) else v.ljust(w)
+                                         for v, w in zip(row, widths)) + " |")
+    out.append(line)
+    shown_count = sum(1 for r in text_rows if r is not None)
+    hidden = f", {shown_count} shown" if shown_count < total else ""
+    out.append(f"({total} row{'s' if total != 1 else ''}{hidden})")
+    return "\n".join(out)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def error(err: BaseException) -> str:
+    if isinstance(err, Error):
+        caret = err.caret()
+        name = type(err).__name__
+        return f"{name}: {err}" + (f"\n{caret}" if caret else "")
+    return f"{type(err).__name__}: {err}"

@@ -1,0 +1,163 @@
+"""The shell: statements end with ';', results print as tables with the time they took."""
+
+from __future__ import annotations
+
+import sys
+import time
+import typing as t
+from collections import deque
+from collections.abc import Callable
+
+import vql
+from vql.shell import format as fmt
+from vql.sql.parse import is_complete, split_statements
+
+HELP = """\
+Statements end with ';' and may span lines. Examples:
+  LOAD VIDEO 'videos/*.mp4' INTO clips;
+  SELECT frame_id, ts FROM clips WHERE has_object(frame, 'person') SAMPLE 1 FPS;
+  EXPLAIN SELECT congested FROM clips;
+Dot commands:
+  .help              this text
+  .tables            video tables and plain tables (SHOW TABLES)
+  .functions         the functions you can call (SHOW FUNCTIONS)
+  .timer on|off      print each statement's run time (on)
+  .quit / .exit      leave the shell (Ctrl-D works too)
+"""
+
+
+class Shell:
+    def __init__(self, connection: vql.Connection, out: t.TextIO | None = None,
+                 err: t.TextIO | None = None):
+        self.con = connection
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.timer = True
+        self.running = True
+        self.commands: dict[str, Callable[[list[str]], bool]] = {
+            ".help": self._help, ".tables": lambda args: self.run_sql("SHOW TABLES"),
+            ".functions": lambda args: self.run_sql("SHOW FUNCTIONS"),
+            ".timer": self._timer, ".quit": self._quit, ".exit": self._quit,
+        }
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    # --- running text ------------------------------------------------------------------------
+
+    def run_text(self, text: str) -> bool:
+        """Run dot commands (one per line) and ';'-separated statements; stop at an error."""
+        sql_lines: list[str] = []
+        for line in text.splitlines():
+            if line.strip().startswith(".") and not "".join(sql_lines).strip():
+                if not self.run_command(line.strip()):
+                    return False
+                continue
+            sql_lines.append(line)
+        try:
+            statements = split_statements("\n".join(sql_lines))
+        except vql.Error as error:
+            print(fmt.error(error), file=self.err, flush=True)
+            return False
+        return all(self.run_sql(statement) for statement in statements)
+
+    def run_command(self, line: str) -> bool:
+        name, *args = line.split()
+        command = self.commands.get(name.lower())
+        if command is None:
+            known = ", ".join(sorted(self.commands))
+            print(f"Error: unknown command {name} (known: {known})", file=self.err, flush=True)
+            return False
+        return command(args)
+
+    def run_sql(self, sql: str) -> bool:
+        started = time.perf_counter()
+        cursor = self.con.cursor()
+        try:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", vql.TargetNotOptimizedWarning)
+                cursor.execute(sql)
+            for _, message in cursor.messages:
+                print(f"Warning: {message}", file=self.err, flush=True)
+            if cursor.description is not None:
+                self._print_rows(cursor)
+            elif cursor.rowcount >= 0:
+                self.print(f"OK, {cursor.rowcount} row{'s' if cursor.rowcount != 1 else ''}")
+            else:
+                self.print("OK")
+        except vql.Error as error:
+            print(fmt.error(error), file=self.err, flush=True)
+            return False
+        finally:
+            cursor._release()
+        if self.timer:
+            self.print(f"Run Time: {time.perf_counter() - started:.3f} s")
+        return True
+
+    def _print_rows(self, cursor: vql.Cursor) -> None:
+        columns = [d[0] for d in cursor.description or ()]
+        head: list[tuple[t.Any, ...]] = []
+        tail: deque[tuple[t.Any, ...]] = deque(maxlen=fmt.TAIL_ROWS)
+        total = 0
+        while batch := cursor.fetchmany(1024):  # keeps memory flat for long results
+            for row in batch:
+                if len(head) < fmt.HEAD_ROWS:
+                    head.append(row)
+                else:
+                    tail.append(row)
+                total += 1
+        self.print(fmt.table(columns, head + list(tail), total))
+
+    # --- dot commands ------------------------------------------------------------------------
+
+    def _help(self, args: list[str]) -> bool:
+        self.print(HELP.rstrip())
+        return True
+
+    def _timer(self, args: list[str]) -> bool:
+        if args and args[0].lower() in {"on", "off"}:
+            self.timer = args[0].lower() == "on"
+            return True
+        print("Error: usage: .timer on|off", file=self.err, flush=True)
+        return False
+
+    def _quit(self, args: list[str]) -> bool:
+        self.running = False
+        return True
+
+    # --- interactive -------------------------------------------------------------------------
+
+    def interactive(self, history_file: str) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+        from prompt_toolkit.key_binding import KeyBindings
+
+        bindings = KeyBindings()
+
+        @bindings.add("enter")
+        def _enter(event: t.Any) -> None:
+            buffer = event.current_buffer
+            text = buffer.text.strip()
+            if not text or text.startswith(".") or is_complete(buffer.text):
+                buffer.validate_and_handle()
+            else:
+                buffer.insert_text("\n")
+
+        session: PromptSession[str] = PromptSession(
+            history=FileHistory(history_file), key_bindings=bindings, multiline=True,
+            prompt_continuation=lambda width, line, wrap: "...> ".rjust(width))
+        self.print(f"VQL {vql.__version__} on {self.con.engine.database}. "
+                   "Statements end with ';'. Type .help for help.")
+        while self.running:
+            try:
+                text = session.prompt("vql> ")
+            except KeyboardInterrupt:
+                continue  # Ctrl-C clears the line
+            except EOFError:
+                break
+            try:
+                self.run_text(text)
+            except KeyboardInterrupt:
+                print("Interrupted", file=self.err, flush=True)

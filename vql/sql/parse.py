@@ -1,0 +1,115 @@
+"""Parse VQL text into sqlglot syntax trees, turning sqlglot's errors into VQL ParseErrors."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError as SqlglotParseError
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType
+
+from vql.errors import ParseError, Position
+from vql.sql.dialect import VQL
+
+# sqlglot logs a warning when it falls back to a raw Command for syntax it does not model;
+# such statements are handed to DuckDB verbatim, so the warning is noise for VQL users.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+DIALECT = VQL()
+
+
+def parse(sql: str) -> list[exp.Expr]:
+    """All statements in ``sql`` (empty statements dropped)."""
+    try:
+        trees = DIALECT.parse(sql)
+    except SqlglotParseError as error:
+        raise _convert(error, sql) from error
+    except TokenError as error:
+        raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
+    return [tree for tree in trees if tree is not None]
+
+
+def parse_one(sql: str) -> exp.Expr:
+    """Exactly one statement."""
+    trees = parse(sql)
+    if len(trees) != 1:
+        raise ParseError(f"expected one statement, found {len(trees)}", sql=sql)
+    return trees[0]
+
+
+def parse_expression(text: str) -> exp.Expr:
+    """One scalar expression (a function body, a predicate)."""
+    select = parse_one(f"SELECT {text}")
+    if not isinstance(select, exp.Select) or len(select.selects) != 1:
+        raise ParseError(f"expected one expression, got {text!r}", sql=text)
+    return select.selects[0]
+
+
+def to_sql(tree: exp.Expr, dialect: str = "vql") -> str:
+    """Generate text for a tree, in VQL (default) or plain DuckDB SQL."""
+    # normalize_functions=False keeps user function names as written (detect, not DETECT).
+    return tree.sql(dialect=DIALECT if dialect == "vql" else dialect, normalize_functions=False)
+
+
+def split_statements(sql: str) -> list[str]:
+    """The text of each ';'-separated statement, respecting quotes and comments."""
+    try:
+        tokens = DIALECT.tokenize(sql)
+    except TokenError as error:
+        raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
+    statements, start = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            statements.append(sql[start:token.start].strip())
+            start = token.end + 1
+    statements.append(sql[start:].strip())
+    return [s for s in statements if s]
+
+
+def is_complete(sql: str) -> bool:
+    """Whether ``sql`` ends with a ';' outside quotes and comments (the shell's end of input)."""
+    try:
+        tokens: list[Token] = DIALECT.tokenize(sql)
+    except TokenError:
+        return False  # an unterminated string: keep reading lines
+    return bool(tokens) and tokens[-1].token_type == TokenType.SEMICOLON
+
+
+def number_placeholders(sql: str) -> tuple[str, int]:
+    """Rewrite each qmark ``?`` as ``$1``, ``$2``, ... in order of appearance.
+
+    Only the markers are renamed, never replaced by values: numbered markers stay correct when
+    the binder moves, copies or drops parts of the statement. Returns the text and the count.
+    """
+    try:
+        tokens = DIALECT.tokenize(sql)
+    except TokenError as error:
+        raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
+    marks = [tok for tok in tokens if tok.token_type == TokenType.PLACEHOLDER and tok.text == "?"]
+    if not marks:
+        return sql, 0
+    pieces, last = [], 0
+    for number, token in enumerate(marks, start=1):
+        pieces.append(sql[last:token.start])
+        pieces.append(f"${number}")
+        last = token.end + 1
+    pieces.append(sql[last:])
+    return "".join(pieces), len(marks)
+
+
+def _convert(error: SqlglotParseError, sql: str) -> ParseError:
+    detail = error.errors[0] if error.errors else {}
+    description = str(detail.get("description") or error).split(". Line")[0]
+    text = str(detail.get("highlight") or "")
+    line, column = detail.get("line"), detail.get("col")
+    position = None
+    if isinstance(line, int) and isinstance(column, int):
+        # sqlglot reports the column of the token's last character; point at its first.
+        position = Position(line, max(column - len(text) + 1, 1), max(len(text), 1))
+    message = f"syntax error: {description}" + (f" at {text!r}" if text else "")
+    return ParseError(message, sql=sql, position=position, text=text)
+
+
+__all__ = ["parse", "parse_one", "to_sql", "split_statements", "is_complete", "sqlglot"]

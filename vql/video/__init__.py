@@ -1,0 +1,1 @@
+"""Video files: probing metadata and decoding frames."""
