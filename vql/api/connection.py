@@ -98,6 +98,11 @@ class Connection:
         """A new cursor with ``operation`` executed (as sqlite3 and DuckDB offer)."""
         return self.cursor().execute(operation, parameters)
 
+    def executemany(self, operation: str,
+                    seq_of_parameters: t.Iterable[Sequence[t.Any]]) -> Cursor:
+        """A new cursor with ``operation`` executed once per parameter sequence."""
+        return self.cursor().executemany(operation, seq_of_parameters)
+
     def __enter__(self) -> Connection:
         return self
 

@@ -88,6 +88,10 @@ class Cursor:
     def _next_batch(self) -> pa.RecordBatch | None:
         if self._held:
             return self._held.popleft()
+        return self._pull()
+
+    def _pull(self) -> pa.RecordBatch | None:
+        """The next batch from the engine's stream; None (and the result released) at its end."""
         if self._batches is None:
             return None
         try:
@@ -109,10 +113,7 @@ class Cursor:
     def _drain(self) -> None:
         """Read every remaining batch into memory so that the connection can run another
         statement (DuckDB runs one statement at a time per connection)."""
-        while self._batches is not None:
-            batch = self._next_batch()
-            if batch is None:
-                break
+        while (batch := self._pull()) is not None:
             self._held.append(batch)
 
     def _finish(self) -> None:
