@@ -1,6 +1,6 @@
-"""The catalog's tables, in the DuckDB schema ``vql`` of the user's database.
+"""The catalog's tables, in the DuckDB schema ``vql_catalog`` of the user's database.
 
-Users can read them with plain SQL (``SELECT * FROM vql.videos``). No primary keys or unique
+Users can read them with plain SQL (``SELECT * FROM vql_catalog.videos``). No primary keys or unique
 constraints: DuckDB's ART indexes reject a delete and re-insert of the same key in one
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
@@ -8,22 +8,22 @@ transaction, which refreshing a changed video needs; ``store.Catalog`` keeps key
 SCHEMA_VERSION = 1
 
 DDL = (
-    "CREATE SCHEMA IF NOT EXISTS vql",
-    "CREATE TABLE IF NOT EXISTS vql.meta (key VARCHAR, value VARCHAR)",
-    "CREATE SEQUENCE IF NOT EXISTS vql.video_ids START 1",
-    """CREATE TABLE IF NOT EXISTS vql.videos (
+    "CREATE SCHEMA IF NOT EXISTS vql_catalog",
+    "CREATE TABLE IF NOT EXISTS vql_catalog.meta (key VARCHAR, value VARCHAR)",
+    "CREATE SEQUENCE IF NOT EXISTS vql_catalog.video_ids START 1",
+    """CREATE TABLE IF NOT EXISTS vql_catalog.videos (
         video_id INTEGER, path VARCHAR, size BIGINT, mtime DOUBLE, sha256 VARCHAR,
         fps DOUBLE, frames INTEGER, width INTEGER, height INTEGER, duration DOUBLE,
         codec VARCHAR, keyframes INTEGER[], loaded_at TIMESTAMP)""",
-    "CREATE TABLE IF NOT EXISTS vql.frames (video_id INTEGER, frame_id INTEGER, ts DOUBLE)",
-    "CREATE TABLE IF NOT EXISTS vql.video_tables (name VARCHAR, created_at TIMESTAMP)",
-    """CREATE TABLE IF NOT EXISTS vql.table_videos (
+    "CREATE TABLE IF NOT EXISTS vql_catalog.frames (video_id INTEGER, frame_id INTEGER, ts DOUBLE)",
+    "CREATE TABLE IF NOT EXISTS vql_catalog.video_tables (name VARCHAR, created_at TIMESTAMP)",
+    """CREATE TABLE IF NOT EXISTS vql_catalog.table_videos (
         table_name VARCHAR, video_id INTEGER, added_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS vql.functions (
+    """CREATE TABLE IF NOT EXISTS vql_catalog.functions (
         name VARCHAR, kind VARCHAR, params VARCHAR[], body VARCHAR, source VARCHAR,
         created_at TIMESTAMP)""",
-    "CREATE SEQUENCE IF NOT EXISTS vql.query_ids START 1",
-    """CREATE TABLE IF NOT EXISTS vql.query_history (
+    "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
+    """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,
         status VARCHAR, error VARCHAR)""",
 )
@@ -31,7 +31,7 @@ DDL = (
 # The columns of every video table: one row per frame. ``frame`` is materialised only when a
 # function or the user asks for it; the others come from the catalog without decoding.
 VIDEO_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("video_id", "INTEGER", "the video's id in vql.videos"),
+    ("video_id", "INTEGER", "the video's id in vql_catalog.videos"),
     ("path", "VARCHAR", "absolute path of the video file"),
     ("frame_id", "INTEGER", "0-based frame number within the video"),
     ("ts", "DOUBLE", "presentation time of the frame, seconds"),

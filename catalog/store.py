@@ -51,16 +51,16 @@ class Catalog:
     def ensure_schema(self) -> None:
         for statement in DDL:
             self.run(statement)
-        if not self.run("SELECT 1 FROM vql.meta WHERE key = 'schema_version'"):
-            self.run("INSERT INTO vql.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        if not self.run("SELECT 1 FROM vql_catalog.meta WHERE key = 'schema_version'"):
+            self.run("INSERT INTO vql_catalog.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
     # --- tables ------------------------------------------------------------------------------
 
     def video_tables(self) -> list[str]:
-        return [r[0] for r in self.run("SELECT name FROM vql.video_tables ORDER BY name")]
+        return [r[0] for r in self.run("SELECT name FROM vql_catalog.video_tables ORDER BY name")]
 
     def is_video_table(self, name: str) -> bool:
-        return bool(self.run("SELECT 1 FROM vql.video_tables WHERE lower(name) = lower(?)",
+        return bool(self.run("SELECT 1 FROM vql_catalog.video_tables WHERE lower(name) = lower(?)",
                              [name]))
 
     def plain_tables(self) -> list[str]:
@@ -83,17 +83,17 @@ class Catalog:
     def create_video_table(self, name: str) -> None:
         if self.is_video_table(name) or self.plain_columns(name) is not None:
             raise CatalogError(f"table {name!r} already exists")
-        self.run("INSERT INTO vql.video_tables VALUES (?, current_timestamp)", [name])
+        self.run("INSERT INTO vql_catalog.video_tables VALUES (?, current_timestamp)", [name])
 
     def drop_video_table(self, name: str) -> None:
-        self.run("DELETE FROM vql.table_videos WHERE lower(table_name) = lower(?)", [name])
-        self.run("DELETE FROM vql.video_tables WHERE lower(name) = lower(?)", [name])
-        orphans = "SELECT video_id FROM vql.videos EXCEPT SELECT video_id FROM vql.table_videos"
-        self.run(f"DELETE FROM vql.frames WHERE video_id IN ({orphans})")
-        self.run(f"DELETE FROM vql.videos WHERE video_id IN ({orphans})")
+        self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
+        self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
+        orphans = "SELECT video_id FROM vql_catalog.videos EXCEPT SELECT video_id FROM vql_catalog.table_videos"
+        self.run(f"DELETE FROM vql_catalog.frames WHERE video_id IN ({orphans})")
+        self.run(f"DELETE FROM vql_catalog.videos WHERE video_id IN ({orphans})")
 
     def canonical_name(self, name: str) -> str:
-        rows = self.run("SELECT name FROM vql.video_tables WHERE lower(name) = lower(?)", [name])
+        rows = self.run("SELECT name FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         return rows[0][0] if rows else name
 
     # --- videos ------------------------------------------------------------------------------
@@ -104,27 +104,27 @@ class Catalog:
         added = 0
         for probe in probes:
             video_id = self._upsert_video(probe)
-            present = self.run("""SELECT 1 FROM vql.table_videos
+            present = self.run("""SELECT 1 FROM vql_catalog.table_videos
                                   WHERE lower(table_name) = lower(?) AND video_id = ?""",
                                [table, video_id])
             if not present:
-                self.run("INSERT INTO vql.table_videos VALUES (?, ?, current_timestamp)",
+                self.run("INSERT INTO vql_catalog.table_videos VALUES (?, ?, current_timestamp)",
                          [table, video_id])
                 added += 1
         return added
 
     def _upsert_video(self, probe: VideoProbe) -> int:
-        rows = self.run("SELECT video_id, size, mtime, sha256 FROM vql.videos WHERE path = ?",
+        rows = self.run("SELECT video_id, size, mtime, sha256 FROM vql_catalog.videos WHERE path = ?",
                         [probe.path])
         if rows and rows[0][1:] == (probe.size, probe.mtime, probe.sha256):
             return int(rows[0][0])
         if rows:
             video_id = int(rows[0][0])
-            self.run("DELETE FROM vql.frames WHERE video_id = ?", [video_id])
-            self.run("DELETE FROM vql.videos WHERE video_id = ?", [video_id])
+            self.run("DELETE FROM vql_catalog.frames WHERE video_id = ?", [video_id])
+            self.run("DELETE FROM vql_catalog.videos WHERE video_id = ?", [video_id])
         else:
-            video_id = int(self.run("SELECT nextval('vql.video_ids')")[0][0])
-        self.run("INSERT INTO vql.videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            video_id = int(self.run("SELECT nextval('vql_catalog.video_ids')")[0][0])
+        self.run("INSERT INTO vql_catalog.videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                  "current_timestamp)",
                  [video_id, probe.path, probe.size, probe.mtime, probe.sha256, probe.fps,
                   probe.frames, probe.width, probe.height, probe.duration, probe.codec,
@@ -136,7 +136,7 @@ class Catalog:
         })
         self.con.register("__vql_new_frames", frames)
         try:
-            self.run("INSERT INTO vql.frames SELECT * FROM __vql_new_frames")
+            self.run("INSERT INTO vql_catalog.frames SELECT * FROM __vql_new_frames")
         finally:
             self.con.unregister("__vql_new_frames")
         return video_id
@@ -144,33 +144,33 @@ class Catalog:
     def videos_of(self, table: str) -> list[VideoRow]:
         rows = self.run("""SELECT v.video_id, v.path, v.size, v.mtime, v.fps, v.frames, v.width,
                                   v.height, v.duration, v.keyframes
-                           FROM vql.videos v JOIN vql.table_videos tv USING (video_id)
+                           FROM vql_catalog.videos v JOIN vql_catalog.table_videos tv USING (video_id)
                            WHERE lower(tv.table_name) = lower(?) ORDER BY v.video_id""", [table])
         return [VideoRow(video_id=r[0], path=r[1], size=r[2], mtime=r[3], fps=r[4], frames=r[5],
                          width=r[6], height=r[7], duration=r[8], keyframes=tuple(r[9] or ()))
                 for r in rows]
 
     def timestamps(self, video_id: int) -> np.ndarray:
-        result = self.con.execute("SELECT ts FROM vql.frames WHERE video_id = ? ORDER BY frame_id",
+        result = self.con.execute("SELECT ts FROM vql_catalog.frames WHERE video_id = ? ORDER BY frame_id",
                                   [video_id]).fetchnumpy()
         return np.asarray(result["ts"], dtype=np.float64)
 
     # --- functions ---------------------------------------------------------------------------
 
     def functions(self) -> list[StoredFunction]:
-        rows = self.run("SELECT name, kind, params, body, source FROM vql.functions ORDER BY name")
+        rows = self.run("SELECT name, kind, params, body, source FROM vql_catalog.functions ORDER BY name")
         return [StoredFunction(r[0], r[1], tuple(r[2] or ()), r[3] or "", r[4] or "")
                 for r in rows]
 
     def save_function(self, stored: StoredFunction) -> None:
         self.delete_function(stored.name)
-        self.run("INSERT INTO vql.functions VALUES (?, ?, ?, ?, ?, current_timestamp)",
+        self.run("INSERT INTO vql_catalog.functions VALUES (?, ?, ?, ?, ?, current_timestamp)",
                  [stored.name, stored.kind, list(stored.params), stored.body, stored.source])
 
     def delete_function(self, name: str) -> bool:
-        existed = bool(self.run("SELECT 1 FROM vql.functions WHERE lower(name) = lower(?)",
+        existed = bool(self.run("SELECT 1 FROM vql_catalog.functions WHERE lower(name) = lower(?)",
                                 [name]))
-        self.run("DELETE FROM vql.functions WHERE lower(name) = lower(?)", [name])
+        self.run("DELETE FROM vql_catalog.functions WHERE lower(name) = lower(?)", [name])
         return existed
 
     # --- history -----------------------------------------------------------------------------
@@ -178,6 +178,6 @@ class Catalog:
     def record_queries(self, entries: t.Sequence[tuple[str, float, float, str, str | None]]) -> None:
         """(sql, started_at epoch seconds, elapsed seconds, status, error) per statement."""
         for sql, started, elapsed, status, error in entries:
-            self.run("""INSERT INTO vql.query_history VALUES
-                        (nextval('vql.query_ids'), ?, to_timestamp(?)::TIMESTAMP, ?, ?, ?)""",
+            self.run("""INSERT INTO vql_catalog.query_history VALUES
+                        (nextval('vql_catalog.query_ids'), ?, to_timestamp(?)::TIMESTAMP, ?, ?, ?)""",
                      [sql, started, elapsed, status, error])

@@ -8,7 +8,14 @@ import pytest
 
 from vql.errors import ParseError
 from vql.sql.dialect import CreateVideoTable, VideoQuery, VqlExplain
-from vql.sql.parse import is_complete, number_placeholders, parse, parse_one, split_statements, to_sql
+from vql.sql.parse import (
+    is_complete,
+    number_placeholders,
+    parse,
+    parse_one,
+    split_statements,
+    to_sql,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "roundtrip.sql"
 

@@ -115,6 +115,11 @@ class VqlParser(DuckDBParser):
             return None
         return super()._parse_table_alias(alias_tokens)
 
+    def _parse_alias(self, this: exp.Expr | None, explicit: bool = False) -> exp.Expr | None:
+        if self._at_video_clause():  # "SELECT 1 SAMPLE 1 FPS": no alias named SAMPLE
+            return this
+        return super()._parse_alias(this, explicit)
+
     def _at_video_clause(self) -> bool:
         if not self._curr:
             return False

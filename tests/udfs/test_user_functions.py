@@ -1,0 +1,120 @@
+"""CREATE FUNCTION from a Python file or an expression; functions persist in the catalog."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import vql
+
+REDNESS = textwrap.dedent('''
+    import numpy as np
+    import pyarrow as pa
+    import vql
+
+    @vql.udf(inputs=["frame", "channel:int=0"], returns=pa.float64(), cost_ms=0.3)
+    def redness(frames, channel):
+        """Mean of one colour channel, 0..1."""
+        return frames[..., channel].reshape(len(frames), -1).mean(axis=1) / 255.0
+
+    @vql.udf(inputs=["frame"], returns=pa.int64(), stateful=True, batchable=False)
+    class frame_counter:
+        """How many frames of this video it has seen."""
+        def __init__(self):
+            self.seen = 0
+        def __call__(self, frame):
+            self.seen += 1
+            return self.seen
+''')
+
+
+@pytest.fixture
+def udf_file(tmp_path: Path) -> Path:
+    path = tmp_path / "my_udfs.py"
+    path.write_text(REDNESS)
+    return path
+
+
+def test_function_from_a_file(road: vql.Connection, udf_file: Path) -> None:
+    road.execute("CREATE FUNCTION redness FROM ?", [str(udf_file)])
+    rows = road.execute("SELECT redness, redness(frame, 2) FROM intersection LIMIT 2").fetchall()
+    assert len(rows) == 2 and all(0 < r < 1 and 0 < b < 1 for r, b in rows)
+    functions = {row[0]: row for row in road.execute("SHOW FUNCTIONS").fetchall()}
+    assert functions["redness"][2] == "redness(frame, channel BIGINT = 0)"
+    assert functions["redness"][9] == str(udf_file.resolve())
+
+
+def test_stateful_user_function_restarts_per_video(road: vql.Connection, udf_file: Path,
+                                                   room_video: Path) -> None:
+    road.execute(f"CREATE FUNCTION frame_counter FROM '{udf_file}'")
+    road.execute("LOAD VIDEO ? INTO intersection", [str(room_video)])
+    rows = road.execute("""SELECT video_id, min(frame_counter), max(frame_counter), count(*)
+                           FROM intersection GROUP BY video_id ORDER BY video_id""").fetchall()
+    assert [(lo, hi) for _, lo, hi, _ in rows] == [(1, n) for *_, n in rows]
+
+
+def test_function_defined_by_an_expression(room: vql.Connection) -> None:
+    room.execute("CREATE FUNCTION busy AS count_objects(frame, 'person') >= 1")
+    room.execute("CREATE FUNCTION crowded(frame, label) AS count_objects(frame, label) >= 2")
+    rows = room.execute("SELECT frame_id, busy, crowded(frame, 'person') FROM room "
+                        "WHERE frame_id IN (0, 100) ORDER BY frame_id").fetchall()
+    assert rows == [(0, False, False), (100, True, False)]
+    (count,), = room.execute("SELECT count(*) FROM room WHERE busy SAMPLE 1 FPS").fetchall()
+    assert 0 < count < 140
+
+
+def test_functions_persist_in_the_catalog(tmp_path: Path, udf_file: Path,
+                                          road_video: Path) -> None:
+    database = str(tmp_path / "catalog.duckdb")
+    with vql.connect(database) as con:
+        con.execute("LOAD VIDEO ? INTO intersection", [str(road_video)])
+        con.execute("CREATE FUNCTION redness FROM ?", [str(udf_file)])
+        con.execute("CREATE FUNCTION dark AS brightness(frame) < 0.5")
+    with vql.connect(database) as con:
+        rows = con.execute("SELECT redness, dark FROM intersection LIMIT 1").fetchall()
+        assert len(rows) == 1 and isinstance(rows[0][1], bool)
+        con.execute("DROP FUNCTION dark")
+    with vql.connect(database) as con, pytest.raises(vql.BindError, match="unknown column 'dark'"):
+        con.execute("SELECT dark FROM intersection")
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("CREATE FUNCTION detect AS brightness(frame)", "built-in function"),
+    ("CREATE FUNCTION length AS brightness(frame)", "built-in SQL function"),
+    ("DROP FUNCTION congested", "built-in function"),
+    ("DROP FUNCTION nothing_here", "unknown function 'nothing_here'"),
+    ("CREATE FUNCTION f FROM '/no/such/file.py'", "no such file"),
+])
+def test_function_errors(con: vql.Connection, sql: str, message: str) -> None:
+    with pytest.raises(vql.CatalogError, match=message):
+        con.execute(sql)
+
+
+def test_broken_file_is_a_catalog_error(con: vql.Connection, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("def oops(:\n")
+    with pytest.raises(vql.CatalogError, match="SyntaxError"):
+        con.execute("CREATE FUNCTION oops FROM ?", [str(broken)])
+    assert "oops" not in con.engine.registry
+
+
+def test_redefining_needs_or_replace(con: vql.Connection) -> None:
+    con.execute("CREATE FUNCTION dark AS brightness(frame) < 0.5")
+    with pytest.raises(vql.CatalogError, match="already exists"):
+        con.execute("CREATE FUNCTION dark AS brightness(frame) < 0.4")
+    con.execute("CREATE OR REPLACE FUNCTION dark AS brightness(frame) < 0.4")
+
+
+def test_failing_user_function_names_itself_and_the_frames(road: vql.Connection,
+                                                           tmp_path: Path) -> None:
+    path = tmp_path / "bad.py"
+    path.write_text("import pyarrow as pa, vql\n"
+                    "@vql.udf(inputs=['frame'], returns=pa.int64())\n"
+                    "def kaboom(frames):\n    raise ValueError('boom')\n")
+    road.execute("CREATE FUNCTION kaboom FROM ?", [str(path)])
+    with pytest.raises(vql.UDFError, match=r"kaboom\(frame\) failed on .* frames 0\.\.15: "
+                                            r"ValueError: boom"):
+        road.execute("SELECT kaboom FROM intersection").fetchall()
+    assert road.execute("SELECT 42").fetchall() == [(42,)]  # the connection still works
