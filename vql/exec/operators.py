@@ -98,12 +98,30 @@ def _metadata_batch(video: VideoRow, start: int, stop: int, ts: np.ndarray) -> p
     ], schema=METADATA_SCHEMA)
 
 
+def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Merge consecutive small batches of the same video into batches of about ``size`` rows,
+    so that per-batch costs (a decode call, a model call) are paid once per full batch."""
+    pending: list[pa.RecordBatch] = []
+    rows, video = 0, -1
+    for batch in batches:
+        if pending and (_video_id(batch) != video or rows >= size):
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, rows = [], 0
+        pending.append(batch)
+        rows += batch.num_rows
+        video = _video_id(batch)
+    if pending:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
 @dataclass
 class SampleOp:
-    """Keeps the first frame of each 1/fps interval of presentation time, per video."""
+    """Keeps the first frame of each 1/fps interval of presentation time, per video; the kept
+    rows are regrouped into full batches."""
 
     child: Operator
     fps: float
+    batch_size: int = 16
 
     @property
     def schema(self) -> pa.Schema:
@@ -117,6 +135,9 @@ class SampleOp:
         return f"Sample {self.fps:g} FPS by timestamp"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        return rebatch(self._sampled(ctx), self.batch_size)
+
+    def _sampled(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         video, last_tick = -1, None
         for batch in self.child.batches(ctx):
             if _video_id(batch) != video:

@@ -42,7 +42,7 @@ def _scan(planner: PhysicalPlanner, node: n.VideoScan) -> ops.Operator:
 
 
 def _sample(planner: PhysicalPlanner, node: n.Sample) -> ops.Operator:
-    return ops.SampleOp(planner.child(node), node.fps)
+    return ops.SampleOp(planner.child(node), node.fps, planner.settings.batch_size)
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode) -> ops.Operator:

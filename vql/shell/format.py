@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from vql.errors import Error
 
-MAX_WIDTH = 40
+MAX_WIDTH = 90
 HEAD_ROWS = 20
 TAIL_ROWS = 10
 

@@ -1,0 +1,91 @@
+"""The vql command: -c, script files, piped input, exit codes, and the interactive shell
+driven through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+VQL = [sys.executable, "-m", "vql.cli"]
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*VQL, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def test_command_prints_a_table_and_the_time() -> None:
+    result = run("-c", "SELECT 40 + 2 AS answer;")
+    assert result.returncode == 0, result.stderr
+    assert "| answer |" in result.stdout and "|     42 |" in result.stdout
+    assert "Run Time:" in result.stdout
+
+
+def test_errors_exit_non_zero_with_a_caret() -> None:
+    result = run("-c", "SELECT 1;\nSELECT tss FROM vql_catalog.videos;\nSELECT 3;")
+    assert result.returncode == 1
+    assert "Referenced column" in result.stderr or "tss" in result.stderr
+    parse = run("-c", "SELECT * FROM t SAMPLE 2;")
+    assert parse.returncode == 1
+    assert parse.stderr.splitlines()[-1].strip() == "^"
+    assert "Expected FPS" in parse.stderr
+
+
+def test_script_file_and_database_file(tmp_path: Path, road_video: Path) -> None:
+    script = tmp_path / "q.sql"
+    script.write_text(f"LOAD VIDEO '{road_video}' INTO road;\n"
+                      "-- a comment; with a semicolon\n"
+                      "SELECT count(*) AS frames\n  FROM road;\n")
+    database = tmp_path / "v.duckdb"
+    result = run("--db", str(database), str(script))
+    assert result.returncode == 0, result.stderr
+    assert "|    377 |" in result.stdout
+    again = run("--db", str(database), "-c", "SELECT count(*) FROM road WHERE ts < 1;")
+    assert again.returncode == 0 and "|           13 |" in again.stdout
+
+
+def test_piped_statements_and_warnings() -> None:
+    result = run(stdin=".timer off\nSELECT 1 AS one WITH LATENCY 2s;\n")
+    assert result.returncode == 0, result.stderr
+    assert "Run Time" not in result.stdout and "|   1 |" in result.stdout
+    assert "Warning: target WITH LATENCY 2 s was not optimized for" in result.stderr
+
+
+def test_missing_script_is_an_error(tmp_path: Path) -> None:
+    result = run(str(tmp_path / "nope.sql"))
+    assert result.returncode == 1 and "no such script" in result.stderr
+
+
+def test_interactive_shell_through_a_pty(tmp_path: Path) -> None:
+    env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
+    shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
+                          timeout=60, dimensions=(40, 120))
+    try:
+        shell.expect("Type .help for help")
+        shell.expect("vql> ")
+        shell.sendline("SELECT 20 +")
+        shell.sendline("22 AS answer;")  # a statement over two lines
+        shell.expect(r"\|\s+42 \|")
+        shell.expect("Run Time")
+        shell.sendline("SELECT nope;")
+        shell.expect("Referenced column")
+        shell.sendline(".help")
+        shell.expect("Dot commands")
+        shell.sendline(".quit")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close(force=True)
+    history = (tmp_path / "history").read_text()
+    assert "SELECT 20 +" in history and "22 AS answer;" in history
+
+
+@pytest.mark.parametrize("command", [".tables", ".functions"])
+def test_dot_commands(command: str) -> None:
+    result = run(stdin=f"{command}\n")
+    assert result.returncode == 0, result.stderr
+    assert "| name" in result.stdout
