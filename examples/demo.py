@@ -37,9 +37,8 @@ def show(cursor: vql.Cursor, sql: str) -> None:
     cursor.execute(sql)
     for _, message in cursor.messages:
         print(f"Warning: {message}")
-    rows = cursor.fetchall()
-    columns = [d[0] for d in cursor.description or ()]
-    print(fmt.table(columns, rows))
+    rows, total = fmt.window(cursor)
+    print(fmt.table([d[0] for d in cursor.description or ()], rows, total))
     print(f"Run Time: {time.perf_counter() - started:.2f} s")
 
 

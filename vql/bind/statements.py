@@ -38,12 +38,12 @@ class DropFunction:
 
 @dataclass(frozen=True, slots=True)
 class ShowTables:
-    pass
+    """SHOW TABLES: video tables with their video and frame counts, then plain tables."""
 
 
 @dataclass(frozen=True, slots=True)
 class ShowFunctions:
-    pass
+    """SHOW FUNCTIONS: every function with its signature, traits and origin."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,21 @@ class Operator(t.Protocol):
     def children(self) -> tuple[Operator, ...]: ...
 
 
+@dataclass
+class UnaryOp:
+    """An operator with one input whose schema it keeps unless it says otherwise."""
+
+    child: Operator
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.child.schema
+
+    @property
+    def children(self) -> tuple[Operator, ...]:
+        return (self.child,)
+
+
 def _video_id(batch: pa.RecordBatch) -> int:
     return int(batch.column("video_id")[0].as_py())
 
@@ -115,21 +130,12 @@ def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
 
 
 @dataclass
-class SampleOp:
+class SampleOp(UnaryOp):
     """Keeps the first frame of each 1/fps interval of presentation time, per video; the kept
     rows are regrouped into full batches."""
 
-    child: Operator
     fps: float
     batch_size: int = 16
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.child.schema
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.child,)
 
     def describe(self) -> str:
         return f"Sample {self.fps:g} FPS by timestamp"
@@ -153,19 +159,12 @@ class SampleOp:
 
 
 @dataclass
-class DecodeOp:
-    """Adds the ``frame`` column: the pixels of each row's frame, decoded with decord."""
+class DecodeOp(UnaryOp):
+    """Adds the ``frame`` column: the pixels of each row's frame, decoded with decord. The
+    schema stays the child's: the tensor's shape is per video, and the column never leaves
+    the pipeline as a tensor."""
 
-    child: Operator
     threads: int
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.child.schema  # the tensor's shape is per video, so it is not in the schema
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.child,)
 
     def describe(self) -> str:
         return f"Decode with decord (cpu, {self.threads} threads, native resolution, RGB)"
@@ -188,10 +187,9 @@ def frames_of(batch: pa.RecordBatch) -> np.ndarray:
 
 
 @dataclass
-class UDFOp:
+class UDFOp(UnaryOp):
     """Computes one frame function into a new column; stateful ones restart for each video."""
 
-    child: Operator
     call: UDFCall
     function: FrameFunction
     _schema: pa.Schema | None = field(default=None, repr=False)
@@ -201,10 +199,6 @@ class UDFOp:
         if self._schema is None:
             self._schema = self.child.schema.append(pa.field(self.call.column, self.function.returns))
         return self._schema
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.child,)
 
     def describe(self) -> str:
         mode = "batched" if self.function.traits.batchable else "per frame"
@@ -239,20 +233,11 @@ class UDFOp:
 
 
 @dataclass
-class FilterOp:
+class FilterOp(UnaryOp):
     """Keeps rows where a predicate holds, evaluated by a private DuckDB on each batch."""
 
-    child: Operator
     predicate: str
     params: tuple[t.Any, ...]
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.child.schema
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.child,)
 
     def describe(self) -> str:
         return f"Filter {self.predicate}"
@@ -274,19 +259,10 @@ class FilterOp:
 
 
 @dataclass
-class LimitOp:
+class LimitOp(UnaryOp):
     """Stops pulling from its child after ``count`` rows: upstream decoding stops too."""
 
-    child: Operator
     count: int
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.child.schema
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.child,)
 
     def describe(self) -> str:
         return f"Limit {self.count} (stops decoding early)"
@@ -316,10 +292,9 @@ def encode_jpeg(frames: np.ndarray, quality: int = 90) -> pa.Array:
 
 
 @dataclass
-class ProjectOp:
+class ProjectOp(UnaryOp):
     """The pipeline's output: chosen columns, ``frame`` as JPEG bytes when selected."""
 
-    child: Operator
     view: str
     columns: tuple[str, ...]
     encode_frame: bool
@@ -333,10 +308,6 @@ class ProjectOp:
             else:
                 fields.append(self.child.schema.field(name))
         return pa.schema(fields)
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.child,)
 
     def describe(self) -> str:
         frame = ", frame as JPEG" if self.encode_frame else ""

@@ -85,6 +85,10 @@ class Traits:
     cost_ms: float = 1.0         # declared CPU cost per frame, until profiles measure it
 
 
+def signature(name: str, params: tuple[Param, ...]) -> str:
+    return f"{name}({', '.join(p.describe() for p in params)})"
+
+
 Evaluator = Callable[[np.ndarray], Sequence[t.Any]]
 
 
@@ -103,7 +107,7 @@ class FrameFunction:
     kind: t.ClassVar[str] = "udf"
 
     def signature(self) -> str:
-        return f"{self.name}({', '.join(p.describe() for p in self.params)})"
+        return signature(self.name, self.params)
 
     def result_type(self) -> str:
         return str(self.returns)
@@ -132,7 +136,7 @@ class MacroFunction:
     kind: t.ClassVar[str] = "macro"
 
     def signature(self) -> str:
-        return f"{self.name}({', '.join(p.describe() for p in self.params)})"
+        return signature(self.name, self.params)
 
     def result_type(self) -> str:
         return self.returns or "expression"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 
 from vql.errors import Error
 
 MAX_WIDTH = 90
-HEAD_ROWS = 20
+FULL_ROWS = 40  # results up to this many rows print whole
+HEAD_ROWS = 20  # longer ones print their first and last rows
 TAIL_ROWS = 10
 
 
@@ -29,7 +31,7 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | 
     """A boxed table; when there are many rows, the first and last ones with a count between."""
     total = len(rows) if total is None else total
     shown: list[Sequence[t.Any] | None] = list(rows)
-    if total > len(rows) or len(rows) > HEAD_ROWS + TAIL_ROWS:
+    if total > len(rows) or len(rows) > FULL_ROWS:
         shown = [*rows[:HEAD_ROWS], None, *rows[HEAD_ROWS:][-TAIL_ROWS:]]
     text_rows = [None if r is None else [cell(v) for v in r] for r in shown]
     widths = [len(c) for c in columns]
@@ -49,6 +51,24 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | 
     hidden = f", {shown_count} shown" if shown_count < total else ""
     out.append(f"({total} row{'s' if total != 1 else ''}{hidden})")
     return "\n".join(out)
+
+
+def window(rows: Iterable[Sequence[t.Any]]) -> tuple[list[Sequence[t.Any]], int]:
+    """The rows to print and the total, reading ``rows`` once without holding them all:
+    everything up to FULL_ROWS, else the first HEAD_ROWS and the last TAIL_ROWS."""
+    head: list[Sequence[t.Any]] = []
+    tail: deque[Sequence[t.Any]] = deque(maxlen=TAIL_ROWS)
+    total = 0
+    for row in rows:
+        if len(head) < FULL_ROWS:
+            head.append(row)
+        else:
+            tail.append(row)
+        total += 1
+    if total <= FULL_ROWS:
+        return head, total
+    last = (head + list(tail))[-TAIL_ROWS:]  # contiguous: rows leave only the deque's front
+    return head[:HEAD_ROWS] + last, total
 
 
 def _numeric(text: str) -> bool:

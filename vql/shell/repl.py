@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import typing as t
-from collections import deque
+import warnings
 from collections.abc import Callable
 
 import vql
@@ -72,43 +72,30 @@ class Shell:
 
     def run_sql(self, sql: str) -> bool:
         started = time.perf_counter()
-        cursor = self.con.cursor()
-        try:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", vql.TargetNotOptimizedWarning)
-                cursor.execute(sql)
-            for _, message in cursor.messages:
-                print(f"Warning: {message}", file=self.err, flush=True)
-            if cursor.description is not None:
-                self._print_rows(cursor)
-            elif cursor.rowcount >= 0:
-                self.print(f"OK, {cursor.rowcount} row{'s' if cursor.rowcount != 1 else ''}")
-            else:
-                self.print("OK")
-        except vql.Error as error:
-            print(fmt.error(error), file=self.err, flush=True)
-            return False
-        finally:
-            cursor._release()
+        with self.con.cursor() as cursor:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", vql.TargetNotOptimizedWarning)  # printed below
+                    cursor.execute(sql)
+                for _, message in cursor.messages:
+                    print(f"Warning: {message}", file=self.err, flush=True)
+                if cursor.description is not None:
+                    self._print_rows(cursor)
+                elif cursor.rowcount >= 0:
+                    self.print(f"OK, {cursor.rowcount} row{'s' if cursor.rowcount != 1 else ''}")
+                else:
+                    self.print("OK")
+            except vql.Error as error:
+                print(fmt.error(error), file=self.err, flush=True)
+                return False
         if self.timer:
             self.print(f"Run Time: {time.perf_counter() - started:.3f} s")
         return True
 
     def _print_rows(self, cursor: vql.Cursor) -> None:
         columns = [d[0] for d in cursor.description or ()]
-        head: list[tuple[t.Any, ...]] = []
-        tail: deque[tuple[t.Any, ...]] = deque(maxlen=fmt.TAIL_ROWS)
-        total = 0
-        while batch := cursor.fetchmany(1024):  # keeps memory flat for long results
-            for row in batch:
-                if len(head) < fmt.HEAD_ROWS:
-                    head.append(row)
-                else:
-                    tail.append(row)
-                total += 1
-        self.print(fmt.table(columns, head + list(tail), total))
+        rows, total = fmt.window(cursor)  # streams: long results are never held whole
+        self.print(fmt.table(columns, rows, total))
 
     # --- dot commands ------------------------------------------------------------------------
 
