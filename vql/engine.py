@@ -19,7 +19,7 @@ from vql import errors
 from vql.bind.binder import Binder
 from vql.catalog import Catalog
 from vql.exec.result import Result
-from vql.exec.statements import build_macro, execute
+from vql.exec.statements import build_macro, execute, function_from_file
 from vql.functions.registry import FunctionRegistry
 from vql.optimize import OptimizerOptions
 from vql.settings import Settings
@@ -70,13 +70,11 @@ class Engine:
         self._history: list[tuple[str, float, float, str, str | None]] = []
 
     def _load_stored_functions(self) -> list[str]:
-        from vql.exec.statements import _function_from_file
-
         notices = []
         for stored in self.catalog.functions():
             try:
                 if stored.kind == "file":
-                    self.registry.add(_function_from_file(stored.name, stored.source))
+                    self.registry.add(function_from_file(stored.name, stored.source))
                 else:
                     self.registry.add(build_macro(stored.name, stored.params, stored.body))
             except errors.Error as error:

@@ -139,3 +139,11 @@ def test_history_records_errors(con: vql.Connection) -> None:
     rows = con.execute("SELECT sql, status, error FROM vql_catalog.query_history "
                        "WHERE status = 'error'").fetchall()
     assert rows and rows[-1][0] == "SELECT * FROM nowhere" and "nowhere" in rows[-1][2]
+
+
+@pytest.mark.parametrize("sql", ["CREATE TABLE room (a INTEGER)",
+                                 "CREATE VIEW room AS SELECT 1",
+                                 "CREATE TABLE room AS SELECT 1 AS a"])
+def test_plain_tables_cannot_shadow_a_video_table(room: vql.Connection, sql: str) -> None:
+    with pytest.raises(vql.CatalogError, match="'room' is a video table"):
+        room.execute(sql)

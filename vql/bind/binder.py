@@ -33,8 +33,18 @@ class Binder:
     def bind_query(self, tree: exp.Expr) -> st.Query:
         if isinstance(tree, exp.Command):
             return self._verbatim(tree)
+        self._check_not_shadowing(tree)
         plain, options = lift(tree)
         return QueryBinder(self.catalog, self.registry, self.params).bind(plain, options)
+
+    def _check_not_shadowing(self, tree: exp.Expr) -> None:
+        """A plain table or view may not take a video table's name."""
+        if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema | exp.Table):
+            target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            if isinstance(target, exp.Table) and not target.args.get("db") \
+                    and self.catalog.is_video_table(target.name):
+                raise CatalogError(f"{target.name!r} is a video table; choose another name",
+                                   position=position_of(target))
 
     def _verbatim(self, tree: exp.Expr) -> st.Query:
         """Statements sqlglot keeps as raw commands go to DuckDB exactly as written."""

@@ -58,7 +58,7 @@ class _Source:
     node: exp.Table
     view: str
     calls: dict[tuple[str, tuple[t.Any, ...]], UDFCall] = field(default_factory=dict)
-    filters: list[Filter] = field(default_factory=list)
+    filters: list[tuple[str, frozenset[str], tuple[t.Any, ...]]] = field(default_factory=list)
     encode_frame: bool = False
 
 
@@ -446,7 +446,8 @@ class QueryBinder:
             return by_alias[alias]
         return None
 
-    def _filter(self, conjunct: exp.Expr) -> Filter:
+    def _filter(self, conjunct: exp.Expr) -> tuple[str, frozenset[str], tuple[t.Any, ...]]:
+        """A pushed conjunct as (DuckDB SQL over the pipeline's columns, columns, parameters)."""
         predicate = conjunct.copy()
         columns = set()
         for col in predicate.find_all(exp.Column):
@@ -454,8 +455,7 @@ class QueryBinder:
                 col.set("table", None)
                 columns.add(col.name)
         predicate, values = localize_params(predicate, self.params)
-        return Filter(child=_LEAF, predicate=to_sql(predicate, "duckdb"),
-                      columns=frozenset(columns), params=values)
+        return to_sql(predicate, "duckdb"), frozenset(columns), values
 
     # --- step 5: stars, limits and pipelines -----------------------------------------------
 
@@ -502,19 +502,11 @@ class QueryBinder:
             node = Decode(node)
         for call in source.calls.values():
             node = ApplyUDF(node, call)
-        for spec in source.filters:
-            node = spec.replace(child=node)
+        for predicate, columns, values in source.filters:
+            node = Filter(node, predicate, columns, values)
         columns = METADATA_COLUMNS + tuple(c.column for c in source.calls.values())
         columns += ("frame",) if source.encode_frame else ()
         return Project(node, source.view, columns, source.encode_frame)
-
-
-@dataclass(frozen=True, slots=True)
-class _Leaf(PlanNode):
-    """Placeholder child of a filter that is not yet linked into its pipeline."""
-
-
-_LEAF = _Leaf()
 
 
 def _int_literal(node: exp.Expr | None) -> int | None:

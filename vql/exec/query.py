@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from vql.bind.statements import Query
-from vql.errors import Error
+from vql.errors import Error, InternalError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
 from vql.exec.result import Result
@@ -67,7 +67,8 @@ def run_query(engine: Engine, query: Query) -> Result:
 
     try:
         for op in operators:
-            assert isinstance(op, ops.ProjectOp)
+            if not isinstance(op, ops.ProjectOp):
+                raise InternalError(f"a pipeline must end in an output view, not {op.describe()}")
             reader = pa.RecordBatchReader.from_batches(op.schema, _guarded(op, ctx))
             duck.register(op.view, reader)
             views.append(op.view)
@@ -89,7 +90,7 @@ def run_query(engine: Engine, query: Query) -> Result:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is needed
             stream = duck.to_arrow_reader(engine.settings.batch_size * 64)
-        return Result(reader=_TranslatingReader.wrap(stream, ctx), description=description,
+        return Result(reader=_translating(stream, ctx), description=description,
                       messages=messages, stats=ctx.stats, finish=finish)
     except BaseException as error:
         _abort(duck)
@@ -107,20 +108,18 @@ def _abort(duck: duckdb.DuckDBPyConnection) -> None:
         return
 
 
-class _TranslatingReader:
-    """Wraps DuckDB's stream so that a pipeline failure surfaces as itself, not as DuckDB's."""
+def _translating(stream: pa.RecordBatchReader, ctx: ExecContext) -> pa.RecordBatchReader:
+    """DuckDB's stream, with a pipeline failure surfacing as itself rather than as DuckDB's."""
 
-    @staticmethod
-    def wrap(stream: pa.RecordBatchReader, ctx: ExecContext) -> pa.RecordBatchReader:
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                yield from stream
-            except Error:
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from stream
+        except Error:
+            raise
+        except BaseException as error:
+            raised = translate(error, ctx)
+            if raised is error:
                 raise
-            except BaseException as error:
-                raised = translate(error, ctx)
-                if raised is error:
-                    raise
-                raise raised from error
+            raise raised from error
 
-        return pa.RecordBatchReader.from_batches(stream.schema, batches())
+    return pa.RecordBatchReader.from_batches(stream.schema, batches())

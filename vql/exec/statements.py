@@ -119,7 +119,7 @@ def _create_function(engine: Engine, stmt: st.CreateFunction) -> Result:
                            "FUNCTION to redefine it")
     _check_function_name(stmt.name)
     if stmt.source_file is not None:
-        function: FrameFunction | MacroFunction = _function_from_file(stmt.name, stmt.source_file)
+        function: FrameFunction | MacroFunction = function_from_file(stmt.name, stmt.source_file)
         stored = StoredFunction(stmt.name, "file", (), "", str(Path(stmt.source_file).resolve()))
     else:
         function = build_macro(stmt.name, stmt.params, stmt.body)
@@ -138,7 +138,7 @@ def _check_function_name(name: str) -> None:
         raise CatalogError(f"{name!r} is the name of a built-in SQL function; choose another")
 
 
-def _function_from_file(name: str, path: str) -> FrameFunction:
+def function_from_file(name: str, path: str) -> FrameFunction:
     from dataclasses import replace
 
     declared = load_file(path)
