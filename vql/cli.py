@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Error: no such script {args.script!r}", file=sys.stderr)
                 return 1
             ok = shell.run_text(path.read_text())
+        elif sys.stdin is None:
+            print("Error: no statements: give -c SQL, a script, or standard input",
+                  file=sys.stderr)
+            ok = False
         elif not sys.stdin.isatty():
             ok = shell.run_text(sys.stdin.read())
         else:

@@ -89,3 +89,9 @@ def test_dot_commands(command: str) -> None:
     result = run(stdin=f"{command}\n")
     assert result.returncode == 0, result.stderr
     assert "| name" in result.stdout
+
+
+def test_no_input_at_all_is_an_error_not_a_crash() -> None:
+    result = subprocess.run([*VQL], stdin=None, capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(0))
+    assert result.returncode == 1 and "no statements" in result.stderr
