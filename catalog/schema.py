@@ -5,7 +5,7 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: profiles
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -22,6 +22,13 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS vql_catalog.functions (
         name VARCHAR, kind VARCHAR, params VARCHAR[], body VARCHAR, source VARCHAR,
         created_at TIMESTAMP)""",
+    # Measured costs (ANALYZE <video table>): milliseconds per frame of one operator in one
+    # configuration, on a sample of the table's frames. ``variant`` is the access pattern for
+    # decode and the constant arguments for a function.
+    """CREATE TABLE IF NOT EXISTS vql_catalog.profiles (
+        table_name VARCHAR, operator VARCHAR, variant VARCHAR, device VARCHAR,
+        batch_size INTEGER, resolution VARCHAR, ms_per_frame DOUBLE, frames INTEGER,
+        sample VARCHAR, measured_at TIMESTAMP)""",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,

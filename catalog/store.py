@@ -31,6 +31,22 @@ class VideoRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """One measured cost: ``ms_per_frame`` of ``operator`` in one configuration."""
+
+    table: str
+    operator: str          # "decode" or a function name
+    variant: str           # decode: "sequential" or "seek"; a function: its constants
+    device: str
+    batch_size: int
+    ms_per_frame: float
+    frames: int            # how many frames the measurement covered
+    sample: str            # which frames, in words
+    resolution: str = "native"
+    measured_at: t.Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFunction:
     name: str
     kind: str  # "file" (CREATE FUNCTION ... FROM) or "expression" (CREATE FUNCTION ... AS)
@@ -88,6 +104,7 @@ class Catalog:
     def drop_video_table(self, name: str) -> None:
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
+        self.run("DELETE FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)", [name])
         orphans = "SELECT video_id FROM vql_catalog.videos EXCEPT SELECT video_id FROM vql_catalog.table_videos"
         self.run(f"DELETE FROM vql_catalog.frames WHERE video_id IN ({orphans})")
         self.run(f"DELETE FROM vql_catalog.videos WHERE video_id IN ({orphans})")
@@ -172,6 +189,27 @@ class Catalog:
                                 [name]))
         self.run("DELETE FROM vql_catalog.functions WHERE lower(name) = lower(?)", [name])
         return existed
+
+    # --- profiles ----------------------------------------------------------------------------
+
+    def save_profiles(self, table: str, profiles: t.Sequence[Profile]) -> None:
+        """Replace the table's measurements of the same operator and configuration."""
+        for p in profiles:
+            self.run("""DELETE FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)
+                        AND operator = ? AND variant = ? AND device = ? AND batch_size = ?
+                        AND resolution = ?""",
+                     [table, p.operator, p.variant, p.device, p.batch_size, p.resolution])
+            self.run("INSERT INTO vql_catalog.profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                     "current_timestamp)",
+                     [table, p.operator, p.variant, p.device, p.batch_size, p.resolution,
+                      p.ms_per_frame, p.frames, p.sample])
+
+    def profiles(self, table: str) -> list[Profile]:
+        rows = self.run("""SELECT table_name, operator, variant, device, batch_size, ms_per_frame,
+                                  frames, sample, resolution, measured_at
+                           FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)
+                           ORDER BY operator, variant, device, batch_size""", [table])
+        return [Profile(*r) for r in rows]
 
     # --- history -----------------------------------------------------------------------------
 

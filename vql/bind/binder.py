@@ -19,10 +19,12 @@ from vql.sql.parse import DIALECT
 
 
 class Binder:
-    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...]):
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
+                 batch_size: int = 16):
         self.catalog = catalog
         self.registry = registry
         self.params = params
+        self.batch_size = batch_size
 
     def bind(self, tree: exp.Expr) -> st.Bound:
         handler = BINDERS.get(type(tree))
@@ -35,7 +37,8 @@ class Binder:
             return self._verbatim(tree)
         self._check_not_shadowing(tree)
         plain, options = lift(tree)
-        return QueryBinder(self.catalog, self.registry, self.params).bind(plain, options)
+        return QueryBinder(self.catalog, self.registry, self.params, self.batch_size).bind(
+            plain, options)
 
     def _check_not_shadowing(self, tree: exp.Expr) -> None:
         """A plain table or view may not take a video table's name."""
@@ -121,6 +124,14 @@ def _describe(binder: Binder, tree: exp.Describe) -> st.Bound:
     return binder.bind_query(tree)
 
 
+def _analyze(binder: Binder, tree: exp.Analyze) -> st.Bound:
+    tables = tree.args.get("tables") or []
+    if len(tables) == 1 and isinstance(tables[0], exp.Table) and not tables[0].args.get("db") \
+            and binder.catalog.is_video_table(tables[0].name):
+        return st.AnalyzeVideoTable(binder.catalog.canonical_name(tables[0].name))
+    return binder.bind_query(tree)  # DuckDB's own ANALYZE of plain tables
+
+
 def _explain(binder: Binder, tree: d.VqlExplain) -> st.Bound:
     inner = binder.bind(tree.this)
     if not isinstance(inner, st.Query):
@@ -142,6 +153,7 @@ BINDERS: dict[type, Callable[[Binder, t.Any], st.Bound]] = {
     d.VqlExplain: _explain,
     exp.Show: _show,
     exp.Describe: _describe,
+    exp.Analyze: _analyze,
     exp.Transaction: _transaction("begin"),
     exp.Commit: _transaction("commit"),
     exp.Rollback: _transaction("rollback"),

@@ -26,7 +26,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from vql.bind.options import QueryOptions
 from vql.bind.statements import Query
-from vql.catalog import METADATA_COLUMNS, Catalog
+from vql.catalog import METADATA_COLUMNS, Catalog, Profile
 from vql.catalog.schema import VIDEO_COLUMNS
 from vql.errors import BindError, CatalogError, Position, suggestion
 from vql.functions.registry import FunctionRegistry
@@ -122,10 +122,13 @@ def localize_params(tree: exp.Expr, values: tuple[t.Any, ...]) -> tuple[exp.Expr
 class QueryBinder:
     """Binds one statement (see the module docstring)."""
 
-    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...]):
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
+                 batch_size: int = 16):
         self.catalog = catalog
         self.registry = registry
         self.params = params
+        self.batch_size = batch_size
+        self._profiles: dict[str, list[Profile]] = {}
         self.video_tables = {n.lower(): n for n in catalog.video_tables()}
         self.sources: dict[int, _Source] = {}
 
@@ -360,9 +363,23 @@ class QueryBinder:
         key = (function.name, constants)
         if key not in source.calls:
             column = f"{INTERNAL}{function.name}_{len(source.calls)}"
+            cost, origin = self._cost(source.table, function, constants)
             source.calls[key] = UDFCall(function.name, constants, column,
-                                        function.traits.stateful, function.traits.cost_ms)
+                                        function.traits.stateful, cost, origin)
         return source.calls[key]
+
+    def _cost(self, table: str, function: FrameFunction,
+              constants: tuple[t.Any, ...]) -> tuple[float, str]:
+        """The measured cost per frame (ANALYZE) at the batch size closest to the configured
+        one, or the declared cost when the table has no profile of this call."""
+        if table not in self._profiles:
+            self._profiles[table] = self.catalog.profiles(table)
+        matches = [p for p in self._profiles[table] if p.operator == function.name
+                   and p.variant == repr(constants) and p.device == "cpu"]
+        if not matches:
+            return function.traits.cost_ms, "declared"
+        best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))
+        return best.ms_per_frame, "measured"
 
     def _constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
         value = self._evaluate_constant(function, param, node)
@@ -495,7 +512,8 @@ class QueryBinder:
     def _pipeline(self, source: _Source, options: QueryOptions) -> PlanNode:
         videos = self.catalog.videos_of(source.table)
         node: PlanNode = VideoScan(source.table, source.alias, len(videos),
-                                   sum(v.frames for v in videos))
+                                   sum(v.frames for v in videos),
+                                   sum(v.duration for v in videos))
         if options.sample_fps is not None:
             node = Sample(node, options.sample_fps)
         if source.calls or source.encode_frame:

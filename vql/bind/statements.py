@@ -52,6 +52,13 @@ class DescribeVideoTable:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalyzeVideoTable:
+    """ANALYZE <video table>: measure and store what its operators cost per frame."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
     action: str  # "begin", "commit" or "rollback"
 
@@ -78,4 +85,5 @@ class Explain:
 
 
 Bound = (CreateVideoTable | DropVideoTable | CreateFunction | DropFunction | ShowTables
-         | ShowFunctions | DescribeVideoTable | Transaction | Query | Explain)
+         | ShowFunctions | DescribeVideoTable | AnalyzeVideoTable | Transaction | Query
+         | Explain)

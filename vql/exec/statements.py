@@ -17,7 +17,9 @@ from vql.exec.result import Result
 from vql.functions.macros import macro_from_expression
 from vql.functions.registry import load_file
 from vql.functions.spec import FrameFunction, MacroFunction, Param
+from vql.physical.cost import estimate
 from vql.plan.explain import logical_lines, physical_lines
+from vql.plan.nodes import VideoScan, chain
 from vql.sql.parse import parse_expression
 from vql.video.probe import probe_all
 
@@ -177,6 +179,28 @@ def _drop_function(engine: Engine, stmt: st.DropFunction) -> Result:
     return Result()
 
 
+def _analyze_video_table(engine: Engine, stmt: st.AnalyzeVideoTable) -> Result:
+    from vql.physical.profiler import Profiler
+
+    outcomes = Profiler(engine.catalog, engine.registry, engine.settings).profile(stmt.name)
+    measured = [o.profile for o in outcomes if o.profile is not None]
+    with engine.atomic():
+        engine.catalog.save_profiles(stmt.name, measured)
+    table = pa.table({
+        "operator": pa.array([o.operator for o in outcomes], pa.string()),
+        "variant": pa.array([o.profile.variant if o.profile else None for o in outcomes],
+                            pa.string()),
+        "batch_size": pa.array([o.profile.batch_size if o.profile else None for o in outcomes],
+                               pa.int64()),
+        "ms_per_frame": pa.array([round(o.profile.ms_per_frame, 3) if o.profile else None
+                                  for o in outcomes], pa.float64()),
+        "frames": pa.array([o.profile.frames if o.profile else None for o in outcomes],
+                           pa.int64()),
+        "status": pa.array([o.status for o in outcomes], pa.string()),
+    })
+    return Result.of_table(table, rowcount=len(measured))
+
+
 # --- queries, EXPLAIN, transactions --------------------------------------------------------
 
 
@@ -189,6 +213,11 @@ def _explain(engine: Engine, stmt: st.Explain) -> Result:
     lines = ["== Logical plan (reference) ==", *logical_lines(stmt.query.plan),
              "", "== Optimized logical plan ==", *logical_lines(plan),
              "", "== Physical plan ==", *physical_lines(plan, operators)]
+    for node in plan.inputs:
+        scan = chain(node)[0]
+        if isinstance(scan, VideoScan):
+            found = estimate(node, engine.catalog.profiles(scan.table))
+            lines += ["", f"== Estimates for {scan.alias} (this machine, CPU) ==", *found.lines]
     options = stmt.query.options.describe()
     if options:
         lines += ["", "== Options ==", *options]
@@ -233,5 +262,6 @@ HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.DropFunction: _drop_function,
     st.Query: _query,
     st.Explain: _explain,
+    st.AnalyzeVideoTable: _analyze_video_table,
     st.Transaction: _transaction,
 }

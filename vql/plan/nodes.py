@@ -53,6 +53,7 @@ class UDFCall:
     column: str
     stateful: bool = False
     cost_ms: float = 1.0
+    cost_source: str = "declared"  # or "measured" (ANALYZE)
 
     def text(self) -> str:
         args = ", ".join(["frame", *(repr(c) for c in self.constants)])
@@ -67,6 +68,7 @@ class VideoScan(PlanNode):
     alias: str
     videos: int
     frames: int
+    duration: float = 0.0  # seconds of video, summed over the table
 
     def label(self) -> str:
         return f"VideoScan {self.table} AS {self.alias} ({self.videos} videos, {self.frames} frames)"
@@ -101,7 +103,7 @@ class ApplyUDF(PlanNode):
     def label(self) -> str:
         state = ", stateful" if self.call.stateful else ""
         return (f"ApplyUDF {self.call.text()} -> {self.call.column} "
-                f"[declared {self.call.cost_ms:g} ms/frame{state}]")
+                f"[{self.call.cost_source} {self.call.cost_ms:.3g} ms/frame{state}]")
 
 
 @dataclass(frozen=True, slots=True)

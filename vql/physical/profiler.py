@@ -1,0 +1,120 @@
+"""The profiler behind ANALYZE <video table>: measures what decoding and each frame function
+cost per frame on this machine, on a sample of the table's frames, for the cost model.
+
+What it measures, all on the CPU at native resolution:
+
+* decode, ``sequential``: a run of consecutive frames from a keyframe, as a dense scan reads them;
+* decode, ``seek``: frames spread over the table, each read on its own, as sparse sampling does;
+* every frame function whose arguments after ``frame`` all have defaults, with those defaults,
+  at batch size 1 and at the configured batch size, on the sequential run (so that stateful
+  functions see frames in order). A model's loading is excluded (one warm-up call first).
+
+Functions that cannot run here (a model file that is missing, say) are reported, not stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from vql.catalog import Catalog, Profile, VideoRow
+from vql.errors import Error
+from vql.exec.decode import FrameReader
+from vql.functions.registry import FunctionRegistry
+from vql.functions.spec import FrameFunction
+from vql.settings import Settings
+
+SAMPLE_FRAMES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One line of ANALYZE's answer: a stored profile, or why a function was not profiled."""
+
+    profile: Profile | None
+    operator: str
+    status: str
+
+
+def spread(videos: list[VideoRow], count: int) -> list[tuple[VideoRow, int]]:
+    """``count`` frames spread evenly over all the videos, in table order."""
+    total = sum(v.frames for v in videos)
+    positions = sorted(set(np.linspace(0, total - 1, min(count, total)).round().astype(int)))
+    picked, start = [], 0
+    for video in videos:
+        picked += [(video, int(p - start)) for p in positions if start <= p < start + video.frames]
+        start += video.frames
+    return picked
+
+
+class Profiler:
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings):
+        self.catalog = catalog
+        self.registry = registry
+        self.settings = settings
+
+    def profile(self, table: str, frames: int = SAMPLE_FRAMES) -> list[Outcome]:
+        videos = self.catalog.videos_of(table)
+        if not videos:
+            return []
+        threads = self.settings.effective_threads()
+        first = videos[0]
+        run = np.arange(min(frames, first.frames))
+        sample = f"{len(run)} consecutive frames of {first.path}"
+        reader = FrameReader(first.path, threads)
+        pixels = reader.read(run)  # warms the decoder; the timed read below starts over
+        started = time.perf_counter()
+        reader.read(run)
+        elapsed = time.perf_counter() - started
+        outcomes = [self._decode(table, "sequential", elapsed, len(run), sample)]
+        outcomes.append(self._seek(table, videos, frames, threads))
+        for function in self.registry:
+            if isinstance(function, FrameFunction):
+                outcomes.extend(self._function(table, function, pixels, sample))
+        return outcomes
+
+    def _decode(self, table: str, pattern: str, seconds: float, count: int,
+                sample: str) -> Outcome:
+        profile = Profile(table, "decode", pattern, "cpu", 1, seconds * 1000 / count, count,
+                          sample)
+        return Outcome(profile, "decode", "measured")
+
+    def _seek(self, table: str, videos: list[VideoRow], frames: int, threads: int) -> Outcome:
+        picked = spread(videos, frames)
+        readers: dict[str, FrameReader] = {}
+        seconds = 0.0
+        for video, frame_id in picked:
+            if video.path not in readers:  # opening a file is not part of a frame's cost
+                readers[video.path] = FrameReader(video.path, threads)
+            reader = readers[video.path]
+            started = time.perf_counter()
+            reader.read(np.array([frame_id]))
+            seconds += time.perf_counter() - started
+        sample = f"{len(picked)} frames spread over {len(videos)} videos"
+        return self._decode(table, "seek", seconds, len(picked), sample)
+
+    def _function(self, table: str, function: FrameFunction, pixels: np.ndarray,
+                  sample: str) -> list[Outcome]:
+        if any(p.required for p in function.params[1:]):
+            return [Outcome(None, function.name, "not profiled: it has arguments without "
+                                                 "defaults")]
+        constants = tuple(p.default for p in function.params[1:])
+        outcomes = []
+        for batch in sorted({1, self.settings.batch_size}):
+            try:
+                evaluator = function.open(constants)
+                evaluator(pixels[:1])  # loads the model; not part of the per-frame cost
+                started = time.perf_counter()
+                for start in range(0, len(pixels), batch):
+                    evaluator(pixels[start:start + batch])
+                seconds = time.perf_counter() - started
+            except Exception as error:  # reported in ANALYZE's answer, not stored
+                reason = str(error) if isinstance(error, Error) else \
+                    f"{type(error).__name__}: {error}"
+                return [Outcome(None, function.name, f"not profiled: {reason}")]
+            profile = Profile(table, function.name, repr(constants), "cpu", batch,
+                              seconds * 1000 / len(pixels), len(pixels), sample)
+            outcomes.append(Outcome(profile, function.name, "measured"))
+        return outcomes
