@@ -114,28 +114,37 @@ class Engine:
                 self._begin_implicit()
             result = execute(self, bound)
         except errors.Error as error:
-            self._after_failure(error)
+            self.recover(error)
             self._history.append((text, started, time.perf_counter() - clock, "error", str(error)))
             raise error.with_source(sql) from error.__cause__
         except duckdb.Error as error:
             converted = convert_duckdb_error(error)
-            self._after_failure(converted)
+            self.recover(converted)
             self._history.append((text, started, time.perf_counter() - clock, "error",
                                   str(converted)))
             raise converted.with_source(sql) from error
+        except BaseException:  # Ctrl-C: the statement stops, the connection stays usable
+            self.recover()
+            self._history.append((text, started, time.perf_counter() - clock, "interrupted",
+                                  None))
+            raise
         self._history.append((text, started, time.perf_counter() - clock, "ok", None))
         return result
 
-    def _after_failure(self, error: errors.Error) -> None:
-        """A failed statement may leave DuckDB's transaction aborted: roll it back."""
+    def recover(self, error: errors.Error | None = None) -> None:
+        """After a statement failed or was interrupted: DuckDB aborts the transaction it ran
+        in, so roll that back (and say so in ``error``) to keep the connection usable."""
+        with contextlib.suppress(duckdb.Error):  # no result was pending
+            self.duck.abort()
         if not self.in_transaction:
             return
         try:
             self.duck.execute("SELECT 1").fetchall()
         except duckdb.Error:
             self.rollback()
-            error.message += " (the transaction was rolled back)"
-            error.args = (error.message,)
+            if error is not None:
+                error.message += " (the transaction was rolled back)"
+                error.args = (error.message,)
 
     # --- transactions ------------------------------------------------------------------------
 

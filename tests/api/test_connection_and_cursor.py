@@ -152,3 +152,34 @@ def test_targets_warn_through_the_dbapi(road: vql.Connection) -> None:
         cur = road.execute("SELECT count(*) FROM intersection WITH ACCURACY 0.9")
     assert cur.fetchall() == [(377,)]
     assert cur.messages[0][0] is vql.TargetNotOptimizedWarning
+
+
+INTERRUPTING = '''
+import pyarrow as pa, vql
+calls = {"n": 0}
+@vql.udf(inputs=["frame"], returns=pa.int64())
+def interrupt_third(frames):
+    calls["n"] += 1
+    if calls["n"] == 3:
+        raise KeyboardInterrupt
+    return [1] * len(frames)
+'''
+
+
+@pytest.mark.parametrize("autocommit", [True, False])
+@pytest.mark.parametrize("query", [
+    "SELECT sum(interrupt_third) FROM road",  # interrupted inside execute()
+    "SELECT interrupt_third FROM road",       # interrupted while rows stream to fetchall()
+])
+def test_an_interrupted_query_leaves_the_connection_usable(tmp_path: Path, road_video: Path,
+                                                           autocommit: bool, query: str) -> None:
+    path = tmp_path / "interrupt.py"
+    path.write_text(INTERRUPTING)
+    con = vql.connect(str(tmp_path / "db.duckdb"), autocommit=autocommit)
+    con.execute("LOAD VIDEO ? INTO road", [str(road_video)])
+    con.execute("CREATE FUNCTION interrupt_third FROM ?", [str(path)])
+    con.commit()
+    with pytest.raises(KeyboardInterrupt):
+        con.execute(query).fetchall()
+    assert con.execute("SELECT count(*) FROM road WHERE brightness > 0").fetchall() == [(377,)]
+    con.close()

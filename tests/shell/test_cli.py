@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -95,3 +96,25 @@ def test_no_input_at_all_is_an_error_not_a_crash() -> None:
     result = subprocess.run([*VQL], stdin=None, capture_output=True, text=True, timeout=60,
                             preexec_fn=lambda: os.close(0))
     assert result.returncode == 1 and "no statements" in result.stderr
+
+
+def test_ctrl_c_cancels_the_query_not_the_shell(tmp_path: Path, room_video: Path) -> None:
+    env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
+    shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
+                          timeout=60, dimensions=(40, 120))
+    try:
+        shell.expect("vql> ")
+        shell.sendline(f"LOAD VIDEO '{room_video}' INTO room;")
+        shell.expect("Run Time")
+        shell.expect("vql> ")
+        shell.sendline("SELECT count(*) FROM room WHERE has_object(frame, 'person');")  # ~20 s
+        shell.expect("has_object")
+        time.sleep(3)
+        shell.sendintr()
+        shell.expect("Interrupted", timeout=30)
+        shell.sendline("SELECT count(*) FROM room WHERE frame_id < 5 AND brightness > 0;")
+        shell.expect(r"\|\s+5 \|", timeout=30)  # the connection and the decoder still work
+        shell.sendline(".quit")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close(force=True)

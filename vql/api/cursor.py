@@ -99,16 +99,17 @@ class Cursor:
         except StopIteration:
             self._finish()
             return None
-        except errors.Error:
-            self._finish()
-            raise
-        except BaseException as error:
+        except BaseException as error:  # a failure or Ctrl-C while rows stream
             self._finish()
             from vql.engine import convert_duckdb_error
 
-            if isinstance(error, KeyboardInterrupt):
+            converted = error if isinstance(error, errors.Error) or not isinstance(
+                error, Exception) else convert_duckdb_error(error)
+            self.connection._engine.recover(converted if isinstance(converted, errors.Error)
+                                            else None)
+            if converted is error:
                 raise
-            raise convert_duckdb_error(error) from error
+            raise converted from error
 
     def _drain(self) -> None:
         """Read every remaining batch into memory so that the connection can run another
