@@ -129,6 +129,7 @@ class QueryBinder:
         self.params = params
         self.batch_size = batch_size
         self._profiles: dict[str, list[Profile]] = {}
+        self._columns: dict[str, set[str] | None] = {}
         self.video_tables = {n.lower(): n for n in catalog.video_tables()}
         self.sources: dict[int, _Source] = {}
 
@@ -231,11 +232,17 @@ class QueryBinder:
             if isinstance(source, exp.Table) and self._is_video(source):
                 known[alias] = set(VIDEO_COLUMN_NAMES)
             elif isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
-                columns = self.catalog.plain_columns(source.name)
-                known[alias] = {c.lower() for c, _ in columns} if columns else None
+                known[alias] = self._plain_columns(source.name)
             else:
                 known[alias] = None  # a subquery, CTE or table function: DuckDB resolves it
         return known
+
+    def _plain_columns(self, table: str) -> set[str] | None:
+        """A plain table's column names, read from the catalog once per statement."""
+        if table not in self._columns:
+            columns = self.catalog.plain_columns(table)
+            self._columns[table] = {c.lower() for c, _ in columns} if columns else None
+        return self._columns[table]
 
     def _resolve_names(self, scope: Scope) -> bool:
         videos = self._video_sources(scope)

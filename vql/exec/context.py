@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ class ExecContext:
         self.settings = settings
         self.stats = QueryStats()
         self.failure: BaseException | None = None
-        self.cancelled = threading.Event()
         self._filter_con: duckdb.DuckDBPyConnection | None = None
 
     @property

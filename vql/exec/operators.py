@@ -82,8 +82,6 @@ class FrameScan:
             _check_unchanged(video)
             ts = self.timestamps[video.video_id]
             for start in range(0, len(ts), self.batch_size):
-                if ctx.cancelled.is_set():
-                    raise KeyboardInterrupt
                 stop = min(start + self.batch_size, len(ts))
                 ctx.stats.frames_scanned += stop - start
                 yield _metadata_batch(video, start, stop, ts[start:stop])

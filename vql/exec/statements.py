@@ -186,19 +186,17 @@ def _analyze_video_table(engine: Engine, stmt: st.AnalyzeVideoTable) -> Result:
     measured = [o.profile for o in outcomes if o.profile is not None]
     with engine.atomic():
         engine.catalog.save_profiles(stmt.name, measured)
-    table = pa.table({
-        "operator": pa.array([o.operator for o in outcomes], pa.string()),
-        "variant": pa.array([o.profile.variant if o.profile else None for o in outcomes],
-                            pa.string()),
-        "batch_size": pa.array([o.profile.batch_size if o.profile else None for o in outcomes],
-                               pa.int64()),
-        "ms_per_frame": pa.array([round(o.profile.ms_per_frame, 3) if o.profile else None
-                                  for o in outcomes], pa.float64()),
-        "frames": pa.array([o.profile.frames if o.profile else None for o in outcomes],
-                           pa.int64()),
-        "status": pa.array([o.status for o in outcomes], pa.string()),
-    })
-    return Result.of_table(table, rowcount=len(measured))
+    rows = [{"operator": o.operator, "status": o.status} | ({
+        "variant": o.profile.variant, "batch_size": o.profile.batch_size,
+        "ms_per_frame": round(o.profile.ms_per_frame, 3), "frames": o.profile.frames,
+    } if o.profile else {}) for o in outcomes]
+    return Result.of_table(pa.Table.from_pylist(rows, schema=ANALYZE_SCHEMA),
+                           rowcount=len(measured))
+
+
+ANALYZE_SCHEMA = pa.schema([("operator", pa.string()), ("variant", pa.string()),
+                            ("batch_size", pa.int64()), ("ms_per_frame", pa.float64()),
+                            ("frames", pa.int64()), ("status", pa.string())])
 
 
 # --- queries, EXPLAIN, transactions --------------------------------------------------------

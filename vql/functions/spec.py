@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import typing as t
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -154,7 +154,6 @@ class Declared:
     """Marker the decorator leaves on an object: the spec of the function it declares."""
 
     spec: FrameFunction
-    extra: dict[str, t.Any] = field(default_factory=dict)
 
 
 def udf(

@@ -27,10 +27,5 @@ class ModelCache:
                 self.loads += 1
         return t.cast(T, self._models[key])
 
-    def clear(self) -> None:
-        with self._guard:
-            self._models.clear()
-            self._locks.clear()
-
 
 MODELS = ModelCache()
