@@ -5,7 +5,7 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 2  # 2: profiles
+SCHEMA_VERSION = 3  # 2: profiles; 3: accuracy_profiles, computed
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -29,6 +29,13 @@ DDL = (
         table_name VARCHAR, operator VARCHAR, variant VARCHAR, device VARCHAR,
         batch_size INTEGER, resolution VARCHAR, ms_per_frame DOUBLE, frames INTEGER,
         sample VARCHAR, measured_at TIMESTAMP)""",
+    # Measured accuracy of one knob value against the reference plan, for one pipeline (the
+    # query's functions, predicates and SQL, without its targets), on clips of the table.
+    # ``content`` identifies the table's videos when measured: a changed table makes it stale.
+    """CREATE TABLE IF NOT EXISTS vql_catalog.accuracy_profiles (
+        table_name VARCHAR, pipeline VARCHAR, knob VARCHAR, value DOUBLE, accuracy DOUBLE,
+        metric VARCHAR, seconds DOUBLE, frames INTEGER, sample VARCHAR, content VARCHAR,
+        measured_at TIMESTAMP)""",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,
@@ -46,6 +53,8 @@ VIDEO_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("width", "INTEGER", "frame width, pixels"),
     ("height", "INTEGER", "frame height, pixels"),
     ("duration", "DOUBLE", "the video's length, seconds"),
+    ("computed", "BOOLEAN", "false when a lossy plan (a query WITH a target) filled this row's "
+                            "function values from the nearest processed frame"),
     ("frame", "BLOB", "the decoded image, JPEG-encoded when selected (RGB inside functions)"),
 )
 METADATA_COLUMNS = tuple(name for name, _, _ in VIDEO_COLUMNS if name != "frame")

@@ -47,6 +47,23 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class AccuracyProfile:
+    """The measured accuracy of one knob value for one pipeline, against the reference."""
+
+    table: str
+    pipeline: str          # the pipeline's functions, predicates and SQL, as text
+    knob: str              # "fps" or "scale"
+    value: float
+    accuracy: float
+    metric: str            # the result shape scored: selection, per_frame or aggregate
+    seconds: float         # time the measurement's run took on the clips
+    frames: int            # frames in the clips
+    sample: str            # which clips, in words
+    content: str           # the table's videos when measured (see Catalog.content)
+    measured_at: t.Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFunction:
     name: str
     kind: str  # "file" (CREATE FUNCTION ... FROM) or "expression" (CREATE FUNCTION ... AS)
@@ -105,6 +122,8 @@ class Catalog:
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)", [name])
+        self.run("DELETE FROM vql_catalog.accuracy_profiles WHERE lower(table_name) = lower(?)",
+                 [name])
         orphans = "SELECT video_id FROM vql_catalog.videos EXCEPT SELECT video_id FROM vql_catalog.table_videos"
         self.run(f"DELETE FROM vql_catalog.frames WHERE video_id IN ({orphans})")
         self.run(f"DELETE FROM vql_catalog.videos WHERE video_id IN ({orphans})")
@@ -210,6 +229,37 @@ class Catalog:
                            FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)
                            ORDER BY operator, variant, device, batch_size""", [table])
         return [Profile(*r) for r in rows]
+
+    def content(self, table: str) -> str:
+        """What a table holds, as one string: its videos' ids and content hashes."""
+        rows = self.run("""SELECT v.video_id, v.sha256 FROM vql_catalog.videos v
+                           JOIN vql_catalog.table_videos tv USING (video_id)
+                           WHERE lower(tv.table_name) = lower(?) ORDER BY v.video_id""", [table])
+        return ";".join(f"{r[0]}:{r[1][:16]}" for r in rows)
+
+    def save_accuracy(self, table: str, pipeline: str,
+                      profiles: t.Sequence[AccuracyProfile]) -> None:
+        """Replace the accuracy profile of one pipeline on a table."""
+        self.run("""DELETE FROM vql_catalog.accuracy_profiles
+                    WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
+        for p in profiles:
+            self.run("INSERT INTO vql_catalog.accuracy_profiles VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                     [table, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
+                      p.frames, p.sample, p.content])
+
+    def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
+        rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
+                                  frames, sample, content, measured_at
+                           FROM vql_catalog.accuracy_profiles
+                           WHERE lower(table_name) = lower(?) AND pipeline = ?
+                           ORDER BY knob, value""", [table, pipeline])
+        return [AccuracyProfile(*r) for r in rows]
+
+    def profile_age_days(self, measured_at: t.Any) -> float:
+        rows = self.run("SELECT epoch(current_timestamp::TIMESTAMP) - epoch(?::TIMESTAMP)",
+                        [measured_at])
+        return float(rows[0][0]) / 86400
 
     # --- history -----------------------------------------------------------------------------
 

@@ -125,6 +125,11 @@ class UDFError(OperationalError):
     """A user-defined or built-in function failed while running."""
 
 
+class InfeasibleTargetError(OperationalError):
+    """Even the fastest plan is estimated to miss the query's LATENCY or COST target (or no
+    plan reaches its ACCURACY); the query did not start. Add BEST EFFORT to run it anyway."""
+
+
 class MissingDependencyError(NotSupportedError):
     """An optional dependency is not installed; the message names the extra that provides it."""
 

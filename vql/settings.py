@@ -7,6 +7,13 @@
 | VQL_BATCH_SIZE     | frames per batch in the video pipeline                               | 16                 |
 | VQL_THREADS        | threads for decoding and inference (0: one per core)                 | 0                  |
 | VQL_HISTORY        | the shell's history file                                             | ~/.vql_history     |
+| VQL_PRICE_CPU      | USD per CPU core-second (a plan's dollar cost, as Llama counts it)   | 0.000014           |
+| VQL_PRICE_GPU      | USD per GPU-second                                                   | 0.00083            |
+| VQL_PROFILE_SHARE  | share of a query's budget it may spend building missing profiles    | 0.1                |
+| VQL_PROFILE_MAX_AGE| days after which an accuracy profile is measured again               | 7                  |
+
+The default prices are about 5 US cents per core-hour and 3 dollars per GPU-hour, on-demand
+cloud prices of 2026; set your own.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ def _int_env(name: str, default: int) -> int:
     return int(raw) if raw.strip() else default
 
 
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Engine settings; ``Settings.from_env()`` reads them from the environment."""
@@ -41,6 +53,10 @@ class Settings:
     batch_size: int = 16
     threads: int = 0
     history_file: Path = Path("~/.vql_history").expanduser()
+    price_cpu_core_s: float = 0.000014
+    price_gpu_s: float = 0.00083
+    profile_share: float = 0.1
+    profile_max_age_days: float = 7.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,6 +65,10 @@ class Settings:
             batch_size=max(1, _int_env("VQL_BATCH_SIZE", 16)),
             threads=max(0, _int_env("VQL_THREADS", 0)),
             history_file=Path(os.environ.get("VQL_HISTORY", "~/.vql_history")).expanduser(),
+            price_cpu_core_s=_float_env("VQL_PRICE_CPU", 0.000014),
+            price_gpu_s=_float_env("VQL_PRICE_GPU", 0.00083),
+            profile_share=min(max(_float_env("VQL_PROFILE_SHARE", 0.1), 0.0), 1.0),
+            profile_max_age_days=_float_env("VQL_PROFILE_MAX_AGE", 7.0),
         )
 
     def effective_threads(self) -> int:

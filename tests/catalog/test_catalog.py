@@ -115,7 +115,7 @@ def test_describe_and_show_tables(room: vql.Connection) -> None:
                                                        ("room", "video", 1, 1394)]
     columns = [r[0] for r in room.execute("DESCRIBE room").fetchall()]
     assert columns == ["video_id", "path", "frame_id", "ts", "fps", "width", "height",
-                       "duration", "frame"]
+                       "duration", "computed", "frame"]
     assert [r[0] for r in room.execute("DESCRIBE notes").fetchall()] == ["t", "text"]
 
 

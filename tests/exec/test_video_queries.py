@@ -124,13 +124,12 @@ def test_limit_stops_decoding_early(road: vql.Connection) -> None:
 
 
 def test_congested_returns_one_row_per_frame(road: vql.Connection) -> None:
-    with pytest.warns(vql.TargetNotOptimizedWarning):
-        cur = road.execute("SELECT congested FROM intersection WITH LATENCY 2s")
+    cur = road.execute("SELECT congested FROM intersection WITH LATENCY 2s")
     rows = cur.fetchall()
     assert cur.description is not None and cur.description[0][0] == "congested"
-    assert len(rows) == ROAD_FRAMES
+    assert len(rows) == ROAD_FRAMES  # a lossy plan fills skipped frames: every row is there
     assert {r[0] for r in rows} == {True, False}
-    assert cur.messages and cur.messages[0][0] is vql.TargetNotOptimizedWarning
+    assert cur.tuning is not None and cur.tuning.controller is not None
 
 
 def test_congested_is_vehicle_count_over_the_threshold(road: vql.Connection) -> None:

@@ -25,13 +25,17 @@ from vql.plan.nodes import (
 
 def test_analyze_measures_decoding_and_functions(room: vql.Connection) -> None:
     cur = room.execute("ANALYZE room")
-    rows = {(r[0], r[1], r[2]): r for r in cur.fetchall()}
-    assert rows[("decode", "sequential", 1)][5] == "measured"
-    assert rows[("decode", "seek", 1)][3] > 0
-    assert rows[("detect", "('fastestdet',)", 16)][3] > 1  # milliseconds per frame
-    assert all(row[5] == "measured" for row in rows.values())
+    every = cur.fetchall()
+    rows = {(r[0], r[1], r[3]): r for r in every if r[2] == "native"}
+    assert rows[("decode", "sequential", 1)][6] == "measured"
+    assert rows[("decode", "seek", 1)][4] > 0
+    assert rows[("detect", "('fastestdet',)", 16)][4] > 1  # milliseconds per frame
+    assert all(row[6] == "measured" for row in every)
+    assert {r[2] for r in every} == {"native", "0.5x", "0.25x"}  # every decode resolution
+    half = {(r[0], r[1]): r[4] for r in every if r[2] == "0.5x"}
+    assert half[("decode", "sequential")] < rows[("decode", "sequential", 1)][4]
     stored = room.execute("SELECT count(*) FROM vql_catalog.profiles").fetchall()[0][0]
-    assert stored == cur.rowcount == len(rows)
+    assert stored == cur.rowcount == len(every)
     room.execute("ANALYZE room")  # measuring again replaces, it does not add
     assert room.execute("SELECT count(*) FROM vql_catalog.profiles").fetchall()[0][0] == stored
 
@@ -43,7 +47,7 @@ def test_explain_uses_measured_costs_after_analyze(room: vql.Connection) -> None
     room.execute("ANALYZE room")
     after = "\n".join(r[0] for r in room.execute(query))
     assert "ms/frame]" in after and "[measured " in after
-    assert "decode (seek): 140 frames ×" in after and "pipeline time: about" in after
+    assert "decode (seek, native): 140 frames ×" in after and "pipeline time: about" in after
 
 
 def test_profiles_persist_and_go_with_the_table(tmp_path: Path, road_video: Path) -> None:
@@ -72,7 +76,7 @@ def test_a_function_that_cannot_run_is_reported_not_stored(road: vql.Connection,
                     "@vql.udf(inputs=['frame'], returns=pa.int64())\n"
                     "def fails(frames):\n    raise RuntimeError('no')\n")
     road.execute("CREATE FUNCTION fails FROM ?", [str(path)])
-    rows = {r[0]: r[5] for r in road.execute("ANALYZE intersection").fetchall()}
+    rows = {r[0]: r[6] for r in road.execute("ANALYZE intersection").fetchall()}
     assert rows["fails"] == "not profiled: RuntimeError: no"
     assert road.execute("SELECT count(*) FROM vql_catalog.profiles WHERE operator = 'fails'"
                         ).fetchall() == [(0,)]

@@ -16,6 +16,7 @@ from vql.exec.result import Description, Result
 
 if t.TYPE_CHECKING:
     from vql.api.connection import Connection
+    from vql.physical.tuner import Tuning
 
 
 class Cursor:
@@ -33,6 +34,7 @@ class Cursor:
         self.description: Description | None = None
         self.rowcount = -1
         self.stats: QueryStats | None = None
+        self.tuning: Tuning | None = None
         self._result: Result | None = None
         self._batches: Iterator[pa.RecordBatch] | None = None
         self._held: deque[pa.RecordBatch] = deque()  # batches read ahead (after a drain)
@@ -40,6 +42,17 @@ class Cursor:
         self._rows: list[tuple[t.Any, ...]] = []
         self._position = 0
         self._has_rows = False
+
+    @property
+    def estimated_accuracy(self) -> float | None:
+        """The estimated accuracy of the last query's result against its exact plan: 1.0 for
+        an exact plan, None when a lossy plan's accuracy was not profiled or no query ran.
+        Under a LATENCY target it covers what has run so far (final once the rows are read)."""
+        if self.tuning is None:
+            return 1.0 if self.stats is not None else None
+        if not self.tuning.lossy:
+            return 1.0
+        return self.tuning.estimated_accuracy()
 
     # --- executing ---------------------------------------------------------------------------
 
@@ -75,6 +88,7 @@ class Cursor:
         self.description = result.description
         self.rowcount = result.rowcount
         self.stats = result.stats
+        self.tuning = result.tuning
         self._has_rows = result.reader is not None
         self._batches = iter(result.reader) if result.reader is not None else None
         for message in result.messages:

@@ -17,6 +17,7 @@ class QueryOptions:
     latency_s: float | None = None    # WITH LATENCY: wall-clock target, seconds
     accuracy: float | None = None     # WITH ACCURACY: 0..1 against the reference plan
     cost_usd: float | None = None     # WITH COST: dollars
+    best_effort: bool = False         # BEST EFFORT: run even when no plan meets the targets
 
     def __post_init__(self) -> None:
         if self.sample_fps is not None and self.sample_fps <= 0:
@@ -42,10 +43,13 @@ class QueryOptions:
             lines.append(f"ACCURACY {self.accuracy:g}")
         if self.cost_usd is not None:
             lines.append(f"COST {self.cost_usd:g} USD")
+        if self.best_effort:
+            lines.append("BEST EFFORT")
         return lines
 
     def target_text(self) -> str:
-        return " AND ".join(line for line in self.describe() if not line.startswith("SAMPLE"))
+        return " AND ".join(line for line in self.describe()
+                            if not line.startswith(("SAMPLE", "BEST")))
 
 
 def _number(node: exp.Expr | None) -> float | None:
@@ -61,5 +65,6 @@ def lift(tree: exp.Expr) -> tuple[exp.Expr, QueryOptions]:
         latency *= LATENCY_UNITS[tree.args["unit"].name.lower()]
     options = QueryOptions(
         sample_fps=_number(tree.args.get("sample")), latency_s=latency,
-        accuracy=_number(tree.args.get("accuracy")), cost_usd=_number(tree.args.get("cost")))
+        accuracy=_number(tree.args.get("accuracy")), cost_usd=_number(tree.args.get("cost")),
+        best_effort=bool(tree.args.get("best_effort")))
     return tree.this, options

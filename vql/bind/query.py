@@ -169,14 +169,7 @@ class QueryBinder:
         returning = bool(tree.args.get("returning"))
         dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete) and not returning
         rows = returning or isinstance(tree, exp.Query | exp.Show | exp.Describe | exp.Pragma)
-        return Query(relational, options, returns_rows=rows, rowcount_from_result=dml,
-                     notices=self._notices(options))
-
-    def _notices(self, options: QueryOptions) -> tuple[str, ...]:
-        if not options.has_targets:
-            return ()
-        return (f"target WITH {options.target_text()} was not optimized for: the cost-based "
-                "optimizer is not built yet, so the query runs its normal plan",)
+        return Query(relational, options, returns_rows=rows, rowcount_from_result=dml)
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -382,7 +375,8 @@ class QueryBinder:
         if table not in self._profiles:
             self._profiles[table] = self.catalog.profiles(table)
         matches = [p for p in self._profiles[table] if p.operator == function.name
-                   and p.variant == repr(constants) and p.device == "cpu"]
+                   and p.variant == repr(constants) and p.device == "cpu"
+                   and p.resolution == "native"]
         if not matches:
             return function.traits.cost_ms, "declared"
         best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))

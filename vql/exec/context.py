@@ -12,6 +12,15 @@ from vql.settings import Settings
 
 
 @dataclass
+class OperatorStats:
+    """One physical operator's measurements (EXPLAIN ANALYZE)."""
+
+    name: str
+    seconds: float = 0.0   # inside its batches, its inputs included
+    rows_out: int = 0
+
+
+@dataclass
 class QueryStats:
     """What a statement did; ``cursor.stats`` after execution."""
 
@@ -19,10 +28,13 @@ class QueryStats:
     frames_decoded: int = 0      # frames whose pixels were decoded
     udf_frames: Counter[str] = field(default_factory=Counter)  # frames per function
     rows_filtered_out: int = 0   # rows dropped inside video pipelines
+    rows_filled: int = 0         # rows a lossy plan filled from the nearest processed frame
+    operators: dict[int, OperatorStats] = field(default_factory=dict)  # by operator index
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"frames_scanned": self.frames_scanned, "frames_decoded": self.frames_decoded,
-                "udf_frames": dict(self.udf_frames), "rows_filtered_out": self.rows_filtered_out}
+                "udf_frames": dict(self.udf_frames), "rows_filtered_out": self.rows_filtered_out,
+                "rows_filled": self.rows_filled}
 
 
 class ExecContext:

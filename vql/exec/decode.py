@@ -12,12 +12,15 @@ from vql.errors import VideoError
 class FrameReader:
     """Decodes frames of one video file by index (RGB, H x W x 3 uint8)."""
 
-    def __init__(self, path: str, threads: int):
+    def __init__(self, path: str, threads: int, size: tuple[int, int] | None = None):
+        """``size``: (width, height) to decode at; None for the native size."""
         import decord
 
         self.path = path
+        width, height = size or (-1, -1)
         try:
-            self._reader: t.Any = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads)
+            self._reader: t.Any = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads,
+                                                     width=width, height=height)
         except Exception as error:
             raise VideoError(path, f"cannot open for decoding ({error})") from error
 

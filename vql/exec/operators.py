@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import typing as t
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ from vql.plan.nodes import UDFCall
 METADATA_SCHEMA = pa.schema([
     ("video_id", pa.int32()), ("path", pa.string()), ("frame_id", pa.int32()),
     ("ts", pa.float64()), ("fps", pa.float64()), ("width", pa.int32()),
-    ("height", pa.int32()), ("duration", pa.float64()),
+    ("height", pa.int32()), ("duration", pa.float64()), ("computed", pa.bool_()),
 ])
 FRAME_FIELD = "frame"
 
@@ -70,21 +71,27 @@ class FrameScan:
     videos: list[VideoRow]
     timestamps: dict[int, np.ndarray]
     batch_size: int
+    # Only these frame ranges [start, stop) per video (the profiler's clips); None: all frames.
+    ranges: dict[int, list[tuple[int, int]]] | None = None
     schema: pa.Schema = METADATA_SCHEMA
     children: tuple[Operator, ...] = ()
 
     def describe(self) -> str:
-        return (f"FrameScan {self.table}: {len(self.videos)} videos from the catalog, "
+        part = "" if self.ranges is None else \
+            f", {sum(len(r) for r in self.ranges.values())} clips"
+        return (f"FrameScan {self.table}: {len(self.videos)} videos from the catalog{part}, "
                 f"batches of {self.batch_size}")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         for video in self.videos:
             _check_unchanged(video)
             ts = self.timestamps[video.video_id]
-            for start in range(0, len(ts), self.batch_size):
-                stop = min(start + self.batch_size, len(ts))
-                ctx.stats.frames_scanned += stop - start
-                yield _metadata_batch(video, start, stop, ts[start:stop])
+            spans = [(0, len(ts))] if self.ranges is None else self.ranges.get(video.video_id, [])
+            for first, last in spans:
+                for start in range(first, last, self.batch_size):
+                    stop = min(start + self.batch_size, last)
+                    ctx.stats.frames_scanned += stop - start
+                    yield _metadata_batch(video, start, stop, ts[start:stop])
 
 
 def _check_unchanged(video: VideoRow) -> None:
@@ -108,6 +115,7 @@ def _metadata_batch(video: VideoRow, start: int, stop: int, ts: np.ndarray) -> p
         pa.array(np.full(n, video.width, dtype=np.int32)),
         pa.array(np.full(n, video.height, dtype=np.int32)),
         pa.array(np.full(n, video.duration)),
+        pa.array(np.ones(n, dtype=bool)),
     ], schema=METADATA_SCHEMA)
 
 
@@ -163,20 +171,31 @@ class DecodeOp(UnaryOp):
     the pipeline as a tensor."""
 
     threads: int
+    scale: float = 1.0
 
     def describe(self) -> str:
-        return f"Decode with decord (cpu, {self.threads} threads, native resolution, RGB)"
+        size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
+        return f"Decode with decord (cpu, {self.threads} threads, {size}, RGB)"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         reader: FrameReader | None = None
         for batch in self.child.batches(ctx):
             path = batch.column("path")[0].as_py()
             if reader is None or reader.path != path:
-                reader = FrameReader(path, self.threads)
+                size = scaled_size(batch.column("width")[0].as_py(),
+                                   batch.column("height")[0].as_py(), self.scale)
+                reader = FrameReader(path, self.threads, size)
             frames = reader.read(batch.column("frame_id").to_numpy())
             ctx.stats.frames_decoded += len(frames)
             tensor = pa.FixedShapeTensorArray.from_numpy_ndarray(frames)
             yield batch.append_column(FRAME_FIELD, tensor)
+
+
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int] | None:
+    """Decoded (width, height) at ``scale`` (even numbers, as codecs like), None for native."""
+    if scale == 1:
+        return None
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def frames_of(batch: pa.RecordBatch) -> np.ndarray:
@@ -217,6 +236,10 @@ class UDFOp(UnaryOp):
         try:
             values = evaluator(frames)
             array = pa.array(values, type=self.function.returns)
+            width = batch.column("width")[0].as_py()
+            if frames.shape[2] != width and is_box_list(array.type):
+                height = batch.column("height")[0].as_py()
+                array = rescale_boxes(array, width / frames.shape[2], height / frames.shape[1])
         except Error:
             raise
         except Exception as error:
@@ -228,6 +251,33 @@ class UDFOp(UnaryOp):
             raise UDFError(f"{self.call.function} returned {len(array)} values for "
                            f"{batch.num_rows} frames")
         return array
+
+
+BOX_FIELDS = ("x1", "y1", "x2", "y2")
+
+
+def is_box_list(arrow_type: pa.DataType) -> bool:
+    """A list of structs with pixel boxes x1, y1, x2, y2 (what detect returns)."""
+    return pa.types.is_list(arrow_type) and pa.types.is_struct(arrow_type.value_type) and all(
+        arrow_type.value_type.get_field_index(name) >= 0 for name in BOX_FIELDS)
+
+
+def rescale_boxes(array: pa.ListArray, sx: float, sy: float) -> pa.ListArray:
+    """Boxes found on a frame decoded at reduced resolution, in pixels of the native frame."""
+    import pyarrow.compute as pc
+
+    items = array.values
+    struct_type = items.type
+    fields = []
+    for i in range(struct_type.num_fields):
+        name = struct_type.field(i).name
+        values = items.field(i)
+        if name in BOX_FIELDS:
+            factor = sx if name in ("x1", "x2") else sy
+            values = pc.multiply(values, pa.scalar(factor, values.type))
+        fields.append(values)
+    rebuilt = pa.StructArray.from_arrays(fields, fields=list(struct_type))
+    return pa.ListArray.from_arrays(array.offsets, rebuilt, type=array.type, mask=array.is_null())
 
 
 @dataclass
@@ -321,3 +371,159 @@ class ProjectOp(UnaryOp):
                 else:
                     arrays.append(batch.column(name))
             yield pa.record_batch(arrays, schema=schema)
+
+
+@dataclass
+class FeedOp:
+    """The source of a lossy plan's sampled section: yields the batches ``FillOp`` hands it,
+    one per pull (every operator of the section yields one batch per input batch)."""
+
+    schema: pa.Schema
+    pending: deque[pa.RecordBatch] = field(default_factory=deque)
+    children: tuple[Operator, ...] = ()
+
+    def describe(self) -> str:
+        return "the sampled frames"
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        while True:
+            yield self.pending.popleft()
+
+
+class RatePicker(t.Protocol):
+    invocation_s: float
+
+    def start(self) -> None: ...
+
+    def rate(self, done_video_s: float) -> float: ...
+
+
+@dataclass
+class _VideoRun:
+    """FillOp's state for one video: rows waiting to be emitted, rows chosen for processing,
+    and the last processed row (its timestamp and function values) carried between flushes."""
+
+    rows: list[pa.RecordBatch] = field(default_factory=list)
+    chosen: list[pa.RecordBatch] = field(default_factory=list)
+    chosen_rows: int = 0
+    next_due: float = -np.inf
+    carry_ts: np.ndarray = field(default_factory=lambda: np.empty(0))
+    carry: pa.Table | None = None
+
+
+@dataclass
+class FillOp(UnaryOp):
+    """A lossy plan's sampling: of the rows from ``child`` (every frame), processes one per
+    1/fps seconds through ``section`` (decoding and functions, fed by ``feed``) and emits every
+    row, each skipped one with the function columns of the nearest processed frame of its video
+    by timestamp and ``computed`` false. A row is emitted once a processed frame at or after it
+    is known, so only metadata rows (no pixels) wait. With a ``picker`` the rate is chosen
+    again at each invocation (``picker.invocation_s`` seconds of video)."""
+
+    section: Operator
+    feed: FeedOp
+    columns: tuple[str, ...]
+    fps: float
+    batch_size: int
+    picker: RatePicker | None = None
+    _schema: pa.Schema | None = field(default=None, repr=False)
+
+    @property
+    def schema(self) -> pa.Schema:
+        if self._schema is None:
+            inner = self.section.schema
+            self._schema = self.child.schema
+            for name in self.columns:
+                self._schema = self._schema.append(inner.field(name))
+        return self._schema
+
+    @property
+    def children(self) -> tuple[Operator, ...]:
+        return (self.section, self.child)
+
+    def describe(self) -> str:
+        how = (f"rate chosen per {self.picker.invocation_s:g} s invocation by the latency "
+               f"controller, starting at {self.fps:g} FPS" if self.picker else f"{self.fps:g} FPS")
+        return f"Sample ({how}) and fill {', '.join(self.columns)} from the nearest processed frame"
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        section = t.cast(Generator[pa.RecordBatch, None, None], self.section.batches(ctx))
+        fps, done, boundary = self.fps, 0.0, 0.0
+        if self.picker is not None:
+            self.picker.start()
+        run, video, video_start, video_span = _VideoRun(), -1, 0.0, 0.0
+        try:
+            for batch in self.child.batches(ctx):
+                if _video_id(batch) != video:
+                    if video != -1:
+                        yield from self._flush(run, section, ctx, final=True)
+                        done += video_span
+                    run, video = _VideoRun(), _video_id(batch)
+                    video_start = float(batch.column("ts")[0].as_py())
+                    boundary = done
+                ts = batch.column("ts").to_numpy()
+                keep = np.zeros(len(ts), dtype=bool)
+                for i, stamp in enumerate(ts):
+                    position = done + float(stamp) - video_start
+                    if self.picker is not None and position >= boundary:
+                        fps = self.picker.rate(position)
+                        boundary = position + self.picker.invocation_s
+                    if stamp >= run.next_due - 1e-9:
+                        keep[i] = True
+                        run.next_due = (np.floor(stamp * fps + 1e-9) + 1) / fps
+                video_span = float(ts[-1]) - video_start
+                run.rows.append(batch)
+                if keep.any():
+                    chosen = batch.filter(pa.array(keep))
+                    run.chosen.append(chosen)
+                    run.chosen_rows += chosen.num_rows
+                if run.chosen_rows >= self.batch_size:
+                    yield from self._flush(run, section, ctx, final=False)
+            if video != -1:
+                yield from self._flush(run, section, ctx, final=True)
+        finally:
+            section.close()
+
+    def _flush(self, run: _VideoRun, section: Generator[pa.RecordBatch, None, None],
+               ctx: ExecContext,
+               final: bool) -> Iterator[pa.RecordBatch]:
+        if run.chosen:
+            self.feed.pending.append(pa.Table.from_batches(run.chosen).combine_chunks()
+                                     .to_batches()[0])
+            out = next(section)
+            values = pa.Table.from_batches([out]).select(list(self.columns))
+            stamps = out.column("ts").to_numpy()
+            if run.carry is not None:
+                values = pa.concat_tables([run.carry, values])
+                stamps = np.concatenate([run.carry_ts, stamps])
+            run.carry, run.carry_ts = values.slice(len(values) - 1), stamps[-1:]
+            run.chosen, run.chosen_rows = [], 0
+        else:
+            if run.carry is None:
+                return
+            values, stamps = run.carry, run.carry_ts
+        rows = pa.Table.from_batches(run.rows).combine_chunks()
+        row_ts = rows.column("ts").to_numpy()
+        ready = len(rows) if final else int(np.searchsorted(row_ts, stamps[-1], side="right"))
+        run.rows = [b for b in rows.slice(ready).to_batches()] if ready < len(rows) else []
+        if ready == 0:
+            return
+        emit = rows.slice(0, ready)
+        nearest = _nearest(stamps, row_ts[:ready])
+        computed = np.abs(stamps[nearest] - row_ts[:ready]) < 1e-9
+        ctx.stats.rows_filled += int(ready - computed.sum())
+        emit = emit.set_column(emit.schema.get_field_index("computed"), "computed",
+                               pa.array(computed))
+        for name in self.columns:
+            emit = emit.append_column(values.schema.field(name),
+                                      values.column(name).take(pa.array(nearest)))
+        yield from emit.combine_chunks().to_batches()
+
+
+def _nearest(stamps: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For each target time, the index of the nearest of the sorted ``stamps`` (earlier wins a
+    tie)."""
+    right = np.searchsorted(stamps, targets, side="left").clip(0, len(stamps) - 1)
+    left = (right - 1).clip(0, len(stamps) - 1)
+    use_left = np.abs(targets - stamps[left]) <= np.abs(stamps[right] - targets)
+    return np.where(use_left, left, right)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
 from vql.bind.statements import Query
-from vql.errors import Error, InternalError
+from vql.errors import Error, InfeasibleTargetError, InternalError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
+from vql.exec.profile import unwrap
 from vql.exec.result import Result
 from vql.optimize import optimize
+from vql.physical.knobs import tunable
 from vql.physical.planner import PhysicalPlanner
+from vql.physical.tuner import Tuner, Tuning
 from vql.plan.nodes import Relational
 
 if t.TYPE_CHECKING:
@@ -25,10 +30,43 @@ if t.TYPE_CHECKING:
 _NO_ROWS = {("Count",), ("Success",)}
 
 
-def plan_query(engine: Engine, query: Query) -> tuple[Relational, list[ops.Operator]]:
+@dataclass
+class Planned:
+    """A query ready to run: its plan, physical operators, and what the tuner decided."""
+
+    plan: Relational
+    operators: list[ops.Operator]
+    tuning: Tuning | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
+    """Lossless rules always; with a target, the cost-based choice of lossy knobs. Raises
+    InfeasibleTargetError when no plan is estimated to meet the target (without BEST EFFORT),
+    unless the plan is only to be explained: then the exact plan is shown with the reason."""
+    started = time.perf_counter()
     plan = optimize(query.plan, engine.optimizer)
-    planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings)
-    return plan, [planner.plan(node) for node in plan.inputs]
+    tuning, notes = None, []
+    if query.options.has_targets:
+        reason = tunable(plan)
+        if reason is not None:
+            notes.append(f"target WITH {query.options.target_text()} was not optimized for: "
+                         f"{reason}; the query runs its exact plan")
+        else:
+            tuning = Tuner(engine, plan, query.options, started).tune()
+            if tuning.chosen is None:
+                message = (f"no plan is estimated to meet WITH {query.options.target_text()}: "
+                           f"the fastest takes about {tuning.minimum_s:.2f} s"
+                           + ("" if query.options.accuracy is None else
+                              " and no profiled plan reaches the accuracy")
+                           + "; add BEST EFFORT to run it anyway, or relax the target")
+                if not explain:
+                    raise InfeasibleTargetError(message)
+                tuning.notes.append(message)
+            plan = tuning.plan
+    picker = tuning.controller if tuning is not None else None
+    planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings, picker=picker)
+    return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes)
 
 
 def _guarded(op: ops.Operator, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
@@ -49,8 +87,9 @@ def translate(error: BaseException, ctx: ExecContext | None) -> BaseException:
     return error
 
 
-def run_query(engine: Engine, query: Query) -> Result:
-    plan, operators = plan_query(engine, query)
+def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> Result:
+    planned = planned or plan_query(engine, query)
+    plan, operators = planned.plan, planned.operators
     ctx = ExecContext(engine.settings)
     views: list[str] = []
     duck = engine.duck
@@ -67,31 +106,32 @@ def run_query(engine: Engine, query: Query) -> Result:
 
     try:
         for op in operators:
-            if not isinstance(op, ops.ProjectOp):
+            project = unwrap(op)
+            if not isinstance(project, ops.ProjectOp):
                 raise InternalError(f"a pipeline must end in an output view, not {op.describe()}")
             reader = pa.RecordBatchReader.from_batches(op.schema, _guarded(op, ctx))
-            duck.register(op.view, reader)
-            views.append(op.view)
+            duck.register(project.view, reader)
+            views.append(project.view)
         duck.execute(plan.sql, list(plan.params))
         description = tuple((d[0], str(d[1]), None, None, None, None, None)
                             for d in duck.description or ())
-        messages = list(query.notices)
+        messages = list(query.notices) + planned.warnings
         if query.rowcount_from_result:
             rows = duck.fetchall()
             finish()
             return Result(rowcount=int(rows[0][0]) if rows else -1, messages=messages,
-                          stats=ctx.stats)
+                          stats=ctx.stats, tuning=planned.tuning)
         names = tuple(d[0] for d in description)
         if not description or query.returns_rows is False or (
                 query.returns_rows is None and names in _NO_ROWS):
             duck.fetchall()
             finish()
-            return Result(messages=messages, stats=ctx.stats)
+            return Result(messages=messages, stats=ctx.stats, tuning=planned.tuning)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is needed
             stream = duck.to_arrow_reader(engine.settings.batch_size * 64)
         return Result(reader=_translating(stream, ctx), description=description,
-                      messages=messages, stats=ctx.stats, finish=finish)
+                      messages=messages, stats=ctx.stats, finish=finish, tuning=planned.tuning)
     except BaseException as error:
         _abort(duck)
         finish()

@@ -10,6 +10,9 @@ import pyarrow as pa
 
 from vql.exec.context import QueryStats
 
+if t.TYPE_CHECKING:
+    from vql.physical.tuner import Tuning
+
 Description = tuple[tuple[str, str, None, None, None, None, None], ...]
 
 _ARROW_NAMES: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
@@ -43,6 +46,7 @@ class Result:
     messages: list[str] = field(default_factory=list)
     stats: QueryStats | None = None
     finish: Callable[[], None] | None = None  # releases what the streaming result holds
+    tuning: Tuning | None = None  # the cost-based choice, for a query with a target
 
     @classmethod
     def of_table(cls, table: pa.Table, **kwargs: t.Any) -> Result:

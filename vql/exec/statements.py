@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from vql.accuracy import METRIC_NAMES
 from vql.bind import statements as st
 from vql.catalog import VIDEO_COLUMNS, StoredFunction
 from vql.errors import BindError, CatalogError, InternalError, ProgrammingError, suggestion
-from vql.exec.query import plan_query, run_query
+from vql.exec.profile import operator_lines
+from vql.exec.query import Planned, plan_query, run_query
 from vql.exec.result import Result
 from vql.functions.macros import macro_from_expression
 from vql.functions.registry import load_file
@@ -187,7 +189,8 @@ def _analyze_video_table(engine: Engine, stmt: st.AnalyzeVideoTable) -> Result:
     with engine.atomic():
         engine.catalog.save_profiles(stmt.name, measured)
     rows = [{"operator": o.operator, "status": o.status} | ({
-        "variant": o.profile.variant, "batch_size": o.profile.batch_size,
+        "variant": o.profile.variant, "resolution": o.profile.resolution,
+        "batch_size": o.profile.batch_size,
         "ms_per_frame": round(o.profile.ms_per_frame, 3), "frames": o.profile.frames,
     } if o.profile else {}) for o in outcomes]
     return Result.of_table(pa.Table.from_pylist(rows, schema=ANALYZE_SCHEMA),
@@ -195,6 +198,7 @@ def _analyze_video_table(engine: Engine, stmt: st.AnalyzeVideoTable) -> Result:
 
 
 ANALYZE_SCHEMA = pa.schema([("operator", pa.string()), ("variant", pa.string()),
+                            ("resolution", pa.string()),
                             ("batch_size", pa.int64()), ("ms_per_frame", pa.float64()),
                             ("frames", pa.int64()), ("status", pa.string())])
 
@@ -207,27 +211,42 @@ def _query(engine: Engine, stmt: st.Query) -> Result:
 
 
 def _explain(engine: Engine, stmt: st.Explain) -> Result:
-    plan, operators = plan_query(engine, stmt.query)
+    planned = plan_query(engine, stmt.query, explain=not stmt.analyze)
+    plan = planned.plan
     lines = ["== Logical plan (reference) ==", *logical_lines(stmt.query.plan),
              "", "== Optimized logical plan ==", *logical_lines(plan),
-             "", "== Physical plan ==", *physical_lines(plan, operators)]
+             "", "== Physical plan ==", *physical_lines(plan, planned.operators)]
     for node in plan.inputs:
         scan = chain(node)[0]
         if isinstance(scan, VideoScan):
             found = estimate(node, engine.catalog.profiles(scan.table))
             lines += ["", f"== Estimates for {scan.alias} (this machine, CPU) ==", *found.lines]
+            if found.seconds is not None:
+                usd = found.seconds * engine.settings.effective_threads() * \
+                    engine.settings.price_cpu_core_s
+                lines.append(f"dollar cost: ${usd:.6f} ({engine.settings.effective_threads()} "
+                             f"cores × ${engine.settings.price_cpu_core_s:g}/core-second)")
+    tuning = planned.tuning
+    if tuning is not None:
+        accuracy = tuning.estimated_accuracy()
+        lines += ["", "== Cost-based choice ==",
+                  f"metric: {METRIC_NAMES[tuning.shape]} ({tuning.shape})",
+                  "estimated accuracy: " + ("not profiled" if accuracy is None
+                                            else f"{accuracy:.3f}"),
+                  *tuning.lines()]
     options = stmt.query.options.describe()
     if options:
         lines += ["", "== Options ==", *options]
-    lines += [f"note: {notice}" for notice in stmt.query.notices]
+    lines += [f"note: {notice}" for notice in (*stmt.query.notices, *planned.warnings)]
     if stmt.analyze:
-        lines += ["", "== Execution ==", *_analyze(engine, stmt.query)]
+        lines += ["", "== Execution ==", *_analyze(engine, stmt.query, planned)]
     return Result.of_table(pa.table({"plan": lines}))
 
 
-def _analyze(engine: Engine, query: st.Query) -> list[str]:
+def _analyze(engine: Engine, query: st.Query, planned: Planned) -> list[str]:
+    """Run the query; per operator, its estimated and actual time and rows."""
     started = time.perf_counter()
-    result = run_query(engine, query)
+    result = run_query(engine, query, planned)
     rows = 0
     try:
         if result.reader is not None:
@@ -236,9 +255,25 @@ def _analyze(engine: Engine, query: st.Query) -> list[str]:
         if result.finish:
             result.finish()
     elapsed = time.perf_counter() - started
-    stats = result.stats.as_dict() if result.stats else {}
-    return [f"rows returned: {rows}", f"elapsed: {elapsed:.3f} s",
-            *(f"{key}: {value}" for key, value in stats.items())]
+    stats = result.stats
+    lines = [f"rows returned: {rows}", f"elapsed: {elapsed:.3f} s"]
+    if stats is not None:
+        lines += [f"{key}: {value}" for key, value in stats.as_dict().items()
+                  if key != "operators"]
+        estimates: dict[str, float] = {}
+        for node in planned.plan.inputs:
+            scan = chain(node)[0]
+            if isinstance(scan, VideoScan):
+                estimates.update(estimate(node, engine.catalog.profiles(scan.table)).parts)
+        lines += ["", "operator | estimated | actual (own time) | rows in -> out | pass rate",
+                  *operator_lines(stats, planned.operators, estimates)]
+    if result.tuning is not None and result.tuning.controller is not None:
+        lines.append(f"latency controller: {result.tuning.controller.summary()}")
+    if result.tuning is not None and result.tuning.lossy:
+        accuracy = result.tuning.estimated_accuracy()
+        lines.append("estimated accuracy: " + ("not profiled" if accuracy is None
+                                               else f"{accuracy:.3f}"))
+    return lines
 
 
 def _transaction(engine: Engine, stmt: st.Transaction) -> Result:

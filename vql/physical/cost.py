@@ -8,10 +8,22 @@ upper bound: it assumes every frame passes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from vql.catalog import Profile
-from vql.plan.nodes import ApplyUDF, Decode, Filter, Limit, PlanNode, Sample, VideoScan, chain
+from vql.plan.nodes import (
+    ApplyUDF,
+    Decode,
+    Fill,
+    Filter,
+    Limit,
+    PlanNode,
+    Sample,
+    UDFCall,
+    VideoScan,
+    chain,
+)
 
 # Sampled frames sparser than this fraction of all frames are read by seeking.
 SEEK_BELOW_FRACTION = 0.5
@@ -23,6 +35,7 @@ class Estimate:
     seconds: float | None       # None when some operator's cost is unknown
     upper_bound: bool           # an operator runs after a filter of unknown selectivity
     lines: tuple[str, ...]
+    parts: tuple[tuple[str, float], ...] = ()  # ("decode" or a UDF's column, seconds)
 
 
 def decode_pattern(sample_fps: float | None, video_fps: float) -> str:
@@ -37,9 +50,31 @@ def sampled_frames(frames: int, duration: float, videos: int, fps: float) -> int
     return min(frames, int(duration * fps) + videos)
 
 
-def decode_cost(profiles: list[Profile], pattern: str) -> Profile | None:
-    matches = [p for p in profiles if p.operator == "decode" and p.variant == pattern]
+def resolution_name(scale: float) -> str:
+    """How profiles name a decode resolution: 'native' or '0.5x'."""
+    return "native" if scale == 1 else f"{scale:g}x"
+
+
+def decode_cost(profiles: list[Profile], pattern: str, scale: float = 1.0) -> Profile | None:
+    matches = [p for p in profiles if p.operator == "decode" and p.variant == pattern
+               and p.resolution == resolution_name(scale)]
     return matches[0] if matches else None
+
+
+def udf_cost(profiles: list[Profile], call: UDFCall, scale: float,
+             batch_size: int = 16) -> tuple[float, str]:
+    """Milliseconds per frame of ``call`` on frames decoded at ``scale``: measured at that
+    resolution (the batch size closest to the configured one) if profiled, else the call's
+    own cost (measured at native resolution, or declared)."""
+    matches = [p for p in profiles if p.operator == call.function
+               and p.variant == repr(call.constants) and p.device == "cpu"
+               and p.resolution == resolution_name(scale)]
+    if matches:
+        best = min(matches, key=lambda p: abs(p.batch_size - batch_size))
+        return best.ms_per_frame, "measured"
+    if scale != 1:
+        return call.cost_ms, f"{call.cost_source} at native resolution"
+    return call.cost_ms, call.cost_source
 
 
 def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
@@ -49,38 +84,50 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
     frames, sample_fps = scan.frames, None
     for node in nodes:
         if isinstance(node, Sample):
-            sample_fps = node.fps
+            sample_fps = node.fps if sample_fps is None else min(sample_fps, node.fps)
             frames = sampled_frames(frames, scan.duration, scan.videos, node.fps)
     filtered = any(isinstance(n, Filter) for n in nodes)  # then a limit caps nothing known
     limits = [n.count for n in nodes if isinstance(n, Limit)]
     if limits and not filtered:
-        frames = min(frames, min(limits))
-    lines, total = [], 0.0
+        if any(isinstance(n, Sample) and n.fill for n in nodes):  # the limit counts all rows
+            frames = min(frames, math.ceil(min(limits) * frames / max(scan.frames, 1)) + 1)
+        else:
+            frames = min(frames, min(limits))
+    lines, total, scale = [], 0.0, 1.0
+    parts: list[tuple[str, float]] = []
     known, bound, upper = True, "", False
+    filled = any(isinstance(n, Fill) for n in nodes)
     for node in nodes:
-        if isinstance(node, Filter):
+        if isinstance(node, Filter) and not filled:
             bound = "≤ "  # operators above a filter of unknown selectivity: an upper bound
+        elif isinstance(node, Fill):
+            filled = False  # filters above a fill see every row; nothing costly follows them
         elif isinstance(node, Decode):
+            scale = node.scale
             video_fps = scan.frames / scan.duration if scan.duration else 0.0
             pattern = decode_pattern(sample_fps, video_fps)
-            profile = decode_cost(profiles, pattern)
+            profile = decode_cost(profiles, pattern, scale)
+            where = f"decode ({pattern}, {resolution_name(scale)})"
             if profile is None:
                 known = False
-                lines.append(f"decode ({pattern}): {bound}{frames} frames, cost unknown: "
+                lines.append(f"{where}: {bound}{frames} frames, cost unknown: "
                              f"run ANALYZE {scan.table}")
                 continue
             seconds = frames * profile.ms_per_frame / 1000
             total += seconds
+            parts.append(("decode", seconds))
             upper |= bool(bound)
-            lines.append(f"decode ({pattern}): {bound}{frames} frames × "
+            lines.append(f"{where}: {bound}{frames} frames × "
                          f"{profile.ms_per_frame:.3g} ms (measured) = {seconds:.2f} s")
         elif isinstance(node, ApplyUDF):
-            seconds = frames * node.call.cost_ms / 1000
+            ms, source = udf_cost(profiles, node.call, scale)
+            seconds = frames * ms / 1000
             total += seconds
+            parts.append((node.call.column, seconds))
             upper |= bool(bound)
             lines.append(f"{node.call.text()}: {bound}{frames} frames × "
-                         f"{node.call.cost_ms:.3g} ms ({node.call.cost_source}) = {seconds:.2f} s")
+                         f"{ms:.3g} ms ({source}) = {seconds:.2f} s")
     seconds_total = total if known else None
     summary = ("pipeline time: unknown (some costs are not measured)" if seconds_total is None
                else f"pipeline time: {'at most ' if upper else 'about '}{seconds_total:.2f} s")
-    return Estimate(frames, seconds_total, upper, (*lines, summary))
+    return Estimate(frames, seconds_total, upper, (*lines, summary), tuple(parts))

@@ -1,8 +1,10 @@
 """Map each logical node to a physical operator through a registry keyed by node type.
 
-The choices made here are the lossless defaults of this release: CPU for every function, the
-configured batch size, decord's own seeking for sampled frames. The cost-based optimizer will
-make them from measured profiles.
+A builder gets the node and the operator already built for its child. The lossless choices
+(CPU for every function, the configured batch size, decord's own seeking for sampled frames)
+are fixed here; the lossy ones (sampling rate, resolution) arrive as plan nodes chosen by the
+cost-based optimizer (``vql.physical.choose``), and the latency controller, if any, as
+``picker``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable
 
+import numpy as np
+
 from vql.catalog import Catalog
 from vql.errors import InternalError
 from vql.exec import operators as ops
+from vql.exec.profile import Measured
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
 from vql.plan import nodes as n
@@ -20,55 +25,94 @@ from vql.settings import Settings
 
 
 class PhysicalPlanner:
-    def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings):
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings,
+                 picker: ops.RatePicker | None = None,
+                 ranges: dict[int, list[tuple[int, int]]] | None = None,
+                 timestamps: dict[int, np.ndarray] | None = None):
         self.catalog = catalog
         self.registry = registry
         self.settings = settings
+        self.picker = picker          # the latency controller of a controlled Fill
+        self.ranges = ranges          # scan only these frame ranges (the profiler's clips)
+        self._timestamps = timestamps or {}
+        self._built = 0
 
     def plan(self, node: n.PlanNode) -> ops.Operator:
+        kids = node.children()
+        if isinstance(node, n.Fill) or not kids:
+            return self.build(node, None)
+        return self.build(node, self.plan(kids[0]))
+
+    def build(self, node: n.PlanNode, child: ops.Operator | None) -> ops.Operator:
         builder = PHYSICAL.get(type(node))
         if builder is None:
             raise InternalError(f"no physical operator for logical node {type(node).__name__}")
-        return builder(self, node)
+        self._built += 1
+        return Measured(builder(self, node, child), self._built)
 
-    def child(self, node: n.PlanNode) -> ops.Operator:
-        return self.plan(node.children()[0])
+    def timestamps(self, video_id: int) -> np.ndarray:
+        if video_id not in self._timestamps:
+            self._timestamps[video_id] = self.catalog.timestamps(video_id)
+        return self._timestamps[video_id]
 
 
-def _scan(planner: PhysicalPlanner, node: n.VideoScan) -> ops.Operator:
+def _scan(planner: PhysicalPlanner, node: n.VideoScan, _: None) -> ops.Operator:
     videos = planner.catalog.videos_of(node.table)
-    timestamps = {v.video_id: planner.catalog.timestamps(v.video_id) for v in videos}
-    return ops.FrameScan(node.table, videos, timestamps, planner.settings.batch_size)
+    timestamps = {v.video_id: planner.timestamps(v.video_id) for v in videos}
+    return ops.FrameScan(node.table, videos, timestamps, planner.settings.batch_size,
+                         planner.ranges)
 
 
-def _sample(planner: PhysicalPlanner, node: n.Sample) -> ops.Operator:
-    return ops.SampleOp(planner.child(node), node.fps, planner.settings.batch_size)
+def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> ops.Operator:
+    if node.fill:
+        raise InternalError("a filling Sample must sit below a Fill")
+    return ops.SampleOp(child, node.fps, planner.settings.batch_size)
 
 
-def _decode(planner: PhysicalPlanner, node: n.Decode) -> ops.Operator:
-    return ops.DecodeOp(planner.child(node), planner.settings.effective_threads())
+def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:
+    return ops.DecodeOp(child, planner.settings.effective_threads(), node.scale)
 
 
-def _udf(planner: PhysicalPlanner, node: n.ApplyUDF) -> ops.Operator:
+def _udf(planner: PhysicalPlanner, node: n.ApplyUDF, child: ops.Operator) -> ops.Operator:
     function = planner.registry.require(node.call.function)
     if not isinstance(function, FrameFunction):
         raise InternalError(f"{node.call.function} is not a frame function")
-    return ops.UDFOp(planner.child(node), node.call, function)
+    return ops.UDFOp(child, node.call, function)
 
 
-def _filter(planner: PhysicalPlanner, node: n.Filter) -> ops.Operator:
-    return ops.FilterOp(planner.child(node), node.predicate, node.params)
+def _filter(planner: PhysicalPlanner, node: n.Filter, child: ops.Operator) -> ops.Operator:
+    return ops.FilterOp(child, node.predicate, node.params)
 
 
-def _limit(planner: PhysicalPlanner, node: n.Limit) -> ops.Operator:
-    return ops.LimitOp(planner.child(node), node.count)
+def _limit(planner: PhysicalPlanner, node: n.Limit, child: ops.Operator) -> ops.Operator:
+    return ops.LimitOp(child, node.count)
 
 
-def _project(planner: PhysicalPlanner, node: n.Project) -> ops.Operator:
-    return ops.ProjectOp(planner.child(node), node.view, node.columns, node.encode_frame)
+def _project(planner: PhysicalPlanner, node: n.Project, child: ops.Operator) -> ops.Operator:
+    return ops.ProjectOp(child, node.view, node.columns, node.encode_frame)
 
 
-PHYSICAL: dict[type, Callable[[PhysicalPlanner, t.Any], ops.Operator]] = {
+def _fill(planner: PhysicalPlanner, node: n.Fill, _: t.Any) -> ops.Operator:
+    """The nodes between the Fill and its Sample become the section the FillOp feeds."""
+    section: list[n.PlanNode] = []
+    current = node.child
+    while not (isinstance(current, n.Sample) and current.fill):
+        if isinstance(current, n.Filter | n.Limit) or not current.children():
+            raise InternalError(f"{current.label()} cannot sit between a Sample and its Fill")
+        section.append(current)
+        current = current.children()[0]
+    source = planner.plan(current.child)
+    feed = ops.FeedOp(source.schema)
+    op: ops.Operator = feed
+    for inner in reversed(section):
+        op = planner.build(inner, op)
+    picker = planner.picker if node.controlled else None
+    return ops.FillOp(source, op, feed, node.columns, current.fps,
+                      planner.settings.batch_size, picker)
+
+
+# _fill plans its own child (the section is built around a feed), so it is called with none.
+PHYSICAL: dict[type, Callable[[PhysicalPlanner, t.Any, t.Any], ops.Operator]] = {
     n.VideoScan: _scan,
     n.Sample: _sample,
     n.Decode: _decode,
@@ -76,4 +120,5 @@ PHYSICAL: dict[type, Callable[[PhysicalPlanner, t.Any], ops.Operator]] = {
     n.Filter: _filter,
     n.Limit: _limit,
     n.Project: _project,
+    n.Fill: _fill,
 }

@@ -1,13 +1,16 @@
 """The profiler behind ANALYZE <video table>: measures what decoding and each frame function
 cost per frame on this machine, on a sample of the table's frames, for the cost model.
 
-What it measures, all on the CPU at native resolution:
+What it measures, all on the CPU, at each decode resolution the optimizer may choose
+(``knobs.SCALES``: native, 0.5x, 0.25x):
 
 * decode, ``sequential``: a run of consecutive frames from a keyframe, as a dense scan reads them;
 * decode, ``seek``: frames spread over the table, each read on its own, as sparse sampling does;
-* every frame function whose arguments after ``frame`` all have defaults, with those defaults,
-  at batch size 1 and at the configured batch size, on the sequential run (so that stateful
-  functions see frames in order). A model's loading is excluded (one warm-up call first).
+* every frame function whose arguments after ``frame`` all have defaults, with those defaults
+  (or the calls a query makes, when a query asks), on the sequential run (so that stateful
+  functions see frames in order): at native resolution at batch size 1 and at the configured
+  batch size, at other resolutions at the configured batch size. A model's loading is excluded
+  (one warm-up call first).
 
 Functions that cannot run here (a model file that is missing, say) are reported, not stored.
 """
@@ -15,6 +18,7 @@ Functions that cannot run here (a model file that is missing, say) are reported,
 from __future__ import annotations
 
 import time
+import typing as t
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +26,11 @@ import numpy as np
 from vql.catalog import Catalog, Profile, VideoRow
 from vql.errors import Error
 from vql.exec.decode import FrameReader
+from vql.exec.operators import scaled_size
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
+from vql.physical.cost import resolution_name
+from vql.physical.knobs import SCALES
 from vql.settings import Settings
 
 SAMPLE_FRAMES = 32
@@ -55,54 +62,71 @@ class Profiler:
         self.registry = registry
         self.settings = settings
 
-    def profile(self, table: str, frames: int = SAMPLE_FRAMES) -> list[Outcome]:
+    def profile(self, table: str, frames: int = SAMPLE_FRAMES,
+                scales: tuple[float, ...] = SCALES,
+                calls: list[tuple[FrameFunction, tuple[t.Any, ...]]] | None = None
+                ) -> list[Outcome]:
+        """Measure decoding and functions (``calls``, or every function with default
+        arguments) at each of ``scales``."""
         videos = self.catalog.videos_of(table)
         if not videos:
             return []
+        if calls is None:
+            calls = [(f, ()) for f in self.registry if isinstance(f, FrameFunction)]
+        outcomes = []
+        for scale in scales:
+            outcomes.extend(self._at_scale(table, videos, frames, scale, calls))
+        return outcomes
+
+    def _at_scale(self, table: str, videos: list[VideoRow], frames: int, scale: float,
+                  calls: list[tuple[FrameFunction, tuple[t.Any, ...]]]) -> list[Outcome]:
         threads = self.settings.effective_threads()
         first = videos[0]
         run = np.arange(min(frames, first.frames))
         sample = f"{len(run)} consecutive frames of {first.path}"
-        reader = FrameReader(first.path, threads)
+        reader = FrameReader(first.path, threads, scaled_size(first.width, first.height, scale))
         pixels = reader.read(run)  # warms the decoder; the timed read below starts over
         started = time.perf_counter()
         reader.read(run)
         elapsed = time.perf_counter() - started
-        outcomes = [self._decode(table, "sequential", elapsed, len(run), sample)]
-        outcomes.append(self._seek(table, videos, frames, threads))
-        for function in self.registry:
-            if isinstance(function, FrameFunction):
-                outcomes.extend(self._function(table, function, pixels, sample))
+        outcomes = [self._decode(table, "sequential", elapsed, len(run), sample, scale)]
+        outcomes.append(self._seek(table, videos, frames, threads, scale))
+        for function, constants in calls:
+            outcomes.extend(self._function(table, function, constants, pixels, sample, scale))
         return outcomes
 
     def _decode(self, table: str, pattern: str, seconds: float, count: int,
-                sample: str) -> Outcome:
+                sample: str, scale: float) -> Outcome:
         profile = Profile(table, "decode", pattern, "cpu", 1, seconds * 1000 / count, count,
-                          sample)
+                          sample, resolution_name(scale))
         return Outcome(profile, "decode", "measured")
 
-    def _seek(self, table: str, videos: list[VideoRow], frames: int, threads: int) -> Outcome:
+    def _seek(self, table: str, videos: list[VideoRow], frames: int, threads: int,
+              scale: float) -> Outcome:
         picked = spread(videos, frames)
         readers: dict[str, FrameReader] = {}
         seconds = 0.0
         for video, frame_id in picked:
             if video.path not in readers:  # opening a file is not part of a frame's cost
-                readers[video.path] = FrameReader(video.path, threads)
+                readers[video.path] = FrameReader(
+                    video.path, threads, scaled_size(video.width, video.height, scale))
             reader = readers[video.path]
             started = time.perf_counter()
             reader.read(np.array([frame_id]))
             seconds += time.perf_counter() - started
         sample = f"{len(picked)} frames spread over {len(videos)} videos"
-        return self._decode(table, "seek", seconds, len(picked), sample)
+        return self._decode(table, "seek", seconds, len(picked), sample, scale)
 
-    def _function(self, table: str, function: FrameFunction, pixels: np.ndarray,
-                  sample: str) -> list[Outcome]:
-        if any(p.required for p in function.params[1:]):
-            return [Outcome(None, function.name, "not profiled: it has arguments without "
-                                                 "defaults")]
-        constants = tuple(p.default for p in function.params[1:])
+    def _function(self, table: str, function: FrameFunction, constants: tuple[t.Any, ...],
+                  pixels: np.ndarray, sample: str, scale: float) -> list[Outcome]:
+        if not constants:
+            if any(p.required for p in function.params[1:]):
+                return [Outcome(None, function.name, "not profiled: it has arguments without "
+                                                     "defaults")]
+            constants = tuple(p.default for p in function.params[1:])
         outcomes = []
-        for batch in sorted({1, self.settings.batch_size}):
+        sizes = {1, self.settings.batch_size} if scale == 1 else {self.settings.batch_size}
+        for batch in sorted(sizes):
             try:
                 evaluator = function.open(constants)
                 evaluator(pixels[:1])  # loads the model; not part of the per-frame cost
@@ -115,6 +139,7 @@ class Profiler:
                     f"{type(error).__name__}: {error}"
                 return [Outcome(None, function.name, f"not profiled: {reason}")]
             profile = Profile(table, function.name, repr(constants), "cpu", batch,
-                              seconds * 1000 / len(pixels), len(pixels), sample)
+                              seconds * 1000 / len(pixels), len(pixels), sample,
+                              resolution_name(scale))
             outcomes.append(Outcome(profile, function.name, "measured"))
         return outcomes

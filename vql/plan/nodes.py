@@ -3,7 +3,7 @@
 A query's plan is a ``Relational`` root (the SQL that DuckDB runs over the video streams) whose
 inputs are video pipelines, one per video table reference. A pipeline is a chain, bottom-up:
 
-    VideoScan -> [Sample] -> [Decode] -> ApplyUDF* / Filter* -> [Limit] -> Project
+    VideoScan -> [Sample] -> [Decode] -> ApplyUDF* / Filter* -> [Fill] -> [Limit] -> Project
 
 The binder builds the reference order (every UDF, then every filter); optimizer rules build new
 nodes with ``replace``; nothing holds a parent pointer.
@@ -76,23 +76,30 @@ class VideoScan(PlanNode):
 
 @dataclass(frozen=True, slots=True)
 class Sample(PlanNode):
-    """Keep the first frame at or after each 1/fps tick of presentation time, per video."""
+    """Keep the first frame at or after each 1/fps tick of presentation time, per video.
+
+    ``fill``: a lossy plan's sampling (the optimizer's knob, not the user's SAMPLE clause): the
+    skipped rows come back at the ``Fill`` above, so the result keeps every frame's row."""
 
     child: PlanNode
     fps: float
+    fill: bool = False
 
     def label(self) -> str:
-        return f"Sample {self.fps:g} FPS"
+        return f"Sample {self.fps:g} FPS" + (" (skipped rows are filled above)" if self.fill
+                                            else "")
 
 
 @dataclass(frozen=True, slots=True)
 class Decode(PlanNode):
-    """Materialise the pixels of each frame (RGB, native resolution)."""
+    """Materialise the pixels of each frame (RGB), at ``scale`` times the native width and
+    height (1: native; a lossy plan's resolution knob)."""
 
     child: PlanNode
+    scale: float = 1.0
 
     def label(self) -> str:
-        return "Decode frame"
+        return "Decode frame" + (f" at {self.scale:g}x resolution" if self.scale != 1 else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +124,23 @@ class Filter(PlanNode):
 
     def label(self) -> str:
         return f"Filter {self.predicate}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fill(PlanNode):
+    """Restores the rows a ``Sample(fill=True)`` below skipped: each takes the function columns
+    of the nearest processed frame of its video (by timestamp), and ``computed`` is false.
+    ``controlled``: a latency controller picks the sampling rate per invocation while the
+    query runs (Llama); ``fps`` of the Sample below is where it starts."""
+
+    child: PlanNode
+    columns: tuple[str, ...]
+    controlled: bool = False
+
+    def label(self) -> str:
+        how = ", rate adapted per invocation to meet the latency target" if self.controlled \
+            else ""
+        return f"Fill {', '.join(self.columns)} from the nearest processed frame{how}"
 
 
 @dataclass(frozen=True, slots=True)

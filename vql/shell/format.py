@@ -85,3 +85,17 @@ def error(err: BaseException) -> str:
         name = type(err).__name__
         return f"{name}: {err}" + (f"\n{caret}" if caret else "")
     return f"{type(err).__name__}: {err}"
+
+
+def accuracy_footer(cursor: t.Any) -> str | None:
+    """The line under a lossy plan's result: its estimated accuracy and how it was made."""
+    tuning = cursor.tuning
+    if tuning is None or not tuning.lossy:
+        return None
+    estimate = cursor.estimated_accuracy
+    accuracy = "not profiled" if estimate is None else f"{estimate:.3f}"
+    how = tuning.controller.summary() if tuning.controller is not None and \
+        tuning.controller.decisions else tuning.chosen.config.describe()
+    filled = cursor.stats.rows_filled if cursor.stats is not None else 0
+    return (f"Estimated accuracy: {accuracy} ({tuning.shape.replace('_', '-')} metric; lossy "
+            f"plan: {how}; {filled} rows filled from the nearest processed frame)")

@@ -96,6 +96,9 @@ class Shell:
         columns = [d[0] for d in cursor.description or ()]
         rows, total = fmt.window(cursor)  # streams: long results are never held whole
         self.print(fmt.table(columns, rows, total))
+        footer = fmt.accuracy_footer(cursor)
+        if footer:
+            self.print(footer)
 
     # --- dot commands ------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ The added syntax:
     DROP FUNCTION [IF EXISTS] name
     SHOW FUNCTIONS
     EXPLAIN [ANALYZE] <statement>
-    <query> [SAMPLE <n> FPS] [WITH LATENCY <n>(ms|s|min) [AND ACCURACY <a>] [AND COST <usd>]]
+    <query> [SAMPLE <n> FPS] [WITH LATENCY <n>(ms|s|min) [AND ACCURACY <a>] [AND COST <usd>]
+             [BEST EFFORT]]
 
 Everything else is parsed by sqlglot's DuckDB dialect; statements sqlglot does not model are
 kept as raw commands and handed to DuckDB unchanged.
@@ -67,7 +68,7 @@ class VideoQuery(exp.Expression):
     """
 
     arg_types = {"this": True, "sample": False, "latency": False, "unit": False,
-                 "accuracy": False, "cost": False}
+                 "accuracy": False, "cost": False, "best_effort": False}
 
 
 LATENCY_UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0}
@@ -140,6 +141,8 @@ class VqlParser(DuckDBParser):
                 self._parse_vql_target(node)
                 while self._match(TokenType.AND):
                     self._parse_vql_target(node)
+                if self._match_text_seq("BEST", "EFFORT"):
+                    node.set("best_effort", exp.true())
         if self._curr and self._curr.token_type != TokenType.SEMICOLON:
             self.raise_error(f"Unexpected {self._curr.text!r} after the query")
         return node
@@ -286,6 +289,8 @@ def _video_query_sql(gen: DuckDBGenerator, e: VideoQuery) -> str:
         targets.append(f"COST {gen.sql(e, 'cost')}")
     if targets:
         parts.append("WITH " + " AND ".join(targets))
+        if e.args.get("best_effort"):
+            parts.append("BEST EFFORT")
     return " ".join(parts)
 
 

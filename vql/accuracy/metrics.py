@@ -1,0 +1,184 @@
+"""How close a result is to the reference plan's result: one documented metric per shape.
+
+* ``selection`` (the query keeps the rows where a frame function's predicate holds): F1 of the
+  selected rows, rows compared as whole tuples (a multiset).
+* ``per_frame`` (one row per frame, in the same order as the reference): per column, F1 of the
+  rows where a boolean column is true; detection F1 at IoU 0.5 for box lists; 1 - relative
+  error (mean over rows) for numbers; exact agreement for anything else; the mean over columns.
+* ``aggregate`` (the query groups or aggregates): rows matched on their non-floating columns;
+  1 - relative error of each number, mean over matched cells; unmatched rows score 0.
+
+Each metric is 1.0 for an identical result and 0.0 at worst.
+"""
+
+from __future__ import annotations
+
+import math
+import typing as t
+from collections import Counter
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+SHAPES = ("selection", "per_frame", "aggregate")
+IOU_THRESHOLD = 0.5
+
+
+def f1(true_positive: int, predicted: int, actual: int) -> float:
+    if predicted == 0 and actual == 0:
+        return 1.0
+    if predicted == 0 or actual == 0:
+        return 0.0
+    return 2 * true_positive / (predicted + actual)
+
+
+def selection_f1(reference: Sequence[t.Hashable], result: Sequence[t.Hashable]) -> float:
+    """F1 of two multisets of rows."""
+    ref, got = Counter(reference), Counter(result)
+    return f1(sum((ref & got).values()), sum(got.values()), sum(ref.values()))
+
+
+def relative_accuracy(reference: float | None, value: float | None) -> float:
+    """1 - |value - reference| / |reference|, within [0, 1]; exact match of zeros is 1."""
+    if reference is None or value is None:
+        return 1.0 if reference is None and value is None else 0.0
+    if reference == 0:
+        return 1.0 if value == 0 else 0.0
+    return max(0.0, 1.0 - abs(value - reference) / abs(reference))
+
+
+def iou(a: dict[str, float], b: dict[str, float]) -> float:
+    width = min(a["x2"], b["x2"]) - max(a["x1"], b["x1"])
+    height = min(a["y2"], b["y2"]) - max(a["y1"], b["y1"])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    area = (a["x2"] - a["x1"]) * (a["y2"] - a["y1"]) + (b["x2"] - b["x1"]) * (b["y2"] - b["y1"])
+    return inter / max(area - inter, 1e-9)
+
+
+def detection_matches(reference: Sequence[dict[str, t.Any]],
+                      result: Sequence[dict[str, t.Any]]) -> int:
+    """Greedy one-to-one matches of same-label boxes at IoU >= 0.5, highest IoU first."""
+    pairs = sorted(((iou(r, g), i, j) for i, r in enumerate(reference)
+                    for j, g in enumerate(result) if r.get("label") == g.get("label")),
+                   reverse=True)
+    used_ref: set[int] = set()
+    used_got: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap < IOU_THRESHOLD:
+            break
+        if i not in used_ref and j not in used_got:
+            used_ref.add(i)
+            used_got.add(j)
+    return len(used_ref)
+
+
+def detection_f1(reference: Sequence[Sequence[dict[str, t.Any]] | None],
+                 result: Sequence[Sequence[dict[str, t.Any]] | None]) -> float:
+    """Detection F1 at IoU 0.5 over all frames (boxes pooled, matched within a frame)."""
+    matched = predicted = actual = 0
+    for ref, got in zip(reference, result):
+        ref, got = ref or [], got or []
+        matched += detection_matches(ref, got)
+        predicted += len(got)
+        actual += len(ref)
+    return f1(matched, predicted, actual)
+
+
+def _is_boxes(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_list(arrow_type) and pa.types.is_struct(arrow_type.value_type) and all(
+        arrow_type.value_type.get_field_index(k) >= 0 for k in ("x1", "y1", "x2", "y2"))
+
+
+def _is_number(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or \
+        pa.types.is_decimal(arrow_type)
+
+
+def column_accuracy(arrow_type: pa.DataType, reference: list[t.Any], result: list[t.Any]) -> float:
+    """One per-frame column's score (the reference and result have the same rows)."""
+    if pa.types.is_boolean(arrow_type):
+        ref = [i for i, v in enumerate(reference) if v]
+        got = [i for i, v in enumerate(result) if v]
+        return selection_f1(ref, got)
+    if _is_boxes(arrow_type):
+        return detection_f1(reference, result)
+    if _is_number(arrow_type):
+        scores = [relative_accuracy(r, g) for r, g in zip(reference, result)]
+        return sum(scores) / len(scores) if scores else 1.0
+    same = sum(1 for r, g in zip(reference, result) if r == g)
+    return same / len(reference) if reference else 1.0
+
+
+def _hashable(value: t.Any) -> t.Hashable:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return t.cast(t.Hashable, value)
+
+
+def rows_of(table: pa.Table) -> list[tuple[t.Hashable, ...]]:
+    return [tuple(_hashable(v) for v in row.values()) for row in table.to_pylist()]
+
+
+def per_frame_accuracy(reference: pa.Table, result: pa.Table) -> float:
+    if reference.num_rows != result.num_rows:
+        return selection_f1(rows_of(reference), rows_of(result))
+    if reference.num_rows == 0:
+        return 1.0
+    scores = [column_accuracy(field.type, reference.column(field.name).to_pylist(),
+                              result.column(field.name).to_pylist())
+              for field in reference.schema]
+    return sum(scores) / len(scores) if scores else 1.0
+
+
+def aggregate_accuracy(reference: pa.Table, result: pa.Table) -> float:
+    numbers = [f.name for f in reference.schema if pa.types.is_floating(f.type)
+               or pa.types.is_decimal(f.type)]
+    keys = [f.name for f in reference.schema if f.name not in numbers]
+    # Without floating columns (count(*), say), every column is compared as a number if it is one.
+    if not numbers:
+        numbers = [f.name for f in reference.schema if _is_number(f.type)]
+        keys = [f.name for f in reference.schema if f.name not in numbers]
+    got = {tuple(_hashable(row[k]) for k in keys): row for row in result.to_pylist()}
+    scores: list[float] = []
+    for row in reference.to_pylist():
+        match = got.get(tuple(_hashable(row[k]) for k in keys))
+        for name in numbers or [None]:
+            if match is None:
+                scores.append(0.0)
+            elif name is None:
+                scores.append(1.0)
+            else:
+                scores.append(relative_accuracy(_float(row[name]), _float(match[name])))
+    extra = max(0, result.num_rows - reference.num_rows) * max(1, len(numbers))
+    total = len(scores) + extra
+    return sum(scores) / total if total else 1.0
+
+
+def _float(value: t.Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def accuracy(shape: str, reference: pa.Table, result: pa.Table) -> float:
+    """The score of ``result`` against ``reference`` for a result of the given shape."""
+    if reference.schema.names != result.schema.names:
+        return 0.0
+    if shape == "selection":
+        return selection_f1(rows_of(reference), rows_of(result))
+    if shape == "aggregate":
+        return aggregate_accuracy(reference, result)
+    if shape == "per_frame":
+        return per_frame_accuracy(reference, result)
+    raise ValueError(f"unknown result shape {shape!r}; one of {', '.join(SHAPES)}")
+
+
+METRIC_NAMES = {
+    "selection": "F1 of selected rows",
+    "per_frame": "per-frame F1 / detection F1@0.5 / 1 - relative error",
+    "aggregate": "1 - relative error",
+}

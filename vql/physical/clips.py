@@ -1,0 +1,204 @@
+"""Accuracy profiling on clips (Chameleon): how accurate each knob value is for one query.
+
+Short clips spread over the table are run with the reference configuration (every frame,
+native resolution) and then with one knob changed at a time; each run's result (the query's
+own SQL over the clip's rows) is scored against the reference's with the metric of the
+result's shape (``vql.accuracy``). Configurations that change several knobs are estimated as
+the product of the single-knob accuracies (Chameleon's knob-independence assumption), so the
+profiler runs a number of configurations linear, not exponential, in the knob values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import typing as t
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from vql.accuracy import accuracy, result_shape
+from vql.catalog import AccuracyProfile, VideoRow
+from vql.exec.context import ExecContext
+from vql.exec.profile import unwrap
+from vql.physical.knobs import Config, configure
+from vql.physical.planner import PhysicalPlanner
+from vql.plan.nodes import ApplyUDF, Filter, Limit, Relational, Sample, VideoScan, chain
+
+if t.TYPE_CHECKING:
+    from vql.engine import Engine
+
+CLIP_SECONDS = 20.0      # a clip's length when the budget allows
+MIN_CLIP_SECONDS = 15.0  # shorter clips say too little about sampling
+MAX_CLIPS = 6
+MIN_CLIPS = 3
+# Profiling runs the reference once and each knob value once on the clips; the knob runs cost
+# about this many reference runs in all (measured on the room video: 3 clips of 15 s took
+# 26 s against 7.5 s for the reference on them).
+RUNS_PER_REFERENCE = 3.5
+
+
+@dataclass(frozen=True, slots=True)
+class ClipPlan:
+    count: int
+    seconds: float
+
+
+def minimal_profile_s(reference_s_per_video_s: float) -> float:
+    """What the smallest useful accuracy profile costs (MIN_CLIPS clips of MIN_CLIP_SECONDS)."""
+    return MIN_CLIPS * MIN_CLIP_SECONDS * reference_s_per_video_s * RUNS_PER_REFERENCE
+
+
+def clip_plan(budget_s: float, reference_s_per_video_s: float, duration: float
+              ) -> ClipPlan | None:
+    """How many clips of what length fit the profiling budget, covering at most half of the
+    table; None when even the smallest useful profile does not fit. A table too short for
+    MIN_CLIPS clips of MIN_CLIP_SECONDS gets MIN_CLIPS shorter ones (rates too low for them
+    stay unmeasured)."""
+    per_clip_second = reference_s_per_video_s * RUNS_PER_REFERENCE
+    if per_clip_second <= 0 or duration <= 0:
+        return None
+    half = duration * 0.5
+    affordable = min(budget_s / per_clip_second, half)  # seconds of clips
+    if affordable >= MAX_CLIPS * CLIP_SECONDS:
+        return ClipPlan(MAX_CLIPS, CLIP_SECONDS)
+    if half < MIN_CLIPS * MIN_CLIP_SECONDS and affordable >= half:
+        return ClipPlan(MIN_CLIPS, half / MIN_CLIPS) if half / MIN_CLIPS >= 2 else None
+    count = max(MIN_CLIPS, min(MAX_CLIPS, int(affordable // CLIP_SECONDS)))
+    seconds = min(CLIP_SECONDS, affordable / count)
+    if seconds < MIN_CLIP_SECONDS:
+        return None
+    return ClipPlan(count, seconds)
+
+
+def clip_ranges(videos: list[VideoRow], timestamps: dict[int, np.ndarray], plan: ClipPlan
+                ) -> dict[int, list[tuple[int, int]]]:
+    """``plan.count`` clips spread evenly over the table's time, as frame ranges per video."""
+    spans = [(v, float(v.duration)) for v in videos]
+    total = sum(d for _, d in spans)
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for k in range(plan.count):
+        at = total * (k + 0.5) / plan.count  # clip centres
+        for video, duration in spans:
+            if at < duration or video is spans[-1][0]:
+                ts = timestamps[video.video_id]
+                start = max(0.0, min(at - plan.seconds / 2, duration - plan.seconds))
+                first = int(np.searchsorted(ts, start))
+                last = int(np.searchsorted(ts, start + plan.seconds))
+                if last > first:
+                    ranges.setdefault(video.video_id, []).append((first, last))
+                break
+            at -= duration
+    for video_id in ranges:
+        ranges[video_id] = _merged(sorted(ranges[video_id]))
+    return ranges
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for first, last in spans:
+        if out and first <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
+
+
+def pipeline_key(plan: Relational) -> str:
+    """What an accuracy profile is of: the pipeline's functions, predicates, sampling and limit
+    and the SQL over it, without targets, costs or internal view names."""
+    parts = []
+    for node in chain(plan.inputs[0]):
+        if isinstance(node, ApplyUDF):
+            parts.append(node.call.text())
+        elif isinstance(node, Filter):
+            parts.append(f"WHERE {node.predicate} {node.params!r}")
+        elif isinstance(node, Sample):
+            parts.append(f"SAMPLE {node.fps:g}")
+        elif isinstance(node, Limit):
+            parts.append(f"LIMIT {node.count}")
+    sql = re.sub(r"__vql_in\d+", "<video>", plan.sql)
+    sql = re.sub(r"__vql_(\w+?)_\d+", r"<\1>", sql)
+    return " | ".join(parts) + f" || {sql} || {plan.params!r}"
+
+
+class ClipProfiler:
+    def __init__(self, engine: Engine, plan: Relational):
+        self.engine = engine
+        self.plan = plan
+        scan = chain(plan.inputs[0])[0]
+        assert isinstance(scan, VideoScan)
+        self.scan = scan
+        self.videos = engine.catalog.videos_of(scan.table)
+        self.timestamps = {v.video_id: engine.catalog.timestamps(v.video_id)
+                           for v in self.videos}
+
+    def run(self, config: Config, ranges: dict[int, list[tuple[int, int]]]
+            ) -> tuple[pa.Table, float]:
+        """The query's result over the clips under ``config``, and the seconds it took."""
+        engine = self.engine
+        pipeline = configure(self.plan.inputs[0], config) if not config.is_reference \
+            else self.plan.inputs[0]
+        planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings,
+                                  ranges=ranges, timestamps=self.timestamps)
+        op = planner.plan(pipeline)
+        ctx = ExecContext(engine.settings)
+        view = unwrap(op).view
+        started = time.perf_counter()
+        try:
+            engine.duck.register(view, pa.RecordBatchReader.from_batches(op.schema,
+                                                                         op.batches(ctx)))
+            engine.duck.execute(self.plan.sql, list(self.plan.params))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow
+                reader = engine.duck.to_arrow_reader(1 << 16)
+            table = reader.read_all() if reader is not None else pa.table({})
+        finally:
+            engine.duck.unregister(view)
+            ctx.close()
+        return table, time.perf_counter() - started
+
+    def measure(self, knob_values: list[Config], clips: ClipPlan) -> list[AccuracyProfile]:
+        """The reference and each knob value on the clips. Rates that would process fewer
+        than two frames per clip are not measured (their accuracy stays unknown)."""
+        knob_values = [c for c in knob_values if c.fps is None or c.fps * clips.seconds >= 2]
+        ranges = clip_ranges(self.videos, self.timestamps, clips)
+        frames = sum(last - first for spans in ranges.values() for first, last in spans)
+        sample = f"{clips.count} clips of {clips.seconds:.1f} s ({frames} frames)"
+        shape = result_shape(self.plan)
+        content = self.engine.catalog.content(self.scan.table)
+        reference, seconds = self.run(Config(), ranges)
+        table = self.scan.table
+        profiles = [AccuracyProfile(table, "", "reference", 0.0, 1.0, shape, seconds, frames,
+                                    sample, content)]
+        for config in knob_values:
+            result, seconds = self.run(config, ranges)
+            score = accuracy(shape, reference, result)
+            knob, value = ("fps", config.fps) if config.fps is not None else ("scale",
+                                                                               config.scale)
+            assert value is not None
+            profiles.append(AccuracyProfile(table, "", knob, float(value), score, shape, seconds,
+                                            frames, sample, content))
+        return profiles
+
+
+def single_knob_values(configs: list[Config]) -> list[Config]:
+    """The configurations that change exactly one knob from the reference."""
+    return [c for c in configs if (c.fps is None) != (c.scale == 1)]
+
+
+def combined_accuracy(config: Config, profiles: list[AccuracyProfile]) -> float | None:
+    """A configuration's estimated accuracy: the product of its knobs' measured accuracies
+    (1 for a knob at its reference value); None if a knob value was not measured."""
+    score = 1.0
+    for knob, value in (("fps", config.fps), ("scale", config.scale)):
+        if value is None or (knob == "scale" and value == 1):
+            continue
+        found = [p.accuracy for p in profiles if p.knob == knob and math.isclose(p.value, value)]
+        if not found:
+            return None
+        score *= found[0]
+    return score

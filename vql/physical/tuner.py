@@ -1,0 +1,305 @@
+"""The cost-based choice of a lossy plan for a query with a target.
+
+Given the lossless optimized plan and the query's targets, the tuner
+
+1. makes sure costs are measured for every operator at every resolution (profiling the
+   query's own functions on a few frames when they are not);
+2. makes sure the pipeline has a fresh accuracy profile (``clips``), building one within
+   ``VQL_PROFILE_SHARE`` of the query's budget (its LATENCY, else the reference plan's
+   estimated time) when it is missing, stale (older than ``VQL_PROFILE_MAX_AGE`` days) or was
+   measured on other videos;
+3. estimates every configuration's time, dollar cost and accuracy and picks one (``choose``);
+4. for a LATENCY target, sets up the latency controller that re-picks the sampling rate per
+   invocation while the query runs.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+from vql.bind.options import QueryOptions
+from vql.catalog import AccuracyProfile, Profile
+from vql.exec.controller import LatencyController, RateOption
+from vql.functions.spec import FrameFunction
+from vql.physical import knobs
+from vql.physical.clips import (
+    ClipProfiler,
+    clip_plan,
+    combined_accuracy,
+    minimal_profile_s,
+    pipeline_key,
+    single_knob_values,
+)
+from vql.physical.cost import decode_cost, estimate, resolution_name
+from vql.physical.knobs import Config
+from vql.physical.profiler import Profiler
+from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
+
+if t.TYPE_CHECKING:
+    from vql.engine import Engine
+
+PROFILE_FRAMES = 16       # frames per operator and resolution when a query measures costs
+INVOCATIONS = 30          # a controlled query is cut into about this many invocations
+MIN_INVOCATION_S = 1.0    # of video
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One configuration with its estimates."""
+
+    config: Config
+    seconds: float
+    usd: float
+    accuracy: float | None
+
+    def describe(self) -> str:
+        acc = "accuracy unknown" if self.accuracy is None else f"accuracy {self.accuracy:.3f}"
+        return (f"{self.config.describe()}: {self.seconds:.2f} s, ${self.usd:.6f}, {acc}")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    chosen: Option | None
+    rejected: tuple[tuple[Option, str], ...]
+    fastest: Option
+
+
+def _proxy(option: Option) -> tuple[float, float, float]:
+    """Ordering by accuracy; without a profile, more frames and pixels are assumed better."""
+    fps = option.config.fps if option.config.fps is not None else float("inf")
+    known = option.accuracy if option.accuracy is not None else -1.0
+    return (known, fps, option.config.scale)
+
+
+def violations(option: Option, targets: QueryOptions, time_budget: float | None) -> list[str]:
+    found = []
+    if time_budget is not None and option.seconds > time_budget:
+        found.append(f"estimated {option.seconds:.2f} s > the {time_budget:.2f} s left")
+    if targets.cost_usd is not None and option.usd > targets.cost_usd:
+        found.append(f"estimated ${option.usd:.6f} > ${targets.cost_usd:g}")
+    if targets.accuracy is not None:
+        if option.accuracy is None and not option.config.is_reference:
+            found.append("accuracy not profiled")
+        elif option.accuracy is not None and option.accuracy < targets.accuracy:
+            found.append(f"estimated accuracy {option.accuracy:.3f} < {targets.accuracy:g}")
+    return found
+
+
+def choose(options: list[Option], targets: QueryOptions, time_budget: float | None) -> Ranked:
+    """With an ACCURACY target: the cheapest option that meets every target. Otherwise: the
+    most accurate that meets them (the faster of equals). The best two others are returned
+    with why they lost."""
+    if targets.accuracy is not None:
+        order = sorted(options, key=lambda o: (o.seconds, [-v for v in _proxy(o)]))
+    else:
+        order = sorted(options, key=lambda o: ([-v for v in _proxy(o)], o.seconds))
+    feasible = [o for o in order if not violations(o, targets, time_budget)]
+    chosen = feasible[0] if feasible else None
+    rejected: list[tuple[Option, str]] = []
+    for option in order:
+        if option is chosen or len(rejected) == 2:
+            continue
+        missed = violations(option, targets, time_budget)
+        if missed:
+            reason = "; ".join(missed)
+        elif chosen is not None and targets.accuracy is not None:
+            reason = f"slower ({option.seconds:.2f} s vs {chosen.seconds:.2f} s)"
+        elif chosen is not None and _proxy(option) < _proxy(chosen):
+            reason = "less accurate" if option.accuracy is None or chosen.accuracy is None \
+                else f"less accurate ({option.accuracy:.3f} vs {chosen.accuracy:.3f})"
+        else:
+            reason = f"slower ({option.seconds:.2f} s) at no better accuracy"
+        rejected.append((option, reason))
+    fastest = min(options, key=lambda o: o.seconds)
+    return Ranked(chosen, tuple(rejected), fastest)
+
+
+@dataclass
+class Tuning:
+    """What the tuner decided, for EXPLAIN, the cursor and the shell."""
+
+    plan: Relational
+    chosen: Option | None
+    rejected: tuple[tuple[Option, str], ...]
+    shape: str
+    feasible: bool
+    minimum_s: float
+    notes: list[str] = field(default_factory=list)
+    controller: LatencyController | None = None
+    profiling_s: float = 0.0
+
+    @property
+    def lossy(self) -> bool:
+        return self.chosen is not None and not self.chosen.config.is_reference or \
+            self.controller is not None
+
+    def estimated_accuracy(self) -> float | None:
+        if self.controller is not None and self.controller.decisions:
+            return self.controller.accuracy()
+        return self.chosen.accuracy if self.chosen is not None else None
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.chosen is not None:
+            out.append(f"chosen: {self.chosen.describe()}")
+        for option, reason in self.rejected:
+            out.append(f"rejected: {option.describe()} — {reason}")
+        if self.controller is not None:
+            out.append(f"latency controller: {len(self.controller.options)} rates, invocations "
+                       f"of {self.controller.invocation_s:g} s of video, budget "
+                       f"{self.controller.budget_s:.2f} s")
+        out.extend(f"note: {n}" for n in self.notes)
+        return out
+
+
+class Tuner:
+    def __init__(self, engine: Engine, plan: Relational, targets: QueryOptions, started: float):
+        self.engine = engine
+        self.plan = plan
+        self.targets = targets
+        self.started = started
+        scan = chain(plan.inputs[0])[0]
+        assert isinstance(scan, VideoScan)
+        self.scan = scan
+        self.video_fps = scan.frames / scan.duration if scan.duration else 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def tune(self) -> Tuning:
+        notes: list[str] = []
+        profiles = self._cost_profiles(notes)
+        pipeline = self.plan.inputs[0]
+        configs = knobs.candidates(pipeline, self.video_fps)
+        seconds = {c: self._seconds(c, profiles) for c in configs}
+        accuracy = self._accuracy_profiles(seconds[Config()], configs, notes)
+        options = [Option(c, seconds[c], self._usd(seconds[c]),
+                          1.0 if c.is_reference else
+                          (combined_accuracy(c, accuracy) if accuracy else None))
+                   for c in configs]
+        budget = None
+        if self.targets.latency_s is not None:
+            budget = (self.targets.latency_s - self.elapsed()) * (1 - 0.1)
+        ranked = choose(options, self.targets, budget)
+        from vql.accuracy import result_shape
+
+        tuning = Tuning(self.plan, ranked.chosen, ranked.rejected, result_shape(self.plan),
+                        ranked.chosen is not None, ranked.fastest.seconds, notes)
+        chosen = ranked.chosen or (ranked.fastest if self.targets.best_effort else None)
+        if chosen is None:
+            return tuning
+        if ranked.chosen is None:
+            notes.append(f"no plan meets the target; BEST EFFORT runs the fastest "
+                         f"(estimated {ranked.fastest.seconds:.2f} s)")
+            tuning.chosen = chosen
+        if self.targets.latency_s is not None and self.scan.duration > 0:
+            tuning.controller = self._controller(chosen, options)
+            start = Config(chosen.config.fps or self.video_fps, chosen.config.scale)
+            tuning.plan = knobs.apply(self.plan, start, controlled=True)
+        else:
+            tuning.plan = knobs.apply(self.plan, chosen.config)
+        return tuning
+
+    # --- costs -------------------------------------------------------------------------------
+
+    def _cost_profiles(self, notes: list[str]) -> list[Profile]:
+        catalog = self.engine.catalog
+        table = self.scan.table
+        profiles = catalog.profiles(table)
+        calls = [n.call for n in chain(self.plan.inputs[0]) if isinstance(n, ApplyUDF)]
+        missing = [s for s in knobs.SCALES
+                   if decode_cost(profiles, "sequential", s) is None
+                   or decode_cost(profiles, "seek", s) is None
+                   or any(not [p for p in profiles if p.operator == c.function
+                               and p.variant == repr(c.constants)
+                               and p.resolution == resolution_name(s)] for c in calls)]
+        if not missing:
+            return profiles
+        functions = []
+        for call in calls:
+            function = self.engine.registry.require(call.function)
+            if isinstance(function, FrameFunction):
+                functions.append((function, call.constants))
+        started = time.perf_counter()
+        outcomes = Profiler(catalog, self.engine.registry, self.engine.settings).profile(
+            table, PROFILE_FRAMES, tuple(missing), functions)
+        measured = [o.profile for o in outcomes if o.profile is not None]
+        with self.engine.atomic():
+            catalog.save_profiles(table, measured)
+        notes.append(f"measured costs of {len(measured)} operator configurations on "
+                     f"{PROFILE_FRAMES} frames in {time.perf_counter() - started:.2f} s "
+                     f"(ANALYZE {table} measures them ahead of time)")
+        return catalog.profiles(table)
+
+    def _seconds(self, config: Config, profiles: list[Profile]) -> float:
+        found = estimate(knobs.configure(self.plan.inputs[0], config)
+                         if not config.is_reference else self.plan.inputs[0], profiles)
+        return found.seconds if found.seconds is not None else float("inf")
+
+    def _usd(self, seconds: float) -> float:
+        settings = self.engine.settings
+        return seconds * settings.effective_threads() * settings.price_cpu_core_s
+
+    # --- accuracy ------------------------------------------------------------------------------
+
+    def _accuracy_profiles(self, reference_s: float, configs: list[Config],
+                           notes: list[str]) -> list[AccuracyProfile]:
+        catalog = self.engine.catalog
+        table = self.scan.table
+        key = pipeline_key(self.plan)
+        stored = catalog.accuracy_profiles(table, key)
+        content = catalog.content(table)
+        reason = ""
+        if stored:
+            age = catalog.profile_age_days(stored[0].measured_at)
+            if stored[0].content != content:
+                reason = "the table's videos changed since it was measured"
+            elif age > self.engine.settings.profile_max_age_days:
+                reason = f"it is {age:.1f} days old"
+            else:
+                notes.append(f"accuracy profile reused ({stored[0].sample}, "
+                             f"{age * 24:.1f} h old)")
+                return stored
+        share = self.engine.settings.profile_share
+        duration = self.scan.duration
+        per_video_s = reference_s / duration if duration else 0.0
+        if self.targets.latency_s is not None:
+            budget = self.targets.latency_s * share
+            basis = f"{share:g} of the LATENCY target"
+        else:  # no deadline: a one-time cost, reused by later queries of this pipeline
+            budget = max(reference_s * share, minimal_profile_s(per_video_s))
+            basis = (f"the larger of {share:g} of the exact plan's estimated time and the "
+                     "smallest useful profile")
+        clips = clip_plan(budget, per_video_s, duration)
+        if clips is None:
+            notes.append(f"accuracy not profiled{': ' + reason if reason else ''}: the "
+                         f"profiling budget ({budget:.2f} s, {basis}) buys no useful clips; "
+                         "a query of this pipeline WITH ACCURACY (no LATENCY) builds the profile")
+            return stored if stored and not reason.startswith("the table") else []
+        started = time.perf_counter()
+        measured = ClipProfiler(self.engine, self.plan).measure(
+            single_knob_values(configs), clips)
+        measured = [AccuracyProfile(table, key, *p_fields(p)) for p in measured]
+        with self.engine.atomic():
+            catalog.save_accuracy(table, key, measured)
+        notes.append(f"accuracy profiled{' again: ' + reason if reason else ''} on "
+                     f"{measured[0].sample} in {time.perf_counter() - started:.2f} s "
+                     f"(budget {budget:.2f} s: {basis})")
+        return catalog.accuracy_profiles(table, key)
+
+    # --- the latency controller ------------------------------------------------------------------
+
+    def _controller(self, chosen: Option, options: list[Option]) -> LatencyController:
+        duration = self.scan.duration
+        rates = [o for o in options if o.config.scale == chosen.config.scale]
+        rate_options = [RateOption(o.config.fps or self.video_fps, o.seconds / duration,
+                                   o.accuracy) for o in rates]
+        budget = max(self.targets.latency_s or 0.0, 0.0) - self.elapsed()
+        invocation = max(MIN_INVOCATION_S, duration / INVOCATIONS)
+        return LatencyController(rate_options, duration, budget, invocation)
+
+
+def p_fields(p: AccuracyProfile) -> tuple[t.Any, ...]:
+    return (p.knob, p.value, p.accuracy, p.metric, p.seconds, p.frames, p.sample, p.content)
