@@ -155,7 +155,8 @@ def aggregate_accuracy(reference: pa.Table, result: pa.Table) -> float:
                 scores.append(1.0)
             else:
                 scores.append(relative_accuracy(_float(row[name]), _float(match[name])))
-    extra = max(0, result.num_rows - reference.num_rows) * max(1, len(numbers))
+    known = {tuple(_hashable(row[k]) for k in keys) for row in reference.to_pylist()}
+    extra = sum(1 for key in got if key not in known) * max(1, len(numbers))
     total = len(scores) + extra
     return sum(scores) / total if total else 1.0
 

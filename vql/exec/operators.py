@@ -502,6 +502,8 @@ class FillOp(UnaryOp):
             if run.carry is None:
                 return
             values, stamps = run.carry, run.carry_ts
+        if not run.rows:
+            return
         rows = pa.Table.from_batches(run.rows).combine_chunks()
         row_ts = rows.column("ts").to_numpy()
         ready = len(rows) if final else int(np.searchsorted(row_ts, stamps[-1], side="right"))

@@ -15,6 +15,7 @@ from vql.bind.statements import Query
 from vql.errors import Error, InfeasibleTargetError, InternalError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
+from vql.exec.failures import guarded, translate
 from vql.exec.profile import unwrap
 from vql.exec.result import Result
 from vql.optimize import optimize
@@ -69,24 +70,6 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
     return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes)
 
 
-def _guarded(op: ops.Operator, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-    """The pipeline's batches; remembers the first failure, since DuckDB turns a Python
-    exception raised inside its scan into a generic error."""
-    try:
-        yield from op.batches(ctx)
-    except BaseException as error:
-        if ctx.failure is None:
-            ctx.failure = error
-        raise
-
-
-def translate(error: BaseException, ctx: ExecContext | None) -> BaseException:
-    """The error to raise: the pipeline's own failure if it caused DuckDB's error."""
-    if ctx is not None and ctx.failure is not None and ctx.failure is not error:
-        return ctx.failure
-    return error
-
-
 def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> Result:
     planned = planned or plan_query(engine, query)
     plan, operators = planned.plan, planned.operators
@@ -109,7 +92,7 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
             project = unwrap(op)
             if not isinstance(project, ops.ProjectOp):
                 raise InternalError(f"a pipeline must end in an output view, not {op.describe()}")
-            reader = pa.RecordBatchReader.from_batches(op.schema, _guarded(op, ctx))
+            reader = pa.RecordBatchReader.from_batches(op.schema, guarded(op, ctx))
             duck.register(project.view, reader)
             views.append(project.view)
         duck.execute(plan.sql, list(plan.params))

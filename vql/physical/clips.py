@@ -10,6 +10,7 @@ profiler runs a number of configurations linear, not exponential, in the knob va
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -23,6 +24,7 @@ import pyarrow as pa
 from vql.accuracy import accuracy, result_shape
 from vql.catalog import AccuracyProfile, VideoRow
 from vql.exec.context import ExecContext
+from vql.exec.failures import guarded, translate
 from vql.exec.profile import unwrap
 from vql.physical.knobs import Config, configure
 from vql.physical.planner import PhysicalPlanner
@@ -149,15 +151,21 @@ class ClipProfiler:
         view = unwrap(op).view
         started = time.perf_counter()
         try:
-            engine.duck.register(view, pa.RecordBatchReader.from_batches(op.schema,
-                                                                         op.batches(ctx)))
+            engine.duck.register(view, pa.RecordBatchReader.from_batches(
+                op.schema, guarded(op, ctx)))
             engine.duck.execute(self.plan.sql, list(self.plan.params))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow
                 reader = engine.duck.to_arrow_reader(1 << 16)
             table = reader.read_all() if reader is not None else pa.table({})
+        except BaseException as error:
+            raised = translate(error, ctx)
+            if raised is error:
+                raise
+            raise raised from error
         finally:
-            engine.duck.unregister(view)
+            with contextlib.suppress(Exception):  # an aborted transaction drops it anyway
+                engine.duck.unregister(view)
             ctx.close()
         return table, time.perf_counter() - started
 

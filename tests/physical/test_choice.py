@@ -1,0 +1,83 @@
+"""The tuner's decisions as tables of cases: which plan a target picks, why others lose, how
+many clips a profiling budget buys, and how single-knob accuracies combine."""
+
+from __future__ import annotations
+
+import pytest
+from vql.catalog import AccuracyProfile
+
+from vql.bind.options import QueryOptions
+from vql.physical.clips import ClipPlan, clip_plan, combined_accuracy
+from vql.physical.knobs import Config
+from vql.physical.tuner import Option, choose
+
+EXACT = Option(Config(), 20.0, 0.00056, 1.0)
+HALF = Option(Config(scale=0.5), 12.0, 0.00034, 0.97)
+ONE_FPS = Option(Config(fps=1.0), 2.0, 0.000056, 0.93)
+SPARSE = Option(Config(fps=0.25, scale=0.5), 0.5, 0.000014, 0.8)
+UNKNOWN = Option(Config(fps=0.1), 0.2, 0.000006, None)
+OPTIONS = [EXACT, HALF, ONE_FPS, SPARSE, UNKNOWN]
+
+
+@pytest.mark.parametrize(("targets", "budget", "chosen"), [
+    (QueryOptions(accuracy=0.9), None, ONE_FPS),          # cheapest that reaches 0.9
+    (QueryOptions(accuracy=0.95), None, HALF),
+    (QueryOptions(accuracy=1.0), None, EXACT),
+    (QueryOptions(latency_s=15.0), 15.0, HALF),           # most accurate that fits
+    (QueryOptions(latency_s=100.0), 100.0, EXACT),
+    (QueryOptions(latency_s=1.0), 1.0, SPARSE),           # known accuracy beats unknown
+    (QueryOptions(cost_usd=0.0001), None, ONE_FPS),
+    (QueryOptions(latency_s=1.0, accuracy=0.9), 1.0, None),  # nothing does both
+    (QueryOptions(latency_s=0.01), 0.01, None),
+])
+def test_choose(targets: QueryOptions, budget: float | None, chosen: Option | None) -> None:
+    ranked = choose(OPTIONS, targets, budget)
+    assert ranked.chosen == chosen
+    assert ranked.fastest == UNKNOWN
+    assert len(ranked.rejected) == 2 and all(reason for _, reason in ranked.rejected)
+
+
+def test_rejected_plans_say_why() -> None:
+    ranked = choose(OPTIONS, QueryOptions(accuracy=0.95), None)
+    reasons = dict((o.config, r) for o, r in ranked.rejected)
+    assert reasons[Config(fps=0.1)] == "accuracy not profiled"
+    assert reasons[Config(fps=0.25, scale=0.5)] == "estimated accuracy 0.800 < 0.95"
+    ranked = choose(OPTIONS, QueryOptions(latency_s=15.0), 15.0)
+    assert dict((o.config, r) for o, r in ranked.rejected)[Config()] == \
+        "estimated 20.00 s > the 15.00 s left"
+
+
+@pytest.mark.parametrize(("budget", "per_second", "duration", "plan"), [
+    (1000.0, 0.1, 1254.0, ClipPlan(6, 20.0)),    # plenty: six clips of 20 s
+    (21.0, 0.1, 1254.0, ClipPlan(3, 20.0)),      # 60 s of clips at 0.35 s each
+    (18.0, 0.1, 1254.0, ClipPlan(3, 18.0 / 0.35 / 3)),
+    (10.0, 0.1, 1254.0, None),                   # under 3 x 15 s: nothing useful
+    (100.0, 0.1, 30.0, ClipPlan(3, 5.0)),        # a short video: three 5 s clips, half of it
+    (1.0, 0.1, 30.0, None),
+    (10.0, 0.0, 30.0, None),                     # no cost known
+])
+def test_clip_plan(budget: float, per_second: float, duration: float,
+                   plan: ClipPlan | None) -> None:
+    found = clip_plan(budget, per_second, duration)
+    if plan is None:
+        assert found is None
+    else:
+        assert found is not None and found.count == plan.count
+        assert found.seconds == pytest.approx(plan.seconds)
+
+
+def profile(knob: str, value: float, score: float) -> AccuracyProfile:
+    return AccuracyProfile("t", "p", knob, value, score, "per_frame", 1.0, 100, "clips", "c")
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    (Config(), 1.0),
+    (Config(fps=1.0), 0.9),
+    (Config(scale=0.5), 0.95),
+    (Config(fps=1.0, scale=0.5), 0.9 * 0.95),   # knob independence: the product
+    (Config(fps=2.0), None),                    # not measured
+])
+def test_combined_accuracy(config: Config, expected: float | None) -> None:
+    profiles = [profile("fps", 1.0, 0.9), profile("scale", 0.5, 0.95)]
+    found = combined_accuracy(config, profiles)
+    assert found == (pytest.approx(expected) if expected is not None else None)

@@ -1,0 +1,169 @@
+"""Queries with targets on the real videos: lossy knobs (differential tests against the exact
+plan), accuracy profiles in the catalog, the latency controller on a real query, infeasible
+targets, and what EXPLAIN, the cursor and the shell show."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import vql
+from vql.accuracy import accuracy
+from vql.accuracy.metrics import detection_f1
+from vql.bind.binder import Binder
+from vql.exec.query import Planned, run_query
+from vql.optimize import optimize
+from vql.physical import knobs
+from vql.physical.knobs import Config
+from vql.physical.planner import PhysicalPlanner
+from vql.sql.parse import parse_one
+
+ROAD_FRAMES = 377
+
+
+def run_config(con: vql.Connection, sql: str, config: Config) -> tuple[pa.Table, vql.Cursor]:
+    """The query's rows with one knob configuration forced (no target needed)."""
+    engine = con.engine
+    bound = Binder(engine.catalog, engine.registry, (), engine.settings.batch_size).bind(
+        parse_one(sql))
+    plan = knobs.apply(optimize(bound.plan), config)
+    planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings)
+    result = run_query(engine, bound, Planned(plan, [planner.plan(n) for n in plan.inputs]))
+    assert result.reader is not None
+    try:
+        return result.reader.read_all(), result.stats
+    finally:
+        if result.finish:
+            result.finish()
+
+
+def exact(con: vql.Connection, sql: str) -> pa.Table:
+    return con.execute(sql).fetch_arrow_table()
+
+
+# --- the knobs, differentially -----------------------------------------------------------
+
+def test_sampling_at_the_video_rate_and_native_size_equals_the_exact_plan(
+        road: vql.Connection) -> None:
+    sql = "SELECT frame_id, computed, vehicle_count, congested FROM intersection"
+    table, stats = run_config(road, sql, Config(fps=100.0))
+    assert table.equals(exact(road, sql))
+    assert stats.rows_filled == 0 and all(table.column("computed").to_pylist())
+
+
+def test_sampling_fills_every_skipped_row_from_the_nearest_processed_frame(
+        road: vql.Connection) -> None:
+    sql = "SELECT frame_id, ts, computed, brightness FROM intersection"
+    table, stats = run_config(road, sql, Config(fps=1.0))
+    assert table.num_rows == ROAD_FRAMES
+    computed = np.array(table.column("computed").to_pylist())
+    assert computed.sum() == stats.frames_decoded == 31  # one per second of a 30.2 s video
+    assert stats.rows_filled == ROAD_FRAMES - 31
+    ts = np.array(table.column("ts").to_pylist())
+    values = np.array(table.column("brightness").to_pylist())
+    processed = np.flatnonzero(computed)
+    for row in range(ROAD_FRAMES):
+        distance = np.abs(ts[processed] - ts[row])
+        nearest = processed[distance == distance.min()]
+        assert values[row] in values[nearest]
+    reference = exact(road, "SELECT brightness FROM intersection").column(0).to_pylist()
+    assert values[processed].tolist() == [reference[i] for i in processed]
+
+
+def test_a_reduced_resolution_reports_boxes_in_native_pixels(room: vql.Connection) -> None:
+    sql = "SELECT detect(frame) AS d FROM room WHERE frame_id BETWEEN 600 AND 640"
+    half, _ = run_config(room, sql, Config(scale=0.5))
+    full = exact(room, sql)
+    boxes = [b for frame in half.column("d").to_pylist() for b in frame]
+    assert boxes and max(b["x2"] for b in boxes) > 768 / 2  # not in half-size pixels
+    assert detection_f1(full.column("d").to_pylist(), half.column("d").to_pylist()) > 0.5
+
+
+# --- real targets --------------------------------------------------------------------------
+
+def test_an_accuracy_target_is_met_and_its_profile_is_stored_and_reused(
+        road: vql.Connection) -> None:
+    sql = "SELECT avg(vehicle_count) FROM intersection"
+    reference = exact(road, sql)
+    cur = road.execute(sql + " WITH ACCURACY 0.9")
+    result = cur.fetch_arrow_table()
+    assert cur.tuning is not None and cur.tuning.shape == "aggregate"
+    assert accuracy("aggregate", reference, result) >= 0.9
+    assert cur.estimated_accuracy is not None and cur.estimated_accuracy >= 0.9
+    assert any("accuracy profiled on" in note for note in cur.tuning.notes)
+    knobs_stored = {r[0] for r in road.execute(
+        "SELECT knob FROM vql_catalog.accuracy_profiles").fetchall()}
+    assert knobs_stored == {"reference", "fps", "scale"}
+    again = road.execute(sql + " WITH ACCURACY 0.95")  # same pipeline, another target
+    assert again.tuning is not None
+    assert any("accuracy profile reused" in note for note in again.tuning.notes)
+    road.execute("UPDATE vql_catalog.accuracy_profiles SET content = 'other videos'")
+    stale = road.execute(sql + " WITH ACCURACY 0.9")
+    assert stale.tuning is not None
+    assert any("profiled again: the table's videos changed" in n for n in stale.tuning.notes)
+
+
+def test_a_latency_target_runs_under_the_controller(road: vql.Connection) -> None:
+    cur = road.execute("SELECT frame_id, computed, congested FROM intersection "
+                       "WITH LATENCY 2s")
+    rows = cur.fetchall()
+    assert len(rows) == ROAD_FRAMES
+    assert cur.tuning is not None and cur.tuning.controller is not None
+    assert cur.tuning.controller.decisions  # rates were picked per invocation
+    assert cur.stats is not None
+    assert sum(1 for r in rows if r[1]) == cur.stats.frames_decoded
+
+
+def test_an_infeasible_target_is_refused_unless_best_effort(road: vql.Connection) -> None:
+    with pytest.raises(vql.InfeasibleTargetError, match="the fastest takes about"):
+        road.execute("SELECT congested FROM intersection WITH LATENCY 1ms")
+    cur = road.execute("SELECT congested FROM intersection WITH LATENCY 1ms BEST EFFORT")
+    assert len(cur.fetchall()) == ROAD_FRAMES
+    assert cur.tuning is not None and any("BEST EFFORT" in n for n in cur.tuning.notes)
+
+
+def test_an_exact_plan_computes_every_row(road: vql.Connection) -> None:
+    cur = road.execute("SELECT computed, congested FROM intersection")
+    assert all(r[0] for r in cur.fetchall())
+    assert cur.estimated_accuracy == 1.0
+
+
+# --- what the user sees --------------------------------------------------------------------
+
+def test_explain_shows_the_choice_its_estimates_and_two_rejected_plans(
+        road: vql.Connection) -> None:
+    text = "\n".join(r[0] for r in road.execute(
+        "EXPLAIN SELECT congested FROM intersection WITH LATENCY 2s"))
+    assert "== Cost-based choice ==" in text and "chosen: " in text
+    assert text.count("rejected: ") == 2
+    assert "dollar cost: $" in text and "latency controller:" in text
+    infeasible = "\n".join(r[0] for r in road.execute(
+        "EXPLAIN SELECT congested FROM intersection WITH LATENCY 1ms"))
+    assert "no plan is estimated to meet WITH LATENCY 0.001 s" in infeasible
+
+
+def test_explain_analyze_shows_estimated_and_actual_time_per_operator(
+        road: vql.Connection) -> None:
+    road.execute("ANALYZE intersection")
+    lines = [r[0] for r in road.execute(
+        "EXPLAIN ANALYZE SELECT frame_id FROM intersection WHERE brightness > 100")]
+    header = lines.index("operator | estimated | actual (own time) | rows in -> out | pass rate")
+    operators = lines[header + 1:]
+    decode = next(line for line in operators if "Decode with decord" in line)
+    assert decode.split(" | ")[1].endswith(" s") and decode.split(" | ")[2].endswith(" s")
+    assert any(line.strip().startswith("Filter") and "%" in line for line in operators)
+
+
+def test_the_shell_prints_the_estimated_accuracy_under_a_lossy_result(road_video: Path,
+                                                                      tmp_path: Path) -> None:
+    script = (f"CREATE VIDEO TABLE intersection FROM '{road_video}';\n"
+              "SELECT avg(vehicle_count) FROM intersection WITH ACCURACY 0.8;\n")
+    result = subprocess.run([sys.executable, "-m", "vql.cli", "-c", script],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Estimated accuracy: " in result.stdout and "aggregate metric" in result.stdout
