@@ -48,11 +48,11 @@ def test_rejected_plans_say_why() -> None:
 
 
 @pytest.mark.parametrize(("budget", "per_second", "duration", "plan"), [
-    (1000.0, 0.1, 1254.0, ClipPlan(6, 20.0)),    # plenty: six clips of 20 s
-    (21.0, 0.1, 1254.0, ClipPlan(3, 20.0)),      # 60 s of clips at 0.35 s each
-    (18.0, 0.1, 1254.0, ClipPlan(3, 18.0 / 0.35 / 3)),
-    (10.0, 0.1, 1254.0, None),                   # under 3 x 15 s: nothing useful
-    (100.0, 0.1, 30.0, ClipPlan(3, 5.0)),        # a short video: three 5 s clips, half of it
+    (1000.0, 0.1, 1254.0, ClipPlan(8, 20.0)),    # plenty: eight clips of 20 s
+    (21.0, 0.1, 1254.0, ClipPlan(4, 15.0)),      # 60 s of clips at 0.35 s each
+    (18.0, 0.1, 1254.0, ClipPlan(4, 18.0 / 0.35 / 4)),
+    (10.0, 0.1, 1254.0, None),                   # under 4 x 10 s: nothing useful
+    (100.0, 0.1, 30.0, ClipPlan(4, 3.75)),       # a short video: four clips, half of it
     (1.0, 0.1, 30.0, None),
     (10.0, 0.0, 30.0, None),                     # no cost known
 ])
@@ -76,8 +76,11 @@ def profile(knob: str, value: float, score: float) -> AccuracyProfile:
     (Config(scale=0.5), 0.95),
     (Config(fps=1.0, scale=0.5), 0.9 * 0.95),   # knob independence: the product
     (Config(fps=2.0), None),                    # not measured
+    (Config(fps=0.5), 0.8),                     # a lower rate is never better than 1 FPS
+    (Config(scale=0.25), 0.95),                 # 0.97 measured, but 0.5x scored 0.95
 ])
 def test_combined_accuracy(config: Config, expected: float | None) -> None:
-    profiles = [profile("fps", 1.0, 0.9), profile("scale", 0.5, 0.95)]
+    profiles = [profile("fps", 1.0, 0.9), profile("scale", 0.5, 0.95),
+                profile("fps", 0.5, 0.8), profile("scale", 0.25, 0.97)]
     found = combined_accuracy(config, profiles)
     assert found == (pytest.approx(expected) if expected is not None else None)

@@ -16,6 +16,7 @@ import re
 import time
 import typing as t
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,9 +35,9 @@ if t.TYPE_CHECKING:
     from vql.engine import Engine
 
 CLIP_SECONDS = 20.0      # a clip's length when the budget allows
-MIN_CLIP_SECONDS = 15.0  # shorter clips say too little about sampling
-MAX_CLIPS = 6
-MIN_CLIPS = 3
+MIN_CLIP_SECONDS = 10.0  # shorter clips say too little about sampling
+MAX_CLIPS = 8
+MIN_CLIPS = 4
 # Profiling runs the reference once and each knob value once on the clips; the knob runs cost
 # about this many reference runs in all (measured on the room video: 3 clips of 15 s took
 # 26 s against 7.5 s for the reference on them).
@@ -76,14 +77,17 @@ def clip_plan(budget_s: float, reference_s_per_video_s: float, duration: float
     return ClipPlan(count, seconds)
 
 
-def clip_ranges(videos: list[VideoRow], timestamps: dict[int, np.ndarray], plan: ClipPlan
-                ) -> dict[int, list[tuple[int, int]]]:
-    """``plan.count`` clips spread evenly over the table's time, as frame ranges per video."""
+def clip_ranges(videos: list[VideoRow], timestamps: dict[int, np.ndarray], plan: ClipPlan,
+                seed: str = "") -> dict[int, list[tuple[int, int]]]:
+    """``plan.count`` clips as frame ranges per video, one placed at random in each of
+    ``plan.count`` equal parts of the table's time (stratified: evenly spaced clips can all
+    fall on the same phase of periodic content). ``seed`` makes the placement repeatable."""
     spans = [(v, float(v.duration)) for v in videos]
     total = sum(d for _, d in spans)
     ranges: dict[int, list[tuple[int, int]]] = {}
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
     for k in range(plan.count):
-        at = total * (k + 0.5) / plan.count  # clip centres
+        at = total * (k + rng.uniform(0.1, 0.9)) / plan.count  # clip centres
         for video, duration in spans:
             if at < duration or video is spans[-1][0]:
                 ts = timestamps[video.video_id]
@@ -97,6 +101,22 @@ def clip_ranges(videos: list[VideoRow], timestamps: dict[int, np.ndarray], plan:
     for video_id in ranges:
         ranges[video_id] = _merged(sorted(ranges[video_id]))
     return ranges
+
+
+def spread_ranges(videos: list[VideoRow], count: int, seed: str = ""
+                  ) -> dict[int, list[tuple[int, int]]]:
+    """``count`` single frames, one at random in each of ``count`` equal parts of the table."""
+    total = sum(v.frames for v in videos)
+    rng = np.random.default_rng(zlib.crc32(seed.encode()) + 1)
+    picks = sorted({min(int((k + rng.uniform()) * total / count), total - 1)
+                    for k in range(min(count, total))})
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    start = 0
+    for video in videos:
+        ranges[video.video_id] = [(p - start, p - start + 1) for p in picks
+                                  if start <= p < start + video.frames]
+        start += video.frames
+    return {k: v for k, v in ranges.items() if v}
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -170,26 +190,42 @@ class ClipProfiler:
         return table, time.perf_counter() - started
 
     def measure(self, knob_values: list[Config], clips: ClipPlan) -> list[AccuracyProfile]:
-        """The reference and each knob value on the clips. Rates that would process fewer
-        than two frames per clip are not measured (their accuracy stays unknown)."""
-        knob_values = [c for c in knob_values if c.fps is None or c.fps * clips.seconds >= 2]
-        ranges = clip_ranges(self.videos, self.timestamps, clips)
-        frames = sum(last - first for spans in ranges.values() for first, last in spans)
-        sample = f"{clips.count} clips of {clips.seconds:.1f} s ({frames} frames)"
-        shape = result_shape(self.plan)
+        """The reference and each knob value, each knob on the sample that suits it: sampling
+        rates on the clips (rates that would process fewer than two frames per clip stay
+        unmeasured); resolutions on single frames spread over the whole table, as many as the
+        clips hold, unless a function is stateful (it needs consecutive frames: clips)."""
         content = self.engine.catalog.content(self.scan.table)
-        reference, seconds = self.run(Config(), ranges)
+        stateful = any(isinstance(n, ApplyUDF) and n.call.stateful
+                       for n in chain(self.plan.inputs[0]))
+        clip_spans = clip_ranges(self.videos, self.timestamps, clips, content)
+        frames = sum(last - first for spans in clip_spans.values() for first, last in spans)
+        samples = {"fps": (clip_spans, f"{clips.count} clips of {clips.seconds:.1f} s "
+                                       f"({frames} frames)")}
+        if stateful:
+            samples["scale"] = samples["fps"]
+        else:
+            spread = spread_ranges(self.videos, max(frames // 2, 1), content)
+            count = sum(len(v) for v in spread.values())
+            samples["scale"] = (spread, f"{count} frames spread over the table")
+        shape = result_shape(self.plan)
         table = self.scan.table
-        profiles = [AccuracyProfile(table, "", "reference", 0.0, 1.0, shape, seconds, frames,
-                                    sample, content)]
-        for config in knob_values:
-            result, seconds = self.run(config, ranges)
-            score = accuracy(shape, reference, result)
-            knob, value = ("fps", config.fps) if config.fps is not None else ("scale",
-                                                                               config.scale)
-            assert value is not None
-            profiles.append(AccuracyProfile(table, "", knob, float(value), score, shape, seconds,
-                                            frames, sample, content))
+        profiles = []
+        for knob, (ranges, sample) in samples.items():
+            chosen = [c for c in knob_values if (c.fps is not None) == (knob == "fps")
+                      and (c.fps is None or c.fps * clips.seconds >= 2)]
+            if not chosen:
+                continue
+            reference, seconds = self.run(Config(), ranges)
+            count = sum(last - first for spans in ranges.values() for first, last in spans)
+            profiles.append(AccuracyProfile(table, "", "reference", 0.0, 1.0, shape, seconds,
+                                            count, sample, content))
+            for config in chosen:
+                result, seconds = self.run(config, ranges)
+                value = config.fps if knob == "fps" else config.scale
+                assert value is not None
+                profiles.append(AccuracyProfile(table, "", knob, float(value),
+                                                accuracy(shape, reference, result), shape,
+                                                seconds, count, sample, content))
         return profiles
 
 
@@ -199,14 +235,17 @@ def single_knob_values(configs: list[Config]) -> list[Config]:
 
 
 def combined_accuracy(config: Config, profiles: list[AccuracyProfile]) -> float | None:
-    """A configuration's estimated accuracy: the product of its knobs' measured accuracies
-    (1 for a knob at its reference value); None if a knob value was not measured."""
+    """A configuration's estimated accuracy: the product of its knobs' accuracies (1 for a
+    knob at its reference value); None if a knob value was not measured. Fewer frames or
+    pixels are assumed never to be more accurate, so a knob value's accuracy is the lowest
+    measured at it or at any richer value of the same knob (a noisy high score at a low rate
+    does not count)."""
     score = 1.0
     for knob, value in (("fps", config.fps), ("scale", config.scale)):
         if value is None or (knob == "scale" and value == 1):
             continue
-        found = [p.accuracy for p in profiles if p.knob == knob and math.isclose(p.value, value)]
-        if not found:
+        measured = [p for p in profiles if p.knob == knob]
+        if not any(math.isclose(p.value, value) for p in measured):
             return None
-        score *= found[0]
+        score *= min(p.accuracy for p in measured if p.value >= value - 1e-9)
     return score

@@ -259,7 +259,7 @@ class Tuner:
             elif age > self.engine.settings.profile_max_age_days:
                 reason = f"it is {age:.1f} days old"
             else:
-                notes.append(f"accuracy profile reused ({stored[0].sample}, "
+                notes.append(f"accuracy profile reused ({samples_of(stored)}, "
                              f"{age * 24:.1f} h old)")
                 return stored
         share = self.engine.settings.profile_share
@@ -285,7 +285,7 @@ class Tuner:
         with self.engine.atomic():
             catalog.save_accuracy(table, key, measured)
         notes.append(f"accuracy profiled{' again: ' + reason if reason else ''} on "
-                     f"{measured[0].sample} in {time.perf_counter() - started:.2f} s "
+                     f"{samples_of(measured)} in {time.perf_counter() - started:.2f} s "
                      f"(budget {budget:.2f} s: {basis})")
         return catalog.accuracy_profiles(table, key)
 
@@ -299,6 +299,10 @@ class Tuner:
         budget = max(self.targets.latency_s or 0.0, 0.0) - self.elapsed()
         invocation = max(MIN_INVOCATION_S, duration / INVOCATIONS)
         return LatencyController(rate_options, duration, budget, invocation)
+
+
+def samples_of(profiles: list[AccuracyProfile]) -> str:
+    return " and ".join(dict.fromkeys(p.sample for p in profiles))
 
 
 def p_fields(p: AccuracyProfile) -> tuple[t.Any, ...]:
