@@ -60,6 +60,7 @@ class AccuracyProfile:
     frames: int            # frames in the clips
     sample: str            # which clips, in words
     content: str           # the table's videos when measured (see Catalog.content)
+    change_rate: float | None = None  # fps knob: share of consecutive processed frames differing
     measured_at: t.Any = None
 
 
@@ -244,17 +245,21 @@ class Catalog:
                     WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
         for p in profiles:
             self.run("INSERT INTO vql_catalog.accuracy_profiles VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
                      [table, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
-                      p.frames, p.sample, p.content])
+                      p.frames, p.sample, p.content, p.change_rate])
 
     def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
         rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
-                                  frames, sample, content, measured_at
+                                  frames, sample, content, change_rate, measured_at
                            FROM vql_catalog.accuracy_profiles
                            WHERE lower(table_name) = lower(?) AND pipeline = ?
                            ORDER BY knob, value""", [table, pipeline])
         return [AccuracyProfile(*r) for r in rows]
+
+    def forget_accuracy(self, table: str, pipeline: str) -> None:
+        self.run("""DELETE FROM vql_catalog.accuracy_profiles
+                    WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
 
     def profile_age_days(self, measured_at: t.Any) -> float:
         rows = self.run("SELECT epoch(current_timestamp::TIMESTAMP) - epoch(?::TIMESTAMP)",

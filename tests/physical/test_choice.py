@@ -84,3 +84,16 @@ def test_combined_accuracy(config: Config, expected: float | None) -> None:
                 profile("fps", 0.5, 0.8), profile("scale", 0.25, 0.97)]
     found = combined_accuracy(config, profiles)
     assert found == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(("observed", "pairs", "profiled", "drift"), [
+    (0.10, 100, 0.08, False),   # about as often as profiled
+    (0.30, 100, 0.08, True),    # far more change than profiled
+    (0.30, 10, 0.08, False),    # too few pairs to tell
+    (0.30, 100, None, False),   # nothing profiled to compare with
+    (0.04, 100, 0.0, False),    # within the slack
+])
+def test_drift(observed: float, pairs: int, profiled: float | None, drift: bool) -> None:
+    from vql.physical.tuner import drifted
+
+    assert drifted(observed, pairs, profiled) is drift

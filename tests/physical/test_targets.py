@@ -108,6 +108,20 @@ def test_an_accuracy_target_is_met_and_its_profile_is_stored_and_reused(
     assert any("profiled again: the table's videos changed" in n for n in stale.tuning.notes)
 
 
+def test_drifted_content_drops_the_accuracy_profile(road: vql.Connection) -> None:
+    sql = "SELECT avg(vehicle_count) FROM intersection WITH ACCURACY 0.9"
+    road.execute(sql).fetchall()  # builds the profile
+    # Make the stored profile say: resolution is useless, and sampled frames never changed.
+    road.execute("UPDATE vql_catalog.accuracy_profiles SET accuracy = 0 WHERE knob = 'scale'")
+    road.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0 WHERE knob = 'fps'")
+    cur = road.execute(sql)
+    cur.fetchall()  # the check runs once every row has been read
+    assert cur.tuning is not None and cur.tuning.chosen is not None
+    assert cur.tuning.chosen.config.fps is not None  # a sampled plan was chosen
+    assert any(note.startswith("content drift") for note in cur.tuning.notes)
+    assert road.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() == [(0,)]
+
+
 def test_a_latency_target_runs_under_the_controller(road: vql.Connection) -> None:
     cur = road.execute("SELECT frame_id, computed, congested FROM intersection "
                        "WITH LATENCY 2s")

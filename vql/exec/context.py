@@ -30,6 +30,11 @@ class QueryStats:
     rows_filtered_out: int = 0   # rows dropped inside video pipelines
     rows_filled: int = 0         # rows a lossy plan filled from the nearest processed frame
     operators: dict[int, OperatorStats] = field(default_factory=dict)  # by operator index
+    processed_pairs: int = 0     # consecutive processed frames of a lossy plan (per video)
+    processed_changes: int = 0   # ... whose function values differ
+
+    def change_rate(self) -> float | None:
+        return self.processed_changes / self.processed_pairs if self.processed_pairs else None
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"frames_scanned": self.frames_scanned, "frames_decoded": self.frames_decoded,

@@ -493,6 +493,8 @@ class FillOp(UnaryOp):
             out = next(section)
             values = pa.Table.from_batches([out]).select(list(self.columns))
             stamps = out.column("ts").to_numpy()
+            _count_changes(values if run.carry is None else
+                           pa.concat_tables([run.carry, values]), ctx)
             if run.carry is not None:
                 values = pa.concat_tables([run.carry, values])
                 stamps = np.concatenate([run.carry_ts, stamps])
@@ -520,6 +522,13 @@ class FillOp(UnaryOp):
             emit = emit.append_column(values.schema.field(name),
                                       values.column(name).take(pa.array(nearest)))
         yield from emit.combine_chunks().to_batches()
+
+
+def _count_changes(values: pa.Table, ctx: ExecContext) -> None:
+    """How often consecutive processed frames disagree: the statistic that reveals drift."""
+    rows = list(zip(*(values.column(i).to_pylist() for i in range(values.num_columns))))
+    ctx.stats.processed_pairs += max(len(rows) - 1, 0)
+    ctx.stats.processed_changes += sum(1 for a, b in zip(rows, rows[1:]) if a != b)
 
 
 def _nearest(stamps: np.ndarray, targets: np.ndarray) -> np.ndarray:

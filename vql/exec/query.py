@@ -86,6 +86,11 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
                 continue  # an aborted transaction: the rollback drops the view anyway
         views.clear()
         ctx.close()
+        if planned.tuning is not None and ctx.failure is None:
+            try:
+                planned.tuning.check_drift(ctx.stats, engine.catalog)
+            except duckdb.Error:
+                return  # an aborted transaction: the profile stays; nothing else is lost
 
     try:
         for op in operators:

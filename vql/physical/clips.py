@@ -159,8 +159,9 @@ class ClipProfiler:
                            for v in self.videos}
 
     def run(self, config: Config, ranges: dict[int, list[tuple[int, int]]]
-            ) -> tuple[pa.Table, float]:
-        """The query's result over the clips under ``config``, and the seconds it took."""
+            ) -> tuple[pa.Table, float, float | None]:
+        """The query's result over the clips under ``config``, the seconds it took, and how
+        often consecutive processed frames disagreed (sampled configurations)."""
         engine = self.engine
         pipeline = configure(self.plan.inputs[0], config) if not config.is_reference \
             else self.plan.inputs[0]
@@ -187,7 +188,7 @@ class ClipProfiler:
             with contextlib.suppress(Exception):  # an aborted transaction drops it anyway
                 engine.duck.unregister(view)
             ctx.close()
-        return table, time.perf_counter() - started
+        return table, time.perf_counter() - started, ctx.stats.change_rate()
 
     def measure(self, knob_values: list[Config], clips: ClipPlan) -> list[AccuracyProfile]:
         """The reference and each knob value, each knob on the sample that suits it: sampling
@@ -215,17 +216,17 @@ class ClipProfiler:
                       and (c.fps is None or c.fps * clips.seconds >= 2)]
             if not chosen:
                 continue
-            reference, seconds = self.run(Config(), ranges)
+            reference, seconds, _ = self.run(Config(), ranges)
             count = sum(last - first for spans in ranges.values() for first, last in spans)
             profiles.append(AccuracyProfile(table, "", "reference", 0.0, 1.0, shape, seconds,
                                             count, sample, content))
             for config in chosen:
-                result, seconds = self.run(config, ranges)
+                result, seconds, change = self.run(config, ranges)
                 value = config.fps if knob == "fps" else config.scale
                 assert value is not None
                 profiles.append(AccuracyProfile(table, "", knob, float(value),
                                                 accuracy(shape, reference, result), shape,
-                                                seconds, count, sample, content))
+                                                seconds, count, sample, content, change))
         return profiles
 
 

@@ -20,7 +20,8 @@ import typing as t
 from dataclasses import dataclass, field
 
 from vql.bind.options import QueryOptions
-from vql.catalog import AccuracyProfile, Profile
+from vql.catalog import AccuracyProfile, Catalog, Profile
+from vql.exec.context import QueryStats
 from vql.exec.controller import LatencyController, RateOption
 from vql.functions.spec import FrameFunction
 from vql.physical import knobs
@@ -129,6 +130,20 @@ class Tuning:
     notes: list[str] = field(default_factory=list)
     controller: LatencyController | None = None
     profiling_s: float = 0.0
+    profile: tuple[str, str] | None = None   # (table, pipeline) of the accuracy profile used
+    expected_change: float | None = None     # its change rate at the chosen sampling rate
+
+    def check_drift(self, stats: QueryStats, catalog: Catalog) -> None:
+        """After the query: forget the accuracy profile if the content drifted from it, so
+        that the next query of this pipeline measures it again (Chameleon)."""
+        observed = stats.change_rate()
+        if self.profile is None or not drifted(observed, stats.processed_pairs,
+                                                self.expected_change):
+            return
+        catalog.forget_accuracy(*self.profile)
+        self.notes.append(f"content drift: consecutive processed frames differed {observed:.0%} "
+                          f"of the time against {self.expected_change:.0%} when profiled; the "
+                          "accuracy profile was dropped and the next query measures it again")
 
     @property
     def lossy(self) -> bool:
@@ -187,6 +202,8 @@ class Tuner:
 
         tuning = Tuning(self.plan, ranked.chosen, ranked.rejected, result_shape(self.plan),
                         ranked.chosen is not None, ranked.fastest.seconds, notes)
+        if accuracy:
+            tuning.profile = (self.scan.table, pipeline_key(self.plan))
         chosen = ranked.chosen or (ranked.fastest if self.targets.best_effort else None)
         if chosen is None:
             return tuning
@@ -200,6 +217,9 @@ class Tuner:
             tuning.plan = knobs.apply(self.plan, start, controlled=True)
         else:
             tuning.plan = knobs.apply(self.plan, chosen.config)
+            tuning.expected_change = next(
+                (p.change_rate for p in accuracy if p.knob == "fps" and chosen.config.fps
+                 is not None and abs(p.value - chosen.config.fps) < 1e-9), None)
         return tuning
 
     # --- costs -------------------------------------------------------------------------------
@@ -306,4 +326,16 @@ def samples_of(profiles: list[AccuracyProfile]) -> str:
 
 
 def p_fields(p: AccuracyProfile) -> tuple[t.Any, ...]:
-    return (p.knob, p.value, p.accuracy, p.metric, p.seconds, p.frames, p.sample, p.content)
+    return (p.knob, p.value, p.accuracy, p.metric, p.seconds, p.frames, p.sample, p.content,
+            p.change_rate)
+
+
+# Content has drifted when a query sees consecutive processed frames disagree this much more
+# often than the profile did at the same rate (and it saw enough pairs to tell).
+DRIFT_FACTOR, DRIFT_SLACK, DRIFT_MIN_PAIRS = 2.0, 0.05, 20
+
+
+def drifted(observed: float | None, pairs: int, profiled: float | None) -> bool:
+    if observed is None or profiled is None or pairs < DRIFT_MIN_PAIRS:
+        return False
+    return observed > profiled * DRIFT_FACTOR + DRIFT_SLACK
