@@ -33,11 +33,12 @@ DDL = (
     # query's functions, predicates and SQL, without its targets), on clips of the table.
     # ``content`` identifies the table's videos when measured: a changed table makes it stale.
     # ``change_rate``: for a sampling rate, how often consecutive processed frames disagreed;
-    # a query that sees far more change than this has met drifted content.
+    # a query that sees far more change than this has met drifted content. ``pass_rate``: for a
+    # difference cascade, the share of decoded frames it let through to the functions.
     """CREATE TABLE IF NOT EXISTS vql_catalog.accuracy_profiles (
         table_name VARCHAR, pipeline VARCHAR, knob VARCHAR, value DOUBLE, accuracy DOUBLE,
         metric VARCHAR, seconds DOUBLE, frames INTEGER, sample VARCHAR, content VARCHAR,
-        change_rate DOUBLE, measured_at TIMESTAMP)""",
+        change_rate DOUBLE, pass_rate DOUBLE, measured_at TIMESTAMP)""",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,

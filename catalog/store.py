@@ -61,6 +61,7 @@ class AccuracyProfile:
     sample: str            # which clips, in words
     content: str           # the table's videos when measured (see Catalog.content)
     change_rate: float | None = None  # fps knob: share of consecutive processed frames differing
+    pass_rate: float | None = None    # diff knob: share of decoded frames the cascade let through
     measured_at: t.Any = None
 
 
@@ -245,13 +246,14 @@ class Catalog:
                     WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
         for p in profiles:
             self.run("INSERT INTO vql_catalog.accuracy_profiles VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
                      [table, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
-                      p.frames, p.sample, p.content, p.change_rate])
+                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate])
 
     def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
         rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
-                                  frames, sample, content, change_rate, measured_at
+                                  frames, sample, content, change_rate, pass_rate,
+                                  measured_at
                            FROM vql_catalog.accuracy_profiles
                            WHERE lower(table_name) = lower(?) AND pipeline = ?
                            ORDER BY knob, value""", [table, pipeline])

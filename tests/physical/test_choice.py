@@ -78,10 +78,13 @@ def profile(knob: str, value: float, score: float) -> AccuracyProfile:
     (Config(fps=2.0), None),                    # not measured
     (Config(fps=0.5), 0.8),                     # a lower rate is never better than 1 FPS
     (Config(scale=0.25), 0.95),                 # 0.97 measured, but 0.5x scored 0.95
+    (Config(diff=0.01), 0.85),                  # a larger threshold is never better
+    (Config(fps=1.0, diff=0.005), 0.9 * 0.85),
 ])
 def test_combined_accuracy(config: Config, expected: float | None) -> None:
     profiles = [profile("fps", 1.0, 0.9), profile("scale", 0.5, 0.95),
-                profile("fps", 0.5, 0.8), profile("scale", 0.25, 0.97)]
+                profile("fps", 0.5, 0.8), profile("scale", 0.25, 0.97),
+                profile("diff", 0.005, 0.85), profile("diff", 0.01, 0.88)]
     found = combined_accuracy(config, profiles)
     assert found == (pytest.approx(expected) if expected is not None else None)
 

@@ -75,6 +75,23 @@ def test_sampling_fills_every_skipped_row_from_the_nearest_processed_frame(
     assert values[processed].tolist() == [reference[i] for i in processed]
 
 
+def test_a_difference_cascade_at_zero_equals_the_exact_plan(road: vql.Connection) -> None:
+    sql = "SELECT frame_id, computed, brightness FROM intersection"
+    table, stats = run_config(road, sql, Config(diff=0.0))
+    assert table.equals(exact(road, sql)) and stats.rows_filled == 0
+
+
+def test_a_difference_cascade_skips_still_frames_and_fills_them(room: vql.Connection) -> None:
+    sql = "SELECT frame_id, computed, has_object(frame, 'person') AS p FROM room " \
+          "WHERE frame_id < 300"
+    table, stats = run_config(room, sql, Config(diff=0.01))
+    assert table.num_rows == 300 and stats.frames_decoded == 300
+    processed = sum(table.column("computed").to_pylist())
+    assert processed == stats.udf_frames["detect"] < 300  # still frames skip the detector
+    reference = exact(room, sql.replace("computed, ", ""))
+    assert accuracy("per_frame", reference.select(["p"]), table.select(["p"])) > 0.8
+
+
 def test_a_reduced_resolution_reports_boxes_in_native_pixels(room: vql.Connection) -> None:
     sql = "SELECT detect(frame) AS d FROM room WHERE frame_id BETWEEN 600 AND 640"
     half, _ = run_config(room, sql, Config(scale=0.5))
@@ -111,9 +128,11 @@ def test_an_accuracy_target_is_met_and_its_profile_is_stored_and_reused(
 def test_drifted_content_drops_the_accuracy_profile(road: vql.Connection) -> None:
     sql = "SELECT avg(vehicle_count) FROM intersection WITH ACCURACY 0.9"
     road.execute(sql).fetchall()  # builds the profile
-    # Make the stored profile say: resolution is useless, and sampled frames never changed.
+    # Make the stored profile say: sampling is exact, resolution useless, and sampled frames
+    # never changed; the vehicle counts of the road video do change.
     road.execute("UPDATE vql_catalog.accuracy_profiles SET accuracy = 0 WHERE knob = 'scale'")
-    road.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0 WHERE knob = 'fps'")
+    road.execute("UPDATE vql_catalog.accuracy_profiles SET accuracy = 1, change_rate = 0 "
+                 "WHERE knob = 'fps'")
     cur = road.execute(sql)
     cur.fetchall()  # the check runs once every row has been read
     assert cur.tuning is not None and cur.tuning.chosen is not None

@@ -8,6 +8,7 @@ converted to NumPy without a copy for the kernels; ``Project`` drops it or encod
 
 from __future__ import annotations
 
+import math
 import os
 import typing as t
 from collections import deque
@@ -225,6 +226,10 @@ class UDFOp(UnaryOp):
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         video, evaluator = -1, None
         for batch in self.child.batches(ctx):
+            if batch.num_rows == 0:  # a cascade let no frame of this batch through
+                yield batch.append_column(pa.field(self.call.column, self.function.returns),
+                                          pa.array([], type=self.function.returns))
+                continue
             if evaluator is None or (self.function.traits.stateful and _video_id(batch) != video):
                 video, evaluator = _video_id(batch), self.function.open(self.call.constants)
             values = self._evaluate(evaluator, batch)
@@ -251,6 +256,35 @@ class UDFOp(UnaryOp):
             raise UDFError(f"{self.call.function} returned {len(array)} values for "
                            f"{batch.num_rows} frames")
         return array
+
+
+@dataclass
+class DiffGateOp(UnaryOp):
+    """Lets a frame through when its 64x36 grey thumbnail differs from the last frame let
+    through (same video) by at least ``threshold`` (mean absolute level, 0..1). Yields one
+    batch, possibly empty, per input batch (the contract of a sampled section)."""
+
+    threshold: float
+
+    def describe(self) -> str:
+        return (f"DiffGate (cpu): skip frames within {self.threshold:.1%} of the last "
+                "processed one")
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        import cv2
+
+        video, last = -1, None
+        for batch in self.child.batches(ctx):
+            if _video_id(batch) != video:
+                video, last = _video_id(batch), None
+            keep = np.zeros(batch.num_rows, dtype=bool)
+            for i, frame in enumerate(frames_of(batch)):
+                grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+                thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA)
+                thumb = thumb.astype(np.float32) / 255
+                if last is None or float(np.abs(thumb - last).mean()) >= self.threshold:
+                    keep[i], last = True, thumb
+            yield batch.filter(pa.array(keep))
 
 
 BOX_FIELDS = ("x1", "y1", "x2", "y2")
@@ -442,8 +476,9 @@ class FillOp(UnaryOp):
         return (self.section, self.child)
 
     def describe(self) -> str:
+        rate = "every frame" if math.isinf(self.fps) else f"{self.fps:g} FPS"
         how = (f"rate chosen per {self.picker.invocation_s:g} s invocation by the latency "
-               f"controller, starting at {self.fps:g} FPS" if self.picker else f"{self.fps:g} FPS")
+               f"controller, starting at {rate}" if self.picker else rate)
         return f"Sample ({how}) and fill {', '.join(self.columns)} from the nearest processed frame"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
@@ -468,7 +503,9 @@ class FillOp(UnaryOp):
                     if self.picker is not None and position >= boundary:
                         fps = self.picker.rate(position)
                         boundary = position + self.picker.invocation_s
-                    if stamp >= run.next_due - 1e-9:
+                    if math.isinf(fps):
+                        keep[i] = True
+                    elif stamp >= run.next_due - 1e-9:
                         keep[i] = True
                         run.next_due = (np.floor(stamp * fps + 1e-9) + 1) / fps
                 video_span = float(ts[-1]) - video_start

@@ -159,9 +159,10 @@ class ClipProfiler:
                            for v in self.videos}
 
     def run(self, config: Config, ranges: dict[int, list[tuple[int, int]]]
-            ) -> tuple[pa.Table, float, float | None]:
-        """The query's result over the clips under ``config``, the seconds it took, and how
-        often consecutive processed frames disagreed (sampled configurations)."""
+            ) -> tuple[pa.Table, float, float | None, float | None]:
+        """The query's result over the clips under ``config``, the seconds it took, how often
+        consecutive processed frames disagreed (sampled configurations), and the share of
+        decoded frames a cascade let through."""
         engine = self.engine
         pipeline = configure(self.plan.inputs[0], config) if not config.is_reference \
             else self.plan.inputs[0]
@@ -188,7 +189,10 @@ class ClipProfiler:
             with contextlib.suppress(Exception):  # an aborted transaction drops it anyway
                 engine.duck.unregister(view)
             ctx.close()
-        return table, time.perf_counter() - started, ctx.stats.change_rate()
+        stats = ctx.stats
+        passed = (max(stats.udf_frames.values()) / stats.frames_decoded
+                  if config.diff is not None and stats.frames_decoded else None)
+        return table, time.perf_counter() - started, stats.change_rate(), passed
 
     def measure(self, knob_values: list[Config], clips: ClipPlan) -> list[AccuracyProfile]:
         """The reference and each knob value, each knob on the sample that suits it: sampling
@@ -202,6 +206,7 @@ class ClipProfiler:
         frames = sum(last - first for spans in clip_spans.values() for first, last in spans)
         samples = {"fps": (clip_spans, f"{clips.count} clips of {clips.seconds:.1f} s "
                                        f"({frames} frames)")}
+        samples["diff"] = samples["fps"]  # a cascade compares consecutive frames
         if stateful:
             samples["scale"] = samples["fps"]
         else:
@@ -212,27 +217,36 @@ class ClipProfiler:
         table = self.scan.table
         profiles = []
         for knob, (ranges, sample) in samples.items():
-            chosen = [c for c in knob_values if (c.fps is not None) == (knob == "fps")
+            chosen = [c for c in knob_values if knob_of(c)[0] == knob
                       and (c.fps is None or c.fps * clips.seconds >= 2)]
             if not chosen:
                 continue
-            reference, seconds, _ = self.run(Config(), ranges)
+            reference, seconds, _, _ = self.run(Config(), ranges)
             count = sum(last - first for spans in ranges.values() for first, last in spans)
             profiles.append(AccuracyProfile(table, "", "reference", 0.0, 1.0, shape, seconds,
                                             count, sample, content))
             for config in chosen:
-                result, seconds, change = self.run(config, ranges)
-                value = config.fps if knob == "fps" else config.scale
-                assert value is not None
-                profiles.append(AccuracyProfile(table, "", knob, float(value),
+                result, seconds, change, passed = self.run(config, ranges)
+                profiles.append(AccuracyProfile(table, "", knob, knob_of(config)[1],
                                                 accuracy(shape, reference, result), shape,
-                                                seconds, count, sample, content, change))
+                                                seconds, count, sample, content, change,
+                                                passed))
         return profiles
+
+
+def knob_of(config: Config) -> tuple[str, float]:
+    """The knob a single-knob configuration changes, and its value."""
+    if config.fps is not None:
+        return "fps", config.fps
+    if config.diff is not None:
+        return "diff", config.diff
+    return "scale", config.scale
 
 
 def single_knob_values(configs: list[Config]) -> list[Config]:
     """The configurations that change exactly one knob from the reference."""
-    return [c for c in configs if (c.fps is None) != (c.scale == 1)]
+    return [c for c in configs
+            if (c.fps is not None) + (c.scale != 1) + (c.diff is not None) == 1]
 
 
 def combined_accuracy(config: Config, profiles: list[AccuracyProfile]) -> float | None:
@@ -242,11 +256,23 @@ def combined_accuracy(config: Config, profiles: list[AccuracyProfile]) -> float 
     measured at it or at any richer value of the same knob (a noisy high score at a low rate
     does not count)."""
     score = 1.0
-    for knob, value in (("fps", config.fps), ("scale", config.scale)):
+    for knob, value in (("fps", config.fps), ("scale", config.scale), ("diff", config.diff)):
         if value is None or (knob == "scale" and value == 1):
             continue
         measured = [p for p in profiles if p.knob == knob]
         if not any(math.isclose(p.value, value) for p in measured):
             return None
-        score *= min(p.accuracy for p in measured if p.value >= value - 1e-9)
+        # A larger difference threshold skips more: it is the "poorer" direction for diff.
+        richer = [p.accuracy for p in measured if (p.value <= value + 1e-9 if knob == "diff"
+                                                   else p.value >= value - 1e-9)]
+        score *= min(richer)
     return score
+
+
+def pass_rate(config: Config, profiles: list[AccuracyProfile]) -> float:
+    """The share of decoded frames a configuration's cascade lets through (1 without one)."""
+    if config.diff is None:
+        return 1.0
+    found = [p.pass_rate for p in profiles if p.knob == "diff" and p.pass_rate is not None
+             and math.isclose(p.value, config.diff)]
+    return found[0] if found else 1.0

@@ -15,6 +15,7 @@ from vql.catalog import Profile
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
+    DiffGate,
     Fill,
     Filter,
     Limit,
@@ -83,7 +84,7 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
     assert isinstance(scan, VideoScan)
     frames, sample_fps = scan.frames, None
     for node in nodes:
-        if isinstance(node, Sample):
+        if isinstance(node, Sample) and not math.isinf(node.fps):
             sample_fps = node.fps if sample_fps is None else min(sample_fps, node.fps)
             frames = sampled_frames(frames, scan.duration, scan.videos, node.fps)
     filtered = any(isinstance(n, Filter) for n in nodes)  # then a limit caps nothing known
@@ -100,6 +101,10 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
     for node in nodes:
         if isinstance(node, Filter) and not filled:
             bound = "≤ "  # operators above a filter of unknown selectivity: an upper bound
+        elif isinstance(node, DiffGate):
+            frames = math.ceil(frames * node.pass_rate)
+            lines.append(f"difference cascade: about {node.pass_rate:.0%} of the decoded frames "
+                         f"reach the functions (profiled): {frames} frames")
         elif isinstance(node, Fill):
             filled = False  # filters above a fill see every row; nothing costly follows them
         elif isinstance(node, Decode):

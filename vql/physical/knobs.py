@@ -5,7 +5,10 @@ Knobs (used only when a query states a target):
 * ``fps``: frames per second of video that are processed; the others are filled from the
   nearest processed frame (``Sample(fill=True)`` ... ``Fill``), so the result keeps every row;
 * ``scale``: decode resolution, a fraction of the native width and height (boxes that
-  functions return are mapped back to native pixels).
+  functions return are mapped back to native pixels);
+* ``diff``: a cascade: frames that differ from the last processed frame by less than this
+  (mean absolute grey level of a thumbnail, 0..1) skip the functions and are filled
+  (stateless functions only: a stateful one must see every frame it is given).
 
 The reference configuration (every frame, native resolution) is ``Config()``. A user's
 ``SAMPLE n FPS`` fixes the sampling knob: then only the resolution varies.
@@ -13,11 +16,13 @@ The reference configuration (every frame, native resolution) is ``Config()``. A 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
+    DiffGate,
     Fill,
     Filter,
     Limit,
@@ -33,21 +38,29 @@ from vql.plan.nodes import (
 # Rates tried, frames per second of video (those below the video's own rate are used).
 RATES: tuple[float, ...] = (5.0, 2.0, 1.0, 0.5, 0.25, 0.1)
 SCALES: tuple[float, ...] = (1.0, 0.5, 0.25)
+DIFFS: tuple[float, ...] = (0.005, 0.01)  # measured: consecutive 1 FPS frames of the room
+                                          # video differ by 0.47 % (median), 0.28 % (quartile)
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     fps: float | None = None   # None: every frame
     scale: float = 1.0
+    diff: float | None = None  # None: no difference cascade
 
     @property
     def is_reference(self) -> bool:
-        return self.fps is None and self.scale == 1
+        return self.fps is None and self.scale == 1 and self.diff is None
+
+    @property
+    def fills(self) -> bool:
+        return self.fps is not None or self.diff is not None
 
     def describe(self) -> str:
         rate = "every frame" if self.fps is None else f"{self.fps:g} FPS + fill"
         size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
-        return f"{rate}, {size}"
+        gate = "" if self.diff is None else f", skip frames within {self.diff:.1%}"
+        return f"{rate}, {size}{gate}"
 
 
 def tunable(plan: Relational) -> str | None:
@@ -74,19 +87,24 @@ def candidates(pipeline: PlanNode, video_fps: float) -> list[Config]:
     rates: list[float | None] = [None]
     if not fixed:
         rates += [r for r in RATES if r < video_fps * 0.75]
-    return [Config(fps, scale) for fps in rates for scale in SCALES]
+    stateful = any(isinstance(n, ApplyUDF) and n.call.stateful for n in chain(pipeline))
+    diffs: list[float | None] = [None] + ([] if stateful else list(DIFFS))
+    return [Config(fps, scale, diff) for fps in rates for scale in SCALES for diff in diffs]
 
 
-def apply(plan: Relational, config: Config, controlled: bool = False) -> Relational:
+def apply(plan: Relational, config: Config, controlled: bool = False,
+          pass_rate: float = 1.0) -> Relational:
     """The plan with ``config`` applied to its (single) pipeline."""
     if config.is_reference and not controlled:
         return plan
-    return plan.replace(inputs=(configure(plan.inputs[0], config, controlled),))
+    return plan.replace(inputs=(configure(plan.inputs[0], config, controlled, pass_rate),))
 
 
-def configure(pipeline: PlanNode, config: Config, controlled: bool = False) -> PlanNode:
-    """Rewrite a pipeline for ``config``: decode at its scale; with a rate, sample below the
-    decoder and fill after the last function, moving filters on function columns above it."""
+def configure(pipeline: PlanNode, config: Config, controlled: bool = False,
+              pass_rate: float = 1.0) -> PlanNode:
+    """Rewrite a pipeline for ``config``: decode at its scale; with a rate or a cascade,
+    sample below the decoder, gate after it, and fill after the last function, moving filters
+    on function columns above the fill. ``pass_rate``: the cascade's expected pass rate."""
     nodes = chain(pipeline)
     udfs = [n for n in nodes if isinstance(n, ApplyUDF)]
     columns = {u.call.column for u in udfs}
@@ -95,12 +113,13 @@ def configure(pipeline: PlanNode, config: Config, controlled: bool = False) -> P
     late = [n for n in nodes[decode_at:] if isinstance(n, Filter) and n.columns & columns]
     tail = [n for n in nodes[decode_at:] if isinstance(n, Limit | Project)]
     decode = Decode(nodes[decode_at].children()[0], config.scale)
-    if config.fps is None:
+    if not config.fills:
         rest = [n for n in nodes[decode_at + 1:] if not isinstance(n, Limit | Project)]
         return rebuild([*base, decode, *rest, *tail])
     scan = nodes[0]
     assert isinstance(scan, VideoScan)
     early = [n for n in nodes[decode_at:] if isinstance(n, Filter) and n not in late]
-    sample = Sample(scan, config.fps, fill=True)
+    sample = Sample(scan, config.fps if config.fps is not None else math.inf, fill=True)
+    gate = [] if config.diff is None else [DiffGate(scan, config.diff, pass_rate)]
     fill = Fill(scan, tuple(u.call.column for u in udfs), controlled)
-    return rebuild([*base, *early, sample, decode, *udfs, fill, *late, *tail])
+    return rebuild([*base, *early, sample, decode, *gate, *udfs, fill, *late, *tail])

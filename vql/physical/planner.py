@@ -80,6 +80,11 @@ def _udf(planner: PhysicalPlanner, node: n.ApplyUDF, child: ops.Operator) -> ops
     return ops.UDFOp(child, node.call, function)
 
 
+def _diff_gate(planner: PhysicalPlanner, node: n.DiffGate, child: ops.Operator
+               ) -> ops.Operator:
+    return ops.DiffGateOp(child, node.threshold)
+
+
 def _filter(planner: PhysicalPlanner, node: n.Filter, child: ops.Operator) -> ops.Operator:
     return ops.FilterOp(child, node.predicate, node.params)
 
@@ -121,4 +126,5 @@ PHYSICAL: dict[type, Callable[[PhysicalPlanner, t.Any, t.Any], ops.Operator]] = 
     n.Limit: _limit,
     n.Project: _project,
     n.Fill: _fill,
+    n.DiffGate: _diff_gate,
 }

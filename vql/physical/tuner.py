@@ -30,6 +30,7 @@ from vql.physical.clips import (
     clip_plan,
     combined_accuracy,
     minimal_profile_s,
+    pass_rate,
     pipeline_key,
     single_knob_values,
 )
@@ -188,8 +189,9 @@ class Tuner:
         profiles = self._cost_profiles(notes)
         pipeline = self.plan.inputs[0]
         configs = knobs.candidates(pipeline, self.video_fps)
-        seconds = {c: self._seconds(c, profiles) for c in configs}
-        accuracy = self._accuracy_profiles(seconds[Config()], configs, notes)
+        reference_s = self._seconds(Config(), profiles, 1.0)
+        accuracy = self._accuracy_profiles(reference_s, configs, notes)
+        seconds = {c: self._seconds(c, profiles, pass_rate(c, accuracy)) for c in configs}
         options = [Option(c, seconds[c], self._usd(seconds[c]),
                           1.0 if c.is_reference else
                           (combined_accuracy(c, accuracy) if accuracy else None))
@@ -213,10 +215,13 @@ class Tuner:
             tuning.chosen = chosen
         if self.targets.latency_s is not None and self.scan.duration > 0:
             tuning.controller = self._controller(chosen, options)
-            start = Config(chosen.config.fps or self.video_fps, chosen.config.scale)
-            tuning.plan = knobs.apply(self.plan, start, controlled=True)
+            start = Config(chosen.config.fps or self.video_fps, chosen.config.scale,
+                           chosen.config.diff)
+            tuning.plan = knobs.apply(self.plan, start, controlled=True,
+                                      pass_rate=pass_rate(start, accuracy))
         else:
-            tuning.plan = knobs.apply(self.plan, chosen.config)
+            tuning.plan = knobs.apply(self.plan, chosen.config,
+                                      pass_rate=pass_rate(chosen.config, accuracy))
             tuning.expected_change = next(
                 (p.change_rate for p in accuracy if p.knob == "fps" and chosen.config.fps
                  is not None and abs(p.value - chosen.config.fps) < 1e-9), None)
@@ -253,8 +258,8 @@ class Tuner:
                      f"(ANALYZE {table} measures them ahead of time)")
         return catalog.profiles(table)
 
-    def _seconds(self, config: Config, profiles: list[Profile]) -> float:
-        found = estimate(knobs.configure(self.plan.inputs[0], config)
+    def _seconds(self, config: Config, profiles: list[Profile], passing: float) -> float:
+        found = estimate(knobs.configure(self.plan.inputs[0], config, pass_rate=passing)
                          if not config.is_reference else self.plan.inputs[0], profiles)
         return found.seconds if found.seconds is not None else float("inf")
 
@@ -313,7 +318,8 @@ class Tuner:
 
     def _controller(self, chosen: Option, options: list[Option]) -> LatencyController:
         duration = self.scan.duration
-        rates = [o for o in options if o.config.scale == chosen.config.scale]
+        rates = [o for o in options if o.config.scale == chosen.config.scale
+                 and o.config.diff == chosen.config.diff]
         rate_options = [RateOption(o.config.fps or self.video_fps, o.seconds / duration,
                                    o.accuracy) for o in rates]
         budget = max(self.targets.latency_s or 0.0, 0.0) - self.elapsed()
@@ -327,7 +333,7 @@ def samples_of(profiles: list[AccuracyProfile]) -> str:
 
 def p_fields(p: AccuracyProfile) -> tuple[t.Any, ...]:
     return (p.knob, p.value, p.accuracy, p.metric, p.seconds, p.frames, p.sample, p.content,
-            p.change_rate)
+            p.change_rate, p.pass_rate)
 
 
 # Content has drifted when a query sees consecutive processed frames disagree this much more

@@ -12,6 +12,7 @@ nodes with ``replace``; nothing holds a parent pointer.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,8 +87,8 @@ class Sample(PlanNode):
     fill: bool = False
 
     def label(self) -> str:
-        return f"Sample {self.fps:g} FPS" + (" (skipped rows are filled above)" if self.fill
-                                            else "")
+        rate = "every frame" if math.isinf(self.fps) else f"{self.fps:g} FPS"
+        return f"Sample {rate}" + (" (skipped rows are filled above)" if self.fill else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,22 @@ class Decode(PlanNode):
 
     def label(self) -> str:
         return "Decode frame" + (f" at {self.scale:g}x resolution" if self.scale != 1 else "")
+
+
+@dataclass(frozen=True, slots=True)
+class DiffGate(PlanNode):
+    """A cascade's cheap first stage (NoScope's difference detector): a frame whose thumbnail
+    differs from the last frame let through by less than ``threshold`` (mean absolute grey
+    level, 0..1) skips the functions above; the ``Fill`` gives it the values of the nearest
+    processed frame. ``pass_rate`` is the share of frames expected through (profiled)."""
+
+    child: PlanNode
+    threshold: float
+    pass_rate: float = 1.0
+
+    def label(self) -> str:
+        return (f"DiffGate skip frames within {self.threshold:.1%} of the last processed one "
+                f"(expected pass rate {self.pass_rate:.0%})")
 
 
 @dataclass(frozen=True, slots=True)
