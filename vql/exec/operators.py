@@ -1,6 +1,7 @@
 """Physical operators of a video pipeline. Each pulls record batches from its child and yields
 new ones; batches never span two videos, so a per-video state (a decoder, a stateful UDF)
-changes only at batch boundaries. No operator holds more than one batch.
+changes only at batch boundaries. No operator holds more than one batch of pixels; a lossy
+plan's ``FillOp`` also holds the metadata rows (no pixels) up to the next processed frame.
 
 Inside the pipeline the ``frame`` column is an Arrow fixed-shape tensor (uint8, H x W x 3, RGB),
 converted to NumPy without a copy for the kernels; ``Project`` drops it or encodes it as JPEG.
