@@ -49,11 +49,12 @@ def test_rejected_plans_say_why() -> None:
 
 @pytest.mark.parametrize(("budget", "per_second", "duration", "plan"), [
     (1000.0, 0.1, 1254.0, ClipPlan(8, 20.0)),    # plenty: eight clips of 20 s
-    (21.0, 0.1, 1254.0, ClipPlan(4, 15.0)),      # 60 s of clips at 0.35 s each
-    (18.0, 0.1, 1254.0, ClipPlan(4, 18.0 / 0.35 / 4)),
-    (10.0, 0.1, 1254.0, None),                   # under 4 x 10 s: nothing useful
+    (36.0, 0.1, 1254.0, ClipPlan(4, 15.0)),      # 60 s of clips at 0.6 s each
+    (30.0, 0.1, 1254.0, ClipPlan(4, 30.0 / 0.6 / 4)),
+    (20.0, 0.1, 1254.0, None),                   # under 4 x 10 s: nothing useful
     (100.0, 0.1, 30.0, ClipPlan(4, 3.75)),       # a short video: four clips, half of it
     (1.0, 0.1, 30.0, None),
+    (8.0, 0.1, 30.0, None),                      # half the short video costs 9 s
     (10.0, 0.0, 30.0, None),                     # no cost known
 ])
 def test_clip_plan(budget: float, per_second: float, duration: float,

@@ -89,7 +89,11 @@ def candidates(pipeline: PlanNode, video_fps: float) -> list[Config]:
         rates += [r for r in RATES if r < video_fps * 0.75]
     stateful = any(isinstance(n, ApplyUDF) and n.call.stateful for n in chain(pipeline))
     diffs: list[float | None] = [None] + ([] if stateful else list(DIFFS))
-    return [Config(fps, scale, diff) for fps in rates for scale in SCALES for diff in diffs]
+    # The cascade is profiled on consecutive frames; on sampled frames its accuracy and pass
+    # rate are different (measured: the archive's accuracy fell to 0.86 against an estimated
+    # 0.95), so knob independence does not hold there and the two are not combined.
+    return [Config(fps, scale, diff) for fps in rates for scale in SCALES for diff in diffs
+            if fps is None or diff is None]
 
 
 def apply(plan: Relational, config: Config, controlled: bool = False,

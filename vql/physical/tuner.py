@@ -37,7 +37,7 @@ from vql.physical.clips import (
 from vql.physical.cost import decode_cost, estimate, resolution_name
 from vql.physical.knobs import Config
 from vql.physical.profiler import Profiler
-from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
+from vql.plan.nodes import ApplyUDF, Limit, Relational, VideoScan, chain, rebuild
 
 if t.TYPE_CHECKING:
     from vql.engine import Engine
@@ -289,7 +289,10 @@ class Tuner:
                 return stored
         share = self.engine.settings.profile_share
         duration = self.scan.duration
-        per_video_s = reference_s / duration if duration else 0.0
+        # Clips run the whole pipeline over their frames, whatever LIMIT the query has.
+        unlimited = rebuild([n for n in chain(self.plan.inputs[0]) if not isinstance(n, Limit)])
+        found = estimate(unlimited, self.engine.catalog.profiles(table)).seconds
+        per_video_s = (found or reference_s) / duration if duration else 0.0
         if self.targets.latency_s is not None:
             budget = self.targets.latency_s * share
             basis = f"{share:g} of the LATENCY target"
