@@ -15,6 +15,7 @@ Given the lossless optimized plan and the query's targets, the tuner
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -190,7 +191,7 @@ class Tuner:
         pipeline = self.plan.inputs[0]
         configs = knobs.candidates(pipeline, self.video_fps)
         reference_s = self._seconds(Config(), profiles, 1.0)
-        accuracy = self._accuracy_profiles(reference_s, configs, notes)
+        accuracy = self._accuracy_profiles(reference_s, configs, profiles, notes)
         seconds = {c: self._seconds(c, profiles, pass_rate(c, accuracy)) for c in configs}
         options = [Option(c, seconds[c], self._usd(seconds[c]),
                           1.0 if c.is_reference else
@@ -269,7 +270,7 @@ class Tuner:
 
     # --- accuracy ------------------------------------------------------------------------------
 
-    def _accuracy_profiles(self, reference_s: float, configs: list[Config],
+    def _accuracy_profiles(self, reference_s: float, configs: list[Config], costs: list[Profile],
                            notes: list[str]) -> list[AccuracyProfile]:
         catalog = self.engine.catalog
         table = self.scan.table
@@ -291,7 +292,7 @@ class Tuner:
         duration = self.scan.duration
         # Clips run the whole pipeline over their frames, whatever LIMIT the query has.
         unlimited = rebuild([n for n in chain(self.plan.inputs[0]) if not isinstance(n, Limit)])
-        found = estimate(unlimited, self.engine.catalog.profiles(table)).seconds
+        found = estimate(unlimited, costs).seconds
         per_video_s = (found or reference_s) / duration if duration else 0.0
         if self.targets.latency_s is not None:
             budget = self.targets.latency_s * share
@@ -309,7 +310,7 @@ class Tuner:
         started = time.perf_counter()
         measured = ClipProfiler(self.engine, self.plan).measure(
             single_knob_values(configs), clips)
-        measured = [AccuracyProfile(table, key, *p_fields(p)) for p in measured]
+        measured = [dataclasses.replace(p, pipeline=key) for p in measured]
         with self.engine.atomic():
             catalog.save_accuracy(table, key, measured)
         notes.append(f"accuracy profiled{' again: ' + reason if reason else ''} on "
@@ -332,11 +333,6 @@ class Tuner:
 
 def samples_of(profiles: list[AccuracyProfile]) -> str:
     return " and ".join(dict.fromkeys(p.sample for p in profiles))
-
-
-def p_fields(p: AccuracyProfile) -> tuple[t.Any, ...]:
-    return (p.knob, p.value, p.accuracy, p.metric, p.seconds, p.frames, p.sample, p.content,
-            p.change_rate, p.pass_rate)
 
 
 # Content has drifted when a query sees consecutive processed frames disagree this much more
