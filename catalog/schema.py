@@ -5,7 +5,7 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 3  # 2: profiles; 3: accuracy_profiles, computed
+SCHEMA_VERSION = 4  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -38,7 +38,9 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS vql_catalog.accuracy_profiles (
         table_name VARCHAR, pipeline VARCHAR, knob VARCHAR, value DOUBLE, accuracy DOUBLE,
         metric VARCHAR, seconds DOUBLE, frames INTEGER, sample VARCHAR, content VARCHAR,
-        change_rate DOUBLE, pass_rate DOUBLE, measured_at TIMESTAMP)""",
+        change_rate DOUBLE, pass_rate DOUBLE, measured_at TIMESTAMP, config VARCHAR)""",
+    # A version-3 catalog gains the configuration column (its old rows are single-knob ones).
+    "ALTER TABLE vql_catalog.accuracy_profiles ADD COLUMN IF NOT EXISTS config VARCHAR",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,

@@ -52,8 +52,8 @@ class AccuracyProfile:
 
     table: str
     pipeline: str          # the pipeline's functions, predicates and SQL, as text
-    knob: str              # "fps" or "scale"
-    value: float
+    knob: str              # "reference", "fps", "scale", "diff", or "combined" (several knobs)
+    value: float           # the knob's value (0 for the reference and combinations)
     accuracy: float
     metric: str            # the result shape scored: selection, per_frame or aggregate
     seconds: float         # time the measurement's run took on the clips
@@ -63,6 +63,7 @@ class AccuracyProfile:
     change_rate: float | None = None  # fps knob: share of consecutive processed frames differing
     pass_rate: float | None = None    # diff knob: share of decoded frames the cascade let through
     measured_at: t.Any = None
+    config: str = ""       # the whole configuration measured (Config.key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,11 @@ class Catalog:
     def ensure_schema(self) -> None:
         for statement in DDL:
             self.run(statement)
-        if not self.run("SELECT 1 FROM vql_catalog.meta WHERE key = 'schema_version'"):
-            self.run("INSERT INTO vql_catalog.meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        found = self.run("SELECT value FROM vql_catalog.meta WHERE key = 'schema_version'")
+        if found != [(str(SCHEMA_VERSION),)]:  # new, or upgraded by the DDL above
+            self.run("DELETE FROM vql_catalog.meta WHERE key = 'schema_version'")
+            self.run("INSERT INTO vql_catalog.meta VALUES ('schema_version', ?)",
+                     [str(SCHEMA_VERSION)])
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -246,14 +250,14 @@ class Catalog:
                     WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
         for p in profiles:
             self.run("INSERT INTO vql_catalog.accuracy_profiles VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
                      [table, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
-                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate])
+                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate, p.config])
 
     def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
         rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
                                   frames, sample, content, change_rate, pass_rate,
-                                  measured_at
+                                  measured_at, coalesce(config, '')
                            FROM vql_catalog.accuracy_profiles
                            WHERE lower(table_name) = lower(?) AND pipeline = ?
                            ORDER BY knob, value""", [table, pipeline])

@@ -147,3 +147,18 @@ def test_history_records_errors(con: vql.Connection) -> None:
 def test_plain_tables_cannot_shadow_a_video_table(room: vql.Connection, sql: str) -> None:
     with pytest.raises(vql.CatalogError, match="'room' is a video table"):
         room.execute(sql)
+
+
+def test_a_version_3_catalog_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with vql.connect(path) as con:  # make it look like a catalog written by version 3
+        con.execute("ALTER TABLE vql_catalog.accuracy_profiles DROP COLUMN config")
+        con.execute("UPDATE vql_catalog.meta SET value = '3' WHERE key = 'schema_version'")
+        con.commit()
+    with vql.connect(path) as con:
+        columns = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'accuracy_profiles'").fetchall()]
+        assert columns[-1] == "config"
+        assert con.execute("SELECT value FROM vql_catalog.meta "
+                           "WHERE key = 'schema_version'").fetchall() == [("4",)]

@@ -7,7 +7,7 @@ import pytest
 from vql.catalog import AccuracyProfile
 
 from vql.bind.options import QueryOptions
-from vql.physical.clips import ClipPlan, clip_plan, combined_accuracy
+from vql.physical.clips import ClipPlan, clip_plan, combined_accuracy, frontier
 from vql.physical.knobs import Config
 from vql.physical.tuner import Option, choose
 
@@ -52,7 +52,9 @@ def test_rejected_plans_say_why() -> None:
     (36.0, 0.1, 1254.0, ClipPlan(4, 15.0)),      # 60 s of clips at 0.6 s each
     (30.0, 0.1, 1254.0, ClipPlan(4, 30.0 / 0.6 / 4)),
     (20.0, 0.1, 1254.0, None),                   # under 4 x 10 s: nothing useful
-    (100.0, 0.1, 30.0, ClipPlan(4, 3.75)),       # a short video: four clips, half of it
+    (100.0, 0.1, 30.0, ClipPlan(1, 30.0, whole=True)),  # a short video: all of it
+    (50.0, 0.1, 70.0, ClipPlan(1, 70.0, whole=True)),   # under 80 s is short
+    (12.0, 0.1, 30.0, ClipPlan(4, 3.75)),        # the whole costs 18 s: four clips, half of it
     (1.0, 0.1, 30.0, None),
     (8.0, 0.1, 30.0, None),                      # half the short video costs 9 s
     (10.0, 0.0, 30.0, None),                     # no cost known
@@ -63,7 +65,7 @@ def test_clip_plan(budget: float, per_second: float, duration: float,
     if plan is None:
         assert found is None
     else:
-        assert found is not None and found.count == plan.count
+        assert found is not None and found.count == plan.count and found.whole == plan.whole
         assert found.seconds == pytest.approx(plan.seconds)
 
 
@@ -81,13 +83,42 @@ def profile(knob: str, value: float, score: float) -> AccuracyProfile:
     (Config(scale=0.25), 0.95),                 # 0.97 measured, but 0.5x scored 0.95
     (Config(diff=0.01), 0.85),                  # a larger threshold is never better
     (Config(fps=1.0, diff=0.005), 0.9 * 0.85),
+    (Config(fps=0.5, scale=0.5), 0.6),          # measured together: what it scored
+    (Config(fps=0.5, scale=0.25), 0.8 * 0.95),  # not measured together: the product
+    (Config(fps=1.0, scale=0.25), 0.9),         # measured 0.99, but 1 FPS alone scored 0.9
 ])
 def test_combined_accuracy(config: Config, expected: float | None) -> None:
     profiles = [profile("fps", 1.0, 0.9), profile("scale", 0.5, 0.95),
                 profile("fps", 0.5, 0.8), profile("scale", 0.25, 0.97),
-                profile("diff", 0.005, 0.85), profile("diff", 0.01, 0.88)]
+                profile("diff", 0.005, 0.85), profile("diff", 0.01, 0.88),
+                combined(Config(fps=0.5, scale=0.5), 0.6),
+                combined(Config(fps=1.0, scale=0.25), 0.99)]
     found = combined_accuracy(config, profiles)
     assert found == (pytest.approx(expected) if expected is not None else None)
+
+
+def combined(config: Config, score: float) -> AccuracyProfile:
+    return AccuracyProfile("t", "p", "combined", 0.0, score, "per_frame", 1.0, 100, "clips",
+                           "c", config=config.key())
+
+
+def test_the_frontier_holds_what_no_other_plan_beats_on_time_and_accuracy() -> None:
+    seconds = {Config(): 10.0, Config(fps=1.0): 2.0, Config(scale=0.5): 5.0,
+               Config(fps=1.0, scale=0.5): 1.0, Config(fps=0.5): 1.5,
+               Config(fps=0.5, scale=0.5): 0.7}
+    profiles = [profile("fps", 1.0, 0.95), profile("scale", 0.5, 0.9), profile("fps", 0.5, 0.8)]
+
+    def seconds_of(config: Config, _: list[AccuracyProfile]) -> float:
+        return seconds[config]
+
+    # 0.5x (0.9 in 5 s) loses to 1 FPS (0.95 in 2 s); 0.5 FPS (0.8 in 1.5 s) to 1 FPS at 0.5x
+    # (0.855 in 1 s).
+    assert frontier(list(seconds), profiles, seconds_of) == [
+        Config(fps=0.5, scale=0.5), Config(fps=1.0, scale=0.5), Config(fps=1.0), Config()]
+    # Measured together, 1 FPS at 0.5x scores 0.5: 0.5 FPS alone is back on the frontier.
+    measured = [*profiles, combined(Config(fps=1.0, scale=0.5), 0.5)]
+    assert frontier(list(seconds), measured, seconds_of) == [
+        Config(fps=0.5, scale=0.5), Config(fps=0.5), Config(fps=1.0), Config()]
 
 
 @pytest.mark.parametrize(("observed", "pairs", "profiled", "drift"), [

@@ -115,7 +115,9 @@ def test_an_accuracy_target_is_met_and_its_profile_is_stored_and_reused(
     assert any("accuracy profiled on" in note for note in cur.tuning.notes)
     knobs_stored = {r[0] for r in road.execute(
         "SELECT knob FROM vql_catalog.accuracy_profiles").fetchall()}
-    assert knobs_stored == {"reference", "fps", "scale"}
+    # Single knobs, and plans that change several, measured where they could be chosen.
+    assert {"reference", "fps", "scale"} <= knobs_stored <= {"reference", "fps", "scale",
+                                                             "combined"}
     again = road.execute(sql + " WITH ACCURACY 0.95")  # same pipeline, another target
     assert again.tuning is not None
     assert any("accuracy profile reused" in note for note in again.tuning.notes)
@@ -125,18 +127,38 @@ def test_an_accuracy_target_is_met_and_its_profile_is_stored_and_reused(
     assert any("profiled again: the table's videos changed" in n for n in stale.tuning.notes)
 
 
+def test_a_limit_query_is_profiled_on_the_frames_it_reads(road: vql.Connection) -> None:
+    sql = "SELECT frame_id, vehicle_count FROM intersection LIMIT 120"
+    reference = exact(road, sql)
+    cur = road.execute(sql + " WITH ACCURACY 0.9")
+    result = cur.fetch_arrow_table()
+    assert cur.tuning is not None and cur.tuning.chosen is not None
+    assert any("profiled on the first 120 frames" in note for note in cur.tuning.notes)
+    assert result.num_rows == 120
+    measured = accuracy(cur.tuning.shape, reference, result)
+    assert measured >= 0.9
+    # The profile covered exactly these frames, and the chosen plan was run on them when it was
+    # measured (alone, or together with the other knob): its estimate is what it scored, or
+    # less where a richer knob value scored less (the monotone clamp).
+    configs = {r[0] for r in road.execute(
+        "SELECT config FROM vql_catalog.accuracy_profiles").fetchall()}
+    assert cur.tuning.chosen.config.key() in configs
+    assert cur.estimated_accuracy is not None
+    assert measured - 0.05 <= cur.estimated_accuracy <= measured + 1e-9, cur.tuning.lines()
+
+
 def test_drifted_content_drops_the_accuracy_profile(road: vql.Connection) -> None:
     sql = "SELECT avg(vehicle_count) FROM intersection WITH ACCURACY 0.9"
     road.execute(sql).fetchall()  # builds the profile
-    # Make the stored profile say: sampling is exact, resolution useless, and sampled frames
-    # never changed; the vehicle counts of the road video do change.
+    # Make the stored profile say: 1 FPS is exact (lower rates useless), resolution useless,
+    # and sampled frames never changed; the vehicle counts of the road video do change.
     road.execute("UPDATE vql_catalog.accuracy_profiles SET accuracy = 0 WHERE knob = 'scale'")
-    road.execute("UPDATE vql_catalog.accuracy_profiles SET accuracy = 1, change_rate = 0 "
-                 "WHERE knob = 'fps'")
+    road.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0, "
+                 "accuracy = CASE WHEN value >= 1 THEN 1 ELSE 0 END WHERE knob = 'fps'")
     cur = road.execute(sql)
     cur.fetchall()  # the check runs once every row has been read
     assert cur.tuning is not None and cur.tuning.chosen is not None
-    assert cur.tuning.chosen.config.fps is not None  # a sampled plan was chosen
+    assert cur.tuning.chosen.config.fps == 1.0  # 30 processed frames: enough pairs to tell
     assert any(note.startswith("content drift") for note in cur.tuning.notes)
     assert road.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() == [(0,)]
 

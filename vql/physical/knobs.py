@@ -56,6 +56,17 @@ class Config:
     def fills(self) -> bool:
         return self.fps is not None or self.diff is not None
 
+    @property
+    def changed(self) -> int:
+        """How many knobs differ from the reference."""
+        return (self.fps is not None) + (self.scale != 1) + (self.diff is not None)
+
+    def key(self) -> str:
+        """The configuration as text, as the catalog stores it."""
+        rate = "all" if self.fps is None else f"{self.fps:g}"
+        gate = "none" if self.diff is None else f"{self.diff:g}"
+        return f"fps={rate} scale={self.scale:g} diff={gate}"
+
     def describe(self) -> str:
         rate = "every frame" if self.fps is None else f"{self.fps:g} FPS + fill"
         size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"

@@ -33,7 +33,6 @@ from vql.physical.clips import (
     minimal_profile_s,
     pass_rate,
     pipeline_key,
-    single_knob_values,
 )
 from vql.physical.cost import decode_cost, estimate, resolution_name
 from vql.physical.knobs import Config
@@ -289,16 +288,18 @@ class Tuner:
                              f"{age * 24:.1f} h old)")
                 return stored
         share = self.engine.settings.profile_share
-        duration = self.scan.duration
+        profiler = ClipProfiler(self.engine, self.plan)
+        duration = profiler.duration  # of the part of the table the query reads
         # Clips run the whole pipeline over their frames, whatever LIMIT the query has.
         unlimited = rebuild([n for n in chain(self.plan.inputs[0]) if not isinstance(n, Limit)])
         found = estimate(unlimited, costs).seconds
-        per_video_s = (found or reference_s) / duration if duration else 0.0
+        per_video_s = (found / self.scan.duration if found and self.scan.duration
+                       else reference_s / duration if duration else 0.0)
         if self.targets.latency_s is not None:
             budget = self.targets.latency_s * share
             basis = f"{share:g} of the LATENCY target"
         else:  # no deadline: a one-time cost, reused by later queries of this pipeline
-            budget = max(reference_s * share, minimal_profile_s(per_video_s))
+            budget = max(reference_s * share, minimal_profile_s(per_video_s, duration))
             basis = (f"the larger of {share:g} of the exact plan's estimated time and the "
                      "smallest useful profile")
         clips = clip_plan(budget, per_video_s, duration)
@@ -308,8 +309,10 @@ class Tuner:
                          "a query of this pipeline WITH ACCURACY (no LATENCY) builds the profile")
             return stored if stored and not reason.startswith("the table") else []
         started = time.perf_counter()
-        measured = ClipProfiler(self.engine, self.plan).measure(
-            single_knob_values(configs), clips)
+        def seconds_of(config: Config, measured: list[AccuracyProfile]) -> float:
+            return self._seconds(config, costs, pass_rate(config, measured))
+
+        measured = profiler.measure(configs, clips, seconds_of, deadline=started + budget)
         measured = [dataclasses.replace(p, pipeline=key) for p in measured]
         with self.engine.atomic():
             catalog.save_accuracy(table, key, measured)
