@@ -97,6 +97,17 @@ def test_combined_accuracy(config: Config, expected: float | None) -> None:
     assert found == (pytest.approx(expected) if expected is not None else None)
 
 
+def test_a_profile_of_everything_the_query_reads_is_not_clamped() -> None:
+    profiles = [profile("fps", 1.0, 0.9), profile("fps", 0.5, 0.95),
+                profile("scale", 0.5, 0.9), profile("scale", 0.25, 0.97)]
+    # Measured on all the query reads, a score is the accuracy (an aggregate's errors can
+    # cancel at a lower rate); measured on a sample, the richer value's lower score bounds it.
+    assert combined_accuracy(Config(fps=0.5), profiles, monotone=False) == 0.95
+    assert combined_accuracy(Config(fps=0.5), profiles) == 0.9
+    assert combined_accuracy(Config(fps=0.5, scale=0.25), profiles, monotone=False) == \
+        pytest.approx(0.95 * 0.97)
+
+
 def combined(config: Config, score: float) -> AccuracyProfile:
     return AccuracyProfile("t", "p", "combined", 0.0, score, "per_frame", 1.0, 100, "clips",
                            "c", config=config.key())

@@ -225,6 +225,11 @@ class ClipProfiler:
         self.videos = scoped(videos, self.timestamps, self.limit)
         self._references: dict[str, tuple[pa.Table, float]] = {}
 
+    def covers_extent(self, profiles: list[AccuracyProfile]) -> bool:
+        """Whether ``profiles`` were measured on every frame the query reads."""
+        extent = sum(v.frames for v in self.videos)
+        return any(p.knob == "reference" and p.frames >= extent for p in profiles)
+
     @property
     def duration(self) -> float:
         """Seconds of video in the extent the query reads."""
@@ -330,7 +335,8 @@ class ClipProfiler:
                 record(knob, value, config, ranges, sample)
         ranges, sample = samples["fps"]
         while time.perf_counter() < deadline:
-            todo = [c for c in frontier(configs, profiles, seconds_of) if c.changed > 1
+            todo = [c for c in frontier(configs, profiles, seconds_of, not clips.whole)
+                    if c.changed > 1
                     and not any(p.config == c.key() for p in profiles)]
             if not todo:
                 break
@@ -340,10 +346,11 @@ class ClipProfiler:
 
 
 def frontier(configs: list[Config], profiles: list[AccuracyProfile],
-             seconds_of: t.Callable[[Config, list[AccuracyProfile]], float]) -> list[Config]:
+             seconds_of: t.Callable[[Config, list[AccuracyProfile]], float],
+             monotone: bool = True) -> list[Config]:
     """The configurations no other beats on both estimated time and accuracy, cheapest first."""
     scored = [(seconds_of(c, profiles), -a, c) for c in configs
-              if (a := combined_accuracy(c, profiles)) is not None]
+              if (a := combined_accuracy(c, profiles, monotone)) is not None]
     out, best = [], -math.inf
     for _, negative, config in sorted(scored, key=lambda s: (s[0], s[1])):
         if -negative > best:
@@ -366,12 +373,16 @@ def single_knob_values(configs: list[Config]) -> list[Config]:
     return [c for c in configs if c.changed == 1]
 
 
-def combined_accuracy(config: Config, profiles: list[AccuracyProfile]) -> float | None:
+def combined_accuracy(config: Config, profiles: list[AccuracyProfile],
+                      monotone: bool = True) -> float | None:
     """A configuration's estimated accuracy; None if a knob value was not measured.
 
-    A single knob value's accuracy is the lowest measured at it or at any richer value of the
-    same knob: fewer frames or pixels are assumed never to be more accurate (a noisy high score
-    at a low rate does not count). A configuration that changes several knobs scores what it
+    With ``monotone`` (a profile measured on a sample of what the query reads), a single knob
+    value's accuracy is the lowest measured at it or at any richer value of the same knob:
+    fewer frames or pixels are assumed never to be more accurate on the rest of the table (a
+    noisy high score at a low rate does not count). A profile of everything the query reads
+    is not a sample: its scores are the accuracies themselves (an aggregate's errors can
+    cancel at a lower rate). A configuration that changes several knobs scores what it
     measured when the profile ran it, else the product of its knobs' accuracies (Chameleon's
     knob independence); either way no more than its poorest knob alone."""
     parts = []
@@ -383,7 +394,8 @@ def combined_accuracy(config: Config, profiles: list[AccuracyProfile]) -> float 
             return None
         # A larger difference threshold skips more: it is the "poorer" direction for diff.
         richer = [p.accuracy for p in measured if (p.value <= value + 1e-9 if knob == "diff"
-                                                   else p.value >= value - 1e-9)]
+                                                   else p.value >= value - 1e-9)
+                  and (monotone or math.isclose(p.value, value))]
         parts.append(min(richer))
     if not parts:
         return 1.0

@@ -190,11 +190,13 @@ class Tuner:
         pipeline = self.plan.inputs[0]
         configs = knobs.candidates(pipeline, self.video_fps)
         reference_s = self._seconds(Config(), profiles, 1.0)
-        accuracy = self._accuracy_profiles(reference_s, configs, profiles, notes)
+        profiler = ClipProfiler(self.engine, self.plan)
+        accuracy = self._accuracy_profiles(profiler, reference_s, configs, profiles, notes)
+        monotone = not profiler.covers_extent(accuracy)  # a sample, not all the query reads
         seconds = {c: self._seconds(c, profiles, pass_rate(c, accuracy)) for c in configs}
         options = [Option(c, seconds[c], self._usd(seconds[c]),
                           1.0 if c.is_reference else
-                          (combined_accuracy(c, accuracy) if accuracy else None))
+                          (combined_accuracy(c, accuracy, monotone) if accuracy else None))
                    for c in configs]
         budget = None
         if self.targets.latency_s is not None:
@@ -269,7 +271,8 @@ class Tuner:
 
     # --- accuracy ------------------------------------------------------------------------------
 
-    def _accuracy_profiles(self, reference_s: float, configs: list[Config], costs: list[Profile],
+    def _accuracy_profiles(self, profiler: ClipProfiler, reference_s: float,
+                           configs: list[Config], costs: list[Profile],
                            notes: list[str]) -> list[AccuracyProfile]:
         catalog = self.engine.catalog
         table = self.scan.table
@@ -288,7 +291,6 @@ class Tuner:
                              f"{age * 24:.1f} h old)")
                 return stored
         share = self.engine.settings.profile_share
-        profiler = ClipProfiler(self.engine, self.plan)
         duration = profiler.duration  # of the part of the table the query reads
         # Clips run the whole pipeline over their frames, whatever LIMIT the query has.
         unlimited = rebuild([n for n in chain(self.plan.inputs[0]) if not isinstance(n, Limit)])
