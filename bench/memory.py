@@ -9,6 +9,7 @@ query and its peak while the query ran (sampled every 10 ms).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -19,10 +20,14 @@ from pathlib import Path
 import psutil
 
 import vql
+from vql.settings import Settings
 from vql.shell.format import table
 
 SIZES = (1, 5, 20)
 QUERY = "SELECT avg(brightness), count(*) FROM archive{n}"
+
+# no result cache: every run decodes (the archives share one video's content)
+NO_CACHE = dataclasses.replace(Settings.from_env(), cache_mb=0)
 
 
 class PeakRSS:
@@ -55,7 +60,7 @@ def main() -> int:
         print(f"{source} not found; set VQL_SHARED", file=sys.stderr)
         return 1
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, vql.connect() as con:
+    with tempfile.TemporaryDirectory() as tmp, vql.connect(settings=NO_CACHE) as con:
         for n in SIZES:
             folder = Path(tmp) / f"a{n}"
             folder.mkdir()

@@ -5,7 +5,8 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 4  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config
+SCHEMA_VERSION = 5  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
+                    # 5: result cache
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -41,6 +42,12 @@ DDL = (
         change_rate DOUBLE, pass_rate DOUBLE, measured_at TIMESTAMP, config VARCHAR)""",
     # A version-3 catalog gains the configuration column (its old rows are single-knob ones).
     "ALTER TABLE vql_catalog.accuracy_profiles ADD COLUMN IF NOT EXISTS config VARCHAR",
+    # The result cache (catalog/results.py): one table per function key, and its entries.
+    """CREATE TABLE IF NOT EXISTS vql_catalog.result_caches (
+        name VARCHAR, function VARCHAR, key VARCHAR, value_type VARCHAR, created_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS vql_catalog.result_entries (
+        name VARCHAR, content VARCHAR, scale DOUBLE, frames BIGINT, bytes BIGINT,
+        used_at TIMESTAMP)""",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,

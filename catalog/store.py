@@ -236,6 +236,13 @@ class Catalog:
                            ORDER BY operator, variant, device, batch_size""", [table])
         return [Profile(*r) for r in rows]
 
+    def video_contents(self, table: str) -> dict[int, str]:
+        """video_id -> content hash (SHA-256) of a table's videos."""
+        rows = self.run("""SELECT v.video_id, v.sha256 FROM vql_catalog.videos v
+                           JOIN vql_catalog.table_videos tv USING (video_id)
+                           WHERE lower(tv.table_name) = lower(?)""", [table])
+        return {int(r[0]): str(r[1]) for r in rows}
+
     def content(self, table: str) -> str:
         """What a table holds, as one string: its videos' ids and content hashes."""
         rows = self.run("""SELECT v.video_id, v.sha256 FROM vql_catalog.videos v

@@ -18,6 +18,8 @@ import duckdb
 from vql import errors
 from vql.bind.binder import Binder
 from vql.catalog import Catalog
+from vql.catalog.results import ResultCache
+from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
 from vql.exec.statements import build_macro, execute, function_from_file
 from vql.functions.registry import FunctionRegistry
@@ -62,10 +64,13 @@ class Engine:
         self.catalog = Catalog(self.duck)
         if not read_only:
             self.catalog.ensure_schema()
+        cache_bytes = 0 if read_only else int(self.settings.cache_mb * 2**20)
+        self.results = ResultCache(self.duck, cache_bytes)
         self.registry = FunctionRegistry(builtin_functions())
         self.notices = self._load_stored_functions()
-        self.optimizer = OptimizerOptions()
+        self.optimizer = OptimizerOptions(reuse_results=self.results.enabled)
         self.autocommit = autocommit
+        self.progress_handler: tuple[ProgressHandler, float] | None = None
         self.in_transaction = False
         self._history: list[tuple[str, float, float, str, str | None]] = []
 
@@ -185,7 +190,12 @@ class Engine:
         self.duck.execute("COMMIT").fetchall()
 
     def flush_history(self) -> None:
-        """Write finished statements to vql.query_history (only when no result is streaming)."""
+        """Write finished statements to vql.query_history, and function values computed by
+        finished queries to the result cache (only when no result is streaming)."""
+        try:
+            self.results.flush()
+        except duckdb.Error:
+            self.results.discard()  # an aborted transaction: those values are computed again
         if self._history:
             entries, self._history = self._history, []
             try:

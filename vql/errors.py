@@ -125,6 +125,10 @@ class UDFError(OperationalError):
     """A user-defined or built-in function failed while running."""
 
 
+class QueryCanceledError(OperationalError):
+    """The query was cancelled while it ran (its progress handler asked to stop)."""
+
+
 class InfeasibleTargetError(OperationalError):
     """Even the fastest plan is estimated to miss the query's LATENCY or COST target (or no
     plan reaches its ACCURACY); the query did not start. Add BEST EFFORT to run it anyway."""

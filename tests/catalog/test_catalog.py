@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from vql.catalog.schema import SCHEMA_VERSION
 
 import vql
 
@@ -161,4 +162,4 @@ def test_a_version_3_catalog_is_upgraded(tmp_path: Path) -> None:
             "WHERE table_name = 'accuracy_profiles'").fetchall()]
         assert columns[-1] == "config"
         assert con.execute("SELECT value FROM vql_catalog.meta "
-                           "WHERE key = 'schema_version'").fetchall() == [("4",)]
+                           "WHERE key = 'schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]

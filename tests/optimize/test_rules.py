@@ -17,6 +17,7 @@ from vql.plan.nodes import (
     PlanNode,
     Project,
     Relational,
+    Reuse,
     UDFCall,
     VideoScan,
     chain,
@@ -70,8 +71,9 @@ def test_optimized_plan_returns_the_reference_rows(road: vql.Connection, sql: st
 SCAN = VideoScan("t", "t", 1, 100)
 
 
-def udf(name: str, cost: float, stateful: bool = False) -> UDFCall:
-    return UDFCall(name, (), f"c_{name}", stateful, cost)
+def udf(name: str, cost: float, stateful: bool = False, version: str | None = None
+        ) -> UDFCall:
+    return UDFCall(name, (), f"c_{name}", stateful, cost, version=version)
 
 
 def pipeline(*middle: PlanNode) -> Relational:
@@ -88,7 +90,7 @@ def labels(plan: Relational) -> list[str]:
             out.append(node.call.function)
         elif isinstance(node, Filter):
             out.append(f"filter({node.predicate})")
-        elif isinstance(node, Decode | Limit):
+        elif isinstance(node, Decode | Limit | Reuse):
             out.append(type(node).__name__.lower())
     return out
 
@@ -131,3 +133,33 @@ def test_push_limit_needs_rows_needed() -> None:
 def test_reference_options_apply_no_rule() -> None:
     plan = pipeline(ApplyUDF(LEAF, udf("detect", 15)), Filter(LEAF, "ts < 1", frozenset({"ts"})))
     assert optimize(plan, OptimizerOptions.reference()) == plan
+
+
+# --- reuse_results -----------------------------------------------------------------------------
+
+def test_reuse_returns_the_reference_rows_without_decoding_again(road: vql.Connection) -> None:
+    sql = "SELECT frame_id, brightness FROM intersection WHERE ts < 5"
+    reference, _ = run(road, sql, OptimizerOptions.reference())
+    first, computed = run(road, sql, OptimizerOptions())
+    second, reused = run(road, sql, OptimizerOptions())
+    assert first == second == reference
+    assert computed.frames_decoded > 0 and reused.frames_decoded == 0
+
+
+CACHED = udf("detect", 15, version="v1")
+REUSE_CASES = [
+    ("cacheable functions right above the decoder are wrapped",
+     pipeline(ApplyUDF(LEAF, CACHED), Filter(LEAF, "c_detect > 0", frozenset({"c_detect"}))),
+     ["decode", "detect", "reuse", "filter(c_detect > 0)"]),
+    ("a function without a version (stateful or non-deterministic) is not",
+     pipeline(ApplyUDF(LEAF, udf("motion", 1.5, True))), ["decode", "motion"]),
+    ("a function above a filter needs pixels: nothing is wrapped",
+     pipeline(ApplyUDF(LEAF, CACHED), ApplyUDF(LEAF, udf("bright", 0.2, version="v1")),
+              Filter(LEAF, "c_bright > 0.5", frozenset({"c_bright"}))),
+     ["decode", "bright", "filter(c_bright > 0.5)", "detect"]),
+]
+
+
+@pytest.mark.parametrize(("case", "plan", "expected"), REUSE_CASES, ids=[c[0] for c in REUSE_CASES])
+def test_reuse_wraps_what_it_can(case: str, plan: Relational, expected: list[str]) -> None:
+    assert labels(optimize(plan, OptimizerOptions(push_limit=False))) == expected

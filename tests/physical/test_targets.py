@@ -32,7 +32,7 @@ def run_config(con: vql.Connection, sql: str, config: Config) -> tuple[pa.Table,
     bound = Binder(engine.catalog, engine.registry, (), engine.settings.batch_size).bind(
         parse_one(sql))
     plan = knobs.apply(optimize(bound.plan), config)
-    planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings)
+    planner = PhysicalPlanner.of(engine)
     result = run_query(engine, bound, Planned(plan, [planner.plan(n) for n in plan.inputs]))
     assert result.reader is not None
     try:
@@ -99,6 +99,19 @@ def test_a_reduced_resolution_reports_boxes_in_native_pixels(room: vql.Connectio
     boxes = [b for frame in half.column("d").to_pylist() for b in frame]
     assert boxes and max(b["x2"] for b in boxes) > 768 / 2  # not in half-size pixels
     assert detection_f1(full.column("d").to_pylist(), half.column("d").to_pylist()) > 0.5
+
+
+def test_a_sampled_plan_reads_cached_values(road: vql.Connection) -> None:
+    sql = "SELECT frame_id, computed, brightness FROM intersection"
+    reference = exact(road, sql)  # computes every frame's brightness
+    road.execute("SELECT 1").fetchall()  # the next statement writes them to the cache
+    table, stats = run_config(road, sql, Config(fps=1.0))
+    assert stats.frames_decoded == 0 and stats.frames_reused == 31
+    assert table.num_rows == ROAD_FRAMES
+    computed = np.array(table.column("computed").to_pylist())
+    values = np.array(table.column("brightness").to_pylist())
+    assert values[computed].tolist() == np.array(
+        reference.column("brightness").to_pylist())[computed].tolist()
 
 
 # --- real targets --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from vql import errors
 from vql.api.cursor import Cursor
 from vql.engine import Engine
+from vql.exec.progress import ProgressHandler
 from vql.settings import Settings
 
 
@@ -83,6 +84,20 @@ class Connection:
         if value and not self._engine.autocommit:
             self.commit()
         self._engine.autocommit = bool(value)
+
+    def set_progress_handler(self, handler: ProgressHandler | None,
+                             interval: float = 0.5) -> None:
+        """Call ``handler(progress)`` at most every ``interval`` seconds while a query reads
+        frames, and once when its scans are done; ``progress`` has ``frames_done``,
+        ``frames_total``, ``elapsed_s``, ``rate`` (frames/s), ``eta_s`` and ``describe()``.
+        A handler that returns a true value cancels the query with ``QueryCanceledError``
+        (the connection stays usable). ``None`` removes the handler."""
+        self._check_open()
+        if handler is not None and not callable(handler):
+            raise errors.ProgrammingError("the progress handler must be callable or None")
+        if interval < 0:
+            raise errors.ProgrammingError("the progress interval must be >= 0 seconds")
+        self._engine.progress_handler = None if handler is None else (handler, float(interval))
 
     @property
     def closed(self) -> bool:

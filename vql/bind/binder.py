@@ -132,6 +132,13 @@ def _analyze(binder: Binder, tree: exp.Analyze) -> st.Bound:
     return binder.bind_query(tree)  # DuckDB's own ANALYZE of plain tables
 
 
+def _clear_cache(binder: Binder, tree: d.ClearCache) -> st.Bound:
+    name = tree.this.name if tree.this is not None else None
+    if name is not None:
+        binder.registry.require(name)  # an unknown name is an error, with a suggestion
+    return st.ClearCache(name)
+
+
 def _explain(binder: Binder, tree: d.VqlExplain) -> st.Bound:
     inner = binder.bind(tree.this)
     if not isinstance(inner, st.Query):
@@ -151,6 +158,7 @@ BINDERS: dict[type, Callable[[Binder, t.Any], st.Bound]] = {
     d.DropVqlFunction: _drop_function,
     d.ShowFunctions: lambda binder, tree: st.ShowFunctions(),
     d.VqlExplain: _explain,
+    d.ClearCache: _clear_cache,
     exp.Show: _show,
     exp.Describe: _describe,
     exp.Analyze: _analyze,

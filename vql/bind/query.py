@@ -364,8 +364,9 @@ class QueryBinder:
         if key not in source.calls:
             column = f"{INTERNAL}{function.name}_{len(source.calls)}"
             cost, origin = self._cost(source.table, function, constants)
-            source.calls[key] = UDFCall(function.name, constants, column,
-                                        function.traits.stateful, cost, origin)
+            source.calls[key] = UDFCall(
+                function.name, constants, column, function.traits.stateful, cost, origin,
+                function.cache_version() if function.cacheable else None)
         return source.calls[key]
 
     def _cost(self, table: str, function: FrameFunction,

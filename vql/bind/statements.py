@@ -47,6 +47,13 @@ class ShowFunctions:
 
 
 @dataclass(frozen=True, slots=True)
+class ClearCache:
+    """CLEAR CACHE [function]: drop the result cache (or one function's part of it)."""
+
+    function: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DescribeVideoTable:
     name: str
 
@@ -85,5 +92,5 @@ class Explain:
 
 
 Bound = (CreateVideoTable | DropVideoTable | CreateFunction | DropFunction | ShowTables
-         | ShowFunctions | DescribeVideoTable | AnalyzeVideoTable | Transaction | Query
+         | ShowFunctions | ClearCache | DescribeVideoTable | AnalyzeVideoTable | Transaction | Query
          | Explain)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from vql.exec.progress import ProgressReporter
 from vql.settings import Settings
 
 
@@ -26,6 +27,7 @@ class QueryStats:
 
     frames_scanned: int = 0      # frame rows read from the catalog
     frames_decoded: int = 0      # frames whose pixels were decoded
+    frames_reused: int = 0       # frames whose function values came from the result cache
     udf_frames: Counter[str] = field(default_factory=Counter)  # frames per function
     rows_filtered_out: int = 0   # rows dropped inside video pipelines
     rows_filled: int = 0         # rows a lossy plan filled from the nearest processed frame
@@ -38,13 +40,15 @@ class QueryStats:
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"frames_scanned": self.frames_scanned, "frames_decoded": self.frames_decoded,
+                "frames_reused": self.frames_reused,
                 "udf_frames": dict(self.udf_frames), "rows_filtered_out": self.rows_filtered_out,
                 "rows_filled": self.rows_filled}
 
 
 class ExecContext:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, progress: ProgressReporter | None = None):
         self.settings = settings
+        self.progress = progress  # told of every batch of frames the scans read
         self.stats = QueryStats()
         self.failure: BaseException | None = None
         self._filter_con: duckdb.DuckDBPyConnection | None = None

@@ -9,6 +9,7 @@ converted to NumPy without a copy for the kernels; ``Project`` drops it or encod
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import typing as t
@@ -84,6 +85,13 @@ class FrameScan:
         return (f"FrameScan {self.table}: {len(self.videos)} videos from the catalog{part}, "
                 f"batches of {self.batch_size}")
 
+    @property
+    def total(self) -> int:
+        """Frames it will read."""
+        if self.ranges is None:
+            return sum(v.frames for v in self.videos)
+        return sum(last - first for spans in self.ranges.values() for first, last in spans)
+
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         for video in self.videos:
             _check_unchanged(video)
@@ -93,7 +101,11 @@ class FrameScan:
                 for start in range(first, last, self.batch_size):
                     stop = min(start + self.batch_size, last)
                     ctx.stats.frames_scanned += stop - start
+                    if ctx.progress is not None:
+                        ctx.progress.advance(stop - start)
                     yield _metadata_batch(video, start, stop, ts[start:stop])
+        if ctx.progress is not None:
+            ctx.progress.report()  # every frame read
 
 
 def _check_unchanged(video: VideoRow) -> None:
@@ -447,7 +459,31 @@ class _VideoRun:
 
 
 @dataclass
-class FillOp(UnaryOp):
+class SectionOp(UnaryOp):
+    """Sends some of its child's rows through ``section`` (operators fed by ``feed``, one
+    batch out per batch in) and returns every row with the section's ``added`` columns."""
+
+    section: Operator
+    feed: FeedOp
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @functools.cached_property
+    def schema(self) -> pa.Schema:  # type: ignore[override]
+        schema, inner = self.child.schema, self.section.schema
+        for name in self.added:
+            schema = schema.append(inner.field(name))
+        return schema
+
+    @property
+    def children(self) -> tuple[Operator, ...]:
+        return (self.section, self.child)
+
+
+@dataclass
+class FillOp(SectionOp):
     """A lossy plan's sampling: of the rows from ``child`` (every frame), processes one per
     1/fps seconds through ``section`` (decoding and functions, fed by ``feed``) and emits every
     row, each skipped one with the function columns of the nearest processed frame of its video
@@ -455,26 +491,14 @@ class FillOp(UnaryOp):
     is known, so only metadata rows (no pixels) wait. With a ``picker`` the rate is chosen
     again at each invocation (``picker.invocation_s`` seconds of video)."""
 
-    section: Operator
-    feed: FeedOp
     columns: tuple[str, ...]
     fps: float
     batch_size: int
     picker: RatePicker | None = None
-    _schema: pa.Schema | None = field(default=None, repr=False)
 
     @property
-    def schema(self) -> pa.Schema:
-        if self._schema is None:
-            inner = self.section.schema
-            self._schema = self.child.schema
-            for name in self.columns:
-                self._schema = self._schema.append(inner.field(name))
-        return self._schema
-
-    @property
-    def children(self) -> tuple[Operator, ...]:
-        return (self.section, self.child)
+    def added(self) -> tuple[str, ...]:
+        return self.columns
 
     def describe(self) -> str:
         rate = "every frame" if math.isinf(self.fps) else f"{self.fps:g} FPS"

@@ -55,6 +55,13 @@ def unwrap(op: t.Any) -> t.Any:
     return op.inner if isinstance(op, Measured) else op
 
 
+def walk(op: t.Any) -> Iterator[t.Any]:
+    """``op`` and every operator below it, unwrapped."""
+    yield unwrap(op)
+    for kid in op.children:
+        yield from walk(kid)
+
+
 def operator_lines(stats: QueryStats, operators: t.Sequence[t.Any],
                    estimates: dict[str, float]) -> list[str]:
     """One line per operator, as a tree: estimated seconds (decoding and functions, from the

@@ -16,7 +16,8 @@ from vql.errors import Error, InfeasibleTargetError, InternalError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
 from vql.exec.failures import guarded, translate
-from vql.exec.profile import unwrap
+from vql.exec.profile import unwrap, walk
+from vql.exec.progress import ProgressReporter
 from vql.exec.result import Result
 from vql.optimize import optimize
 from vql.physical.knobs import tunable
@@ -66,14 +67,14 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
                 tuning.notes.append(message)
             plan = tuning.plan
     picker = tuning.controller if tuning is not None else None
-    planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings, picker=picker)
+    planner = PhysicalPlanner.of(engine, picker=picker)
     return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes)
 
 
 def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> Result:
     planned = planned or plan_query(engine, query)
     plan, operators = planned.plan, planned.operators
-    ctx = ExecContext(engine.settings)
+    ctx = ExecContext(engine.settings, _reporter(engine, operators))
     views: list[str] = []
     duck = engine.duck
 
@@ -127,6 +128,14 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         if raised is error:
             raise
         raise raised from error
+
+
+def _reporter(engine: Engine, operators: list[ops.Operator]) -> ProgressReporter | None:
+    if engine.progress_handler is None:
+        return None
+    handler, interval = engine.progress_handler
+    total = sum(o.total for op in operators for o in walk(op) if isinstance(o, ops.FrameScan))
+    return ProgressReporter(handler, interval, total)
 
 
 def _abort(duck: duckdb.DuckDBPyConnection) -> None:

@@ -285,6 +285,12 @@ def _transaction(engine: Engine, stmt: st.Transaction) -> Result:
     return Result()
 
 
+def _clear_cache(engine: Engine, stmt: st.ClearCache) -> Result:
+    engine.results.flush()  # values staged by earlier queries go too
+    caches, values = engine.results.clear(stmt.function)
+    return Result.of_table(pa.table({"caches_dropped": [caches], "values_dropped": [values]}))
+
+
 HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.CreateVideoTable: _create_video_table,
     st.DropVideoTable: _drop_video_table,
@@ -296,5 +302,6 @@ HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.Query: _query,
     st.Explain: _explain,
     st.AnalyzeVideoTable: _analyze_video_table,
+    st.ClearCache: _clear_cache,
     st.Transaction: _transaction,
 }

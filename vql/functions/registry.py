@@ -72,6 +72,9 @@ def load_file(path: str | Path) -> list[FrameFunction]:
 
 
 def _with_origin(function: FrameFunction, origin: str) -> FrameFunction:
+    import hashlib
     from dataclasses import replace
 
-    return replace(function, origin=origin)
+    # The version keys cached results: the code loaded now, not the file as it may be later.
+    version = "file " + hashlib.sha256(Path(origin).read_bytes()).hexdigest()[:16]
+    return replace(function, origin=origin, version=version)

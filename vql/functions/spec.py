@@ -103,8 +103,19 @@ class FrameFunction:
     impl: t.Any
     doc: str = ""
     origin: str = "builtin"
+    version: str = ""  # what cached results are keyed by: a user file's hash ("" built-in)
 
     kind: t.ClassVar[str] = "udf"
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether its results may be cached: deterministic and stateless."""
+        return self.traits.deterministic and not self.traits.stateful
+
+    def cache_version(self) -> str:
+        from vql import __version__
+
+        return self.version or f"vql {__version__}"
 
     def signature(self) -> str:
         return signature(self.name, self.params)

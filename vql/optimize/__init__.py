@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from vql.optimize.push_filters import push_filters
 from vql.optimize.push_limit import push_limit
+from vql.optimize.reuse_results import reuse_results
 from vql.plan.nodes import Relational
 
 
@@ -17,17 +18,20 @@ from vql.plan.nodes import Relational
 class OptimizerOptions:
     push_filters: bool = True
     push_limit: bool = True
+    reuse_results: bool = True
 
     @classmethod
     def reference(cls) -> OptimizerOptions:
         """Every rule off: the plan that defines what a query means."""
-        return cls(push_filters=False, push_limit=False)
+        return cls(push_filters=False, push_limit=False, reuse_results=False)
 
 
-# The order matters: filters move first, so that the limit lands above every filter.
+# The order matters: filters move first, so that the limit lands above every filter, and
+# reuse wraps the functions where the filters left them.
 RULES: tuple[tuple[str, Callable[[Relational], Relational]], ...] = (
-    ("push_filters", push_filters),  # cheap predicates before expensive UDFs and decoding
-    ("push_limit", push_limit),      # then stop decoding once a plain LIMIT is satisfied
+    ("push_filters", push_filters),    # cheap predicates before expensive UDFs and decoding
+    ("push_limit", push_limit),        # then stop decoding once a plain LIMIT is satisfied
+    ("reuse_results", reuse_results),  # cached function values instead of decoding
 )
 
 

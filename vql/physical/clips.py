@@ -251,8 +251,7 @@ class ClipProfiler:
         engine = self.engine
         pipeline = configure(self.plan.inputs[0], config) if not config.is_reference \
             else self.plan.inputs[0]
-        planner = PhysicalPlanner(engine.catalog, engine.registry, engine.settings,
-                                  ranges=ranges, timestamps=self.timestamps)
+        planner = PhysicalPlanner.of(engine, ranges=ranges, timestamps=self.timestamps)
         op = planner.plan(pipeline)
         ctx = ExecContext(engine.settings)
         view = unwrap(op).view

@@ -29,6 +29,7 @@ from vql.plan.nodes import (
     PlanNode,
     Project,
     Relational,
+    Reuse,
     Sample,
     VideoScan,
     chain,
@@ -137,4 +138,7 @@ def configure(pipeline: PlanNode, config: Config, controlled: bool = False,
     sample = Sample(scan, config.fps if config.fps is not None else math.inf, fill=True)
     gate = [] if config.diff is None else [DiffGate(scan, config.diff, pass_rate)]
     fill = Fill(scan, tuple(u.call.column for u in udfs), controlled)
-    return rebuild([*base, *early, sample, decode, *gate, *udfs, fill, *late, *tail])
+    # A cascade drops rows inside the section, which a Reuse (one row out per row in) cannot
+    # sit above.
+    reuse = [] if gate else [n for n in nodes if isinstance(n, Reuse)]
+    return rebuild([*base, *early, sample, decode, *gate, *udfs, *reuse, fill, *late, *tail])

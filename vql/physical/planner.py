@@ -15,33 +15,53 @@ from collections.abc import Callable
 import numpy as np
 
 from vql.catalog import Catalog
+from vql.catalog.results import ResultCache
 from vql.errors import InternalError
 from vql.exec import operators as ops
 from vql.exec.profile import Measured
+from vql.exec.reuse import ReuseOp
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
 from vql.plan import nodes as n
 from vql.settings import Settings
 
+if t.TYPE_CHECKING:
+    from vql.engine import Engine
+
 
 class PhysicalPlanner:
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings,
-                 picker: ops.RatePicker | None = None,
+                 results: ResultCache, picker: ops.RatePicker | None = None,
                  ranges: dict[int, list[tuple[int, int]]] | None = None,
                  timestamps: dict[int, np.ndarray] | None = None):
         self.catalog = catalog
         self.registry = registry
         self.settings = settings
+        self.results = results        # the result cache a Reuse reads and writes
         self.picker = picker          # the latency controller of a controlled Fill
         self.ranges = ranges          # scan only these frame ranges (the profiler's clips)
         self._timestamps = timestamps or {}
         self._built = 0
 
-    def plan(self, node: n.PlanNode) -> ops.Operator:
+    @classmethod
+    def of(cls, engine: Engine, **options: t.Any) -> PhysicalPlanner:
+        """A planner for one of ``engine``'s statements."""
+        return cls(engine.catalog, engine.registry, engine.settings, engine.results, **options)
+
+    def plan(self, node: n.PlanNode, below: tuple[n.PlanNode, ops.Operator] | None = None
+             ) -> ops.Operator:
+        """The operator for ``node`` and its inputs. ``below``: a node and the operator that
+        stands for it (a section fed by a Fill or a Reuse stops there)."""
+        if below is not None and node is below[0]:
+            return below[1]
         kids = node.children()
         if isinstance(node, n.Fill) or not kids:
             return self.build(node, None)
-        return self.build(node, self.plan(kids[0]))
+        if isinstance(node, n.Reuse):  # its child is its section; it reads from the source
+            if not self.results.enabled:  # no cache: the functions run as if it were not there
+                return self.plan(node.child, below)
+            return self.build(node, self.plan(_decode_below(node).child, below))
+        return self.build(node, self.plan(kids[0], below))
 
     def build(self, node: n.PlanNode, child: ops.Operator | None) -> ops.Operator:
         builder = PHYSICAL.get(type(node))
@@ -99,21 +119,41 @@ def _project(planner: PhysicalPlanner, node: n.Project, child: ops.Operator) -> 
 
 def _fill(planner: PhysicalPlanner, node: n.Fill, _: t.Any) -> ops.Operator:
     """The nodes between the Fill and its Sample become the section the FillOp feeds."""
-    section: list[n.PlanNode] = []
     current = node.child
     while not (isinstance(current, n.Sample) and current.fill):
         if isinstance(current, n.Filter | n.Limit) or not current.children():
             raise InternalError(f"{current.label()} cannot sit between a Sample and its Fill")
-        section.append(current)
         current = current.children()[0]
     source = planner.plan(current.child)
     feed = ops.FeedOp(source.schema)
-    op: ops.Operator = feed
-    for inner in reversed(section):
-        op = planner.build(inner, op)
+    section = planner.plan(node.child, below=(current, feed))
     picker = planner.picker if node.controlled else None
-    return ops.FillOp(source, op, feed, node.columns, current.fps,
+    return ops.FillOp(source, section, feed, node.columns, current.fps,
                       planner.settings.batch_size, picker)
+
+
+def _decode_below(node: n.Reuse) -> n.Decode:
+    current = node.child
+    while not isinstance(current, n.Decode):
+        if not isinstance(current, n.ApplyUDF):
+            raise InternalError(f"{current.label()} cannot sit between a Decode and its Reuse")
+        current = current.children()[0]
+    return current
+
+
+def _reuse(planner: PhysicalPlanner, node: n.Reuse, source: ops.Operator) -> ops.Operator:
+    """The Decode and functions under the Reuse become the section it feeds with misses."""
+    decode = _decode_below(node)
+    feed = ops.FeedOp(source.schema)
+    section = planner.plan(node.child, below=(decode.child, feed))
+    calls = tuple(c.call for c in n.chain(node.child) if isinstance(c, n.ApplyUDF))
+    scan = n.chain(decode)[0]
+    assert isinstance(scan, n.VideoScan)
+    contents = planner.catalog.video_contents(scan.table)
+    cache = planner.results
+    cached = {call.cache_key(): cache.load(call.cache_key(), list(set(contents.values())),
+                                           decode.scale) for call in calls}
+    return ReuseOp(source, section, feed, calls, cache, contents, decode.scale, cached)
 
 
 # _fill plans its own child (the section is built around a feed), so it is called with none.
@@ -127,4 +167,5 @@ PHYSICAL: dict[type, Callable[[PhysicalPlanner, t.Any, t.Any], ops.Operator]] = 
     n.Project: _project,
     n.Fill: _fill,
     n.DiffGate: _diff_gate,
+    n.Reuse: _reuse,
 }

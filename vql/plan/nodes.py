@@ -55,6 +55,11 @@ class UDFCall:
     stateful: bool = False
     cost_ms: float = 1.0
     cost_source: str = "declared"  # or "measured" (ANALYZE)
+    version: str | None = None     # the function's version when its results may be cached
+
+    def cache_key(self) -> str:
+        """What its cached results are filed under (with the video's content and scale)."""
+        return f"{self.function}{self.constants!r} @ {self.version}"
 
     def text(self) -> str:
         args = ", ".join(["frame", *(repr(c) for c in self.constants)])
@@ -158,6 +163,20 @@ class Fill(PlanNode):
         how = ", rate adapted per invocation to meet the latency target" if self.controlled \
             else ""
         return f"Fill {', '.join(self.columns)} from the nearest processed frame{how}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse(PlanNode):
+    """Reads the values of the functions below it (down to their ``Decode``) from the result
+    cache where it has them, decodes and computes only the other frames, and caches those.
+    Lossless: the functions are deterministic and stateless, and keys include the video's
+    content, the function's version and the decode resolution."""
+
+    child: PlanNode
+    columns: tuple[str, ...]
+
+    def label(self) -> str:
+        return f"Reuse cached {', '.join(self.columns)}; decode and compute only the frames missing"
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,3 +99,9 @@ def accuracy_footer(cursor: t.Any) -> str | None:
     filled = cursor.stats.rows_filled if cursor.stats is not None else 0
     return (f"Estimated accuracy: {accuracy} ({tuning.shape.replace('_', '-')} metric; lossy "
             f"plan: {how}; {filled} rows filled from the nearest processed frame)")
+
+
+def progress_line(progress: t.Any, width: int = 24) -> str:
+    """``[#######.........] 1234/12546 frames (10%), 410 frames/s, about 27 s left``."""
+    done = round(progress.fraction * width)
+    return f"[{'#' * done}{'.' * (width - done)}] {progress.describe()}"

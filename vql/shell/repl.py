@@ -22,6 +22,7 @@ Dot commands:
   .tables            video tables and plain tables (SHOW TABLES)
   .functions         the functions you can call (SHOW FUNCTIONS)
   .timer on|off      print each statement's run time (on)
+  .progress on|off   show frames done, rate and time left while a query runs (on at a terminal)
   .quit / .exit      leave the shell (Ctrl-D works too)
 """
 
@@ -34,14 +35,33 @@ class Shell:
         self.err = err or sys.stderr
         self.timer = True
         self.running = True
+        self._progress_shown = False
         self.commands: dict[str, Callable[[list[str]], bool]] = {
             ".help": self._help, ".tables": lambda args: self.run_sql("SHOW TABLES"),
             ".functions": lambda args: self.run_sql("SHOW FUNCTIONS"),
-            ".timer": self._timer, ".quit": self._quit, ".exit": self._quit,
+            ".timer": self._timer, ".progress": self._progress, ".quit": self._quit,
+            ".exit": self._quit,
         }
+        is_tty = getattr(self.err, "isatty", None)
+        self.set_progress(bool(is_tty and is_tty()))
 
     def print(self, text: str = "") -> None:
+        self._clear_progress()
         print(text, file=self.out, flush=True)
+
+    def set_progress(self, on: bool) -> None:
+        self.con.set_progress_handler(self._show_progress if on else None, 0.25)
+
+    def _show_progress(self, progress: t.Any) -> None:
+        self.err.write("\r\x1b[K" + fmt.progress_line(progress))
+        self.err.flush()
+        self._progress_shown = True
+
+    def _clear_progress(self) -> None:
+        if self._progress_shown:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self._progress_shown = False
 
     # --- running text ------------------------------------------------------------------------
 
@@ -86,6 +106,7 @@ class Shell:
                 else:
                     self.print("OK")
             except vql.Error as error:
+                self._clear_progress()
                 print(fmt.error(error), file=self.err, flush=True)
                 return False
         if self.timer:
@@ -111,6 +132,13 @@ class Shell:
             self.timer = args[0].lower() == "on"
             return True
         print("Error: usage: .timer on|off", file=self.err, flush=True)
+        return False
+
+    def _progress(self, args: list[str]) -> bool:
+        if args and args[0].lower() in {"on", "off"}:
+            self.set_progress(args[0].lower() == "on")
+            return True
+        print("Error: usage: .progress on|off", file=self.err, flush=True)
         return False
 
     def _quit(self, args: list[str]) -> bool:
@@ -150,4 +178,5 @@ class Shell:
             try:
                 self.run_text(text)
             except KeyboardInterrupt:
+                self._clear_progress()
                 print("Interrupted", file=self.err, flush=True)

@@ -10,6 +10,7 @@ The added syntax:
     CREATE [OR REPLACE] FUNCTION name [(param, ...)] AS <expression>
     DROP FUNCTION [IF EXISTS] name
     SHOW FUNCTIONS
+    CLEAR CACHE [function]
     EXPLAIN [ANALYZE] <statement>
     <query> [SAMPLE <n> FPS] [WITH LATENCY <n>(ms|s|min) [AND ACCURACY <a>] [AND COST <usd>]
              [BEST EFFORT]]
@@ -56,6 +57,12 @@ class ShowFunctions(exp.Expression):
     arg_types: t.ClassVar[dict[str, bool]] = {}
 
 
+class ClearCache(exp.Expression):
+    """CLEAR CACHE [function]: drop cached function values (all, or one function's)."""
+
+    arg_types = {"this": False}
+
+
 class VqlExplain(exp.Expression):
     arg_types = {"this": True, "analyze": False}
 
@@ -90,6 +97,7 @@ class VqlParser(DuckDBParser):
         (("DROP", "VIDEO", "TABLE"), "_parse_vql_drop_video_table"),
         (("DROP", "FUNCTION"), "_parse_vql_drop_function"),
         (("SHOW", "FUNCTIONS"), "_parse_vql_show_functions"),
+        (("CLEAR", "CACHE"), "_parse_vql_clear_cache"),
         (("EXPLAIN",), "_parse_vql_explain"),
     )
 
@@ -233,6 +241,9 @@ class VqlParser(DuckDBParser):
     def _parse_vql_show_functions(self) -> exp.Expr:
         return ShowFunctions()
 
+    def _parse_vql_clear_cache(self) -> exp.Expr:
+        return ClearCache(this=self._parse_id_var() if self._curr else None)
+
     def _parse_vql_explain(self) -> exp.Expr:
         analyze = self._match_text_seq("ANALYZE")
         inner = self._parse_statement()
@@ -271,6 +282,10 @@ def _drop_function_sql(gen: DuckDBGenerator, e: DropVqlFunction) -> str:
     return f"DROP FUNCTION {exists}{gen.sql(e, 'this')}"
 
 
+def _clear_cache_sql(gen: DuckDBGenerator, e: ClearCache) -> str:
+    return f"CLEAR CACHE {gen.sql(e, 'this')}".rstrip()
+
+
 def _explain_sql(gen: DuckDBGenerator, e: VqlExplain) -> str:
     analyze = "ANALYZE " if e.args.get("analyze") else ""
     return f"EXPLAIN {analyze}{gen.sql(e, 'this')}"
@@ -303,6 +318,7 @@ class VqlGenerator(DuckDBGenerator):
         DropVqlFunction: _drop_function_sql,
         ShowFunctions: lambda _gen, _e: "SHOW FUNCTIONS",
         VqlExplain: _explain_sql,
+        ClearCache: _clear_cache_sql,
         VideoQuery: _video_query_sql,
     }
 

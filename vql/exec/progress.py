@@ -1,0 +1,70 @@
+"""Progress of a running query: frames done of the frames its scans will read, the rate, and
+the time left. A handler set on the connection (``Connection.set_progress_handler``) is called
+at most every ``interval`` seconds; a handler that returns a true value cancels the query
+(as sqlite3's progress handler does)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vql.errors import QueryCanceledError
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    frames_done: int
+    frames_total: int       # frames the query's scans cover (a LIMIT may stop it earlier)
+    elapsed_s: float
+
+    @property
+    def rate(self) -> float:
+        """Frames per second so far."""
+        return self.frames_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far; None before anything is done."""
+        if self.frames_done <= 0 or self.rate <= 0:
+            return None
+        return max(self.frames_total - self.frames_done, 0) / self.rate
+
+    @property
+    def fraction(self) -> float:
+        return min(self.frames_done / self.frames_total, 1.0) if self.frames_total else 0.0
+
+    def describe(self) -> str:
+        eta = "" if self.eta_s is None else f", about {self.eta_s:.0f} s left"
+        return (f"{self.frames_done}/{self.frames_total} frames ({self.fraction:.0%}), "
+                f"{self.rate:.0f} frames/s{eta}")
+
+
+ProgressHandler = Callable[[Progress], object]
+
+
+class ProgressReporter:
+    """Counts frames as the scans read them and calls the handler now and then."""
+
+    def __init__(self, handler: ProgressHandler, interval_s: float, total: int,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.handler = handler
+        self.interval_s = interval_s
+        self.total = total
+        self.clock = clock
+        self.started = clock()
+        self.done = 0
+        self._last = self.started
+
+    def advance(self, frames: int) -> None:
+        self.done += frames
+        now = self.clock()
+        if now - self._last >= self.interval_s:
+            self._last = now
+            self.report(now)
+
+    def report(self, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        if self.handler(Progress(self.done, self.total, now - self.started)):
+            raise QueryCanceledError(f"the query was cancelled by its progress handler after "
+                                     f"{self.done} of {self.total} frames")
