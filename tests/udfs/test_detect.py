@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from vql.udfs.detect import DETECTIONS, load_detector
+from vql.udfs.detect import DETECTIONS, FastestDet, load_detector
 
 import vql
 from vql.models import MODELS
@@ -34,6 +34,37 @@ def test_detector_loads_once_per_process(fastestdet_dir: Path) -> None:
     first = load_detector("fastestdet")
     loads = MODELS.loads
     assert load_detector("FastestDet") is first and MODELS.loads == loads
+
+
+def test_batched_detections_equal_frame_by_frame_ones(fastestdet_dir: Path,
+                                                      room_video: Path) -> None:
+    import decord
+
+    batched = FastestDet.load(fastestdet_dir / "FastestDet.onnx", 1)
+    single = FastestDet.load(fastestdet_dir / "FastestDet.onnx", 1, batched=False)
+    assert batched.batched and not single.batched  # the graph's batch was made dynamic
+    reader = decord.VideoReader(str(room_video))
+    frames = reader.get_batch(list(range(600, 1400, 50))).asnumpy()  # people come and go
+    bus = cv2.resize(rgb(bundled_image("bus.jpg")), (frames.shape[2], frames.shape[1]))
+    frames = np.concatenate([frames, bus[None]])
+    one_by_one = [single(frame[None])[0] for frame in frames]
+    together = batched(frames)
+    assert sum(map(len, one_by_one)) >= 10
+    for a, b in zip(together, one_by_one, strict=True):
+        assert [d["label"] for d in a] == [d["label"] for d in b]
+        for da, db in zip(a, b):
+            for key in ("score", "x1", "y1", "x2", "y2"):
+                assert da[key] == pytest.approx(db[key], abs=1e-3)
+
+
+def test_the_preprocessing_is_the_authors(fastestdet_dir: Path) -> None:
+    """Resize RGB then reverse the channels == the authors' BGR-first order, exactly."""
+    image = rgb(bundled_image("zidane.jpg"))
+    detector = FastestDet.load(fastestdet_dir / "FastestDet.onnx", 1)
+    bgr = np.ascontiguousarray(image[..., ::-1])
+    theirs = cv2.resize(bgr, (352, 352), interpolation=cv2.INTER_AREA)
+    expected = (theirs.astype(np.float32) / 255.0).transpose(2, 0, 1)
+    assert np.allclose(detector.preprocess(image[None])[0], expected, atol=1e-6)
 
 
 def test_detect_in_sql_returns_typed_boxes(room: vql.Connection) -> None:
