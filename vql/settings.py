@@ -11,6 +11,7 @@
 | VQL_PRICE_GPU      | USD per GPU-second                                                   | 0.00083            |
 | VQL_PROFILE_SHARE  | share of a query's budget it may spend building missing profiles    | 0.1                |
 | VQL_PROFILE_MAX_AGE| days after which an accuracy profile is measured again               | 7                  |
+| VQL_PREFETCH       | batches decoded ahead in a background thread (0: decode in line)     | 2                  |
 | VQL_CACHE_MB       | size limit of the result cache of function values (0: no cache)      | 1024               |
 
 The default prices are about 5 US cents per core-hour and 3 dollars per GPU-hour, on-demand
@@ -59,6 +60,7 @@ class Settings:
     profile_share: float = 0.1
     profile_max_age_days: float = 7.0
     cache_mb: float = 1024.0
+    prefetch: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,6 +74,7 @@ class Settings:
             profile_share=min(max(_float_env("VQL_PROFILE_SHARE", 0.1), 0.0), 1.0),
             profile_max_age_days=_float_env("VQL_PROFILE_MAX_AGE", 7.0),
             cache_mb=max(_float_env("VQL_CACHE_MB", 1024.0), 0.0),
+            prefetch=max(_int_env("VQL_PREFETCH", 2), 0),
         )
 
     def effective_threads(self) -> int:

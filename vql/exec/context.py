@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,17 +52,19 @@ class ExecContext:
         self.progress = progress  # told of every batch of frames the scans read
         self.stats = QueryStats()
         self.failure: BaseException | None = None
-        self._filter_con: duckdb.DuckDBPyConnection | None = None
+        self._filter_cons: dict[int, duckdb.DuckDBPyConnection] = {}
 
     @property
     def filter_con(self) -> duckdb.DuckDBPyConnection:
-        """A private in-memory DuckDB for pipeline predicates: the user's connection is busy
+        """A private in-memory DuckDB for pipeline predicates, one per thread (a prefetching
+        operator runs the filters below it in its own thread): the user's connection is busy
         running the statement that pulls from the pipeline, so predicates cannot use it."""
-        if self._filter_con is None:
-            self._filter_con = duckdb.connect(":memory:")
-        return self._filter_con
+        thread = threading.get_ident()
+        if thread not in self._filter_cons:
+            self._filter_cons[thread] = duckdb.connect(":memory:")
+        return self._filter_cons[thread]
 
     def close(self) -> None:
-        if self._filter_con is not None:
-            self._filter_con.close()
-            self._filter_con = None
+        cons, self._filter_cons = list(self._filter_cons.values()), {}
+        for con in cons:
+            con.close()

@@ -9,13 +9,14 @@ converted to NumPy without a copy for the kernels; ``Project`` drops it or encod
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import typing as t
-from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from queue import Queue
 
 import numpy as np
 import pyarrow as pa
@@ -420,21 +421,32 @@ class ProjectOp(UnaryOp):
             yield pa.record_batch(arrays, schema=schema)
 
 
+_END = object()
+
+
 @dataclass
 class FeedOp:
-    """The source of a lossy plan's sampled section: yields the batches ``FillOp`` hands it,
-    one per pull (every operator of the section yields one batch per input batch)."""
+    """The source of a section (``SectionOp``): yields the batches its owner pushes, in order.
+    Every operator of a section yields one batch per input batch. A pull waits for a push, so
+    a section may run ahead in another thread (``PrefetchOp``); ``close`` ends the stream."""
 
     schema: pa.Schema
-    pending: deque[pa.RecordBatch] = field(default_factory=deque)
+    what: str = "the sampled frames"
+    queue: Queue[t.Any] = field(default_factory=Queue)
     children: tuple[Operator, ...] = ()
 
     def describe(self) -> str:
-        return "the sampled frames"
+        return self.what
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        self.queue.put(batch)
+
+    def close(self) -> None:
+        self.queue.put(_END)
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-        while True:
-            yield self.pending.popleft()
+        while (batch := self.queue.get()) is not _END:
+            yield batch
 
 
 class RatePicker(t.Protocol):
@@ -481,6 +493,16 @@ class SectionOp(UnaryOp):
     def children(self) -> tuple[Operator, ...]:
         return (self.section, self.child)
 
+    @contextlib.contextmanager
+    def running(self, ctx: ExecContext) -> Iterator[Generator[pa.RecordBatch, None, None]]:
+        """The section's output stream; on exit the feed is closed and the stream too."""
+        section = t.cast(Generator[pa.RecordBatch, None, None], self.section.batches(ctx))
+        try:
+            yield section
+        finally:
+            self.feed.close()
+            section.close()
+
 
 @dataclass
 class FillOp(SectionOp):
@@ -507,51 +529,51 @@ class FillOp(SectionOp):
         return f"Sample ({how}) and fill {', '.join(self.columns)} from the nearest processed frame"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-        section = t.cast(Generator[pa.RecordBatch, None, None], self.section.batches(ctx))
+        with self.running(ctx) as section:
+            yield from self._filled(ctx, section)
+
+    def _filled(self, ctx: ExecContext, section: Generator[pa.RecordBatch, None, None]
+                ) -> Iterator[pa.RecordBatch]:
         fps, done, boundary = self.fps, 0.0, 0.0
         if self.picker is not None:
             self.picker.start()
         run, video, video_start, video_span = _VideoRun(), -1, 0.0, 0.0
-        try:
-            for batch in self.child.batches(ctx):
-                if _video_id(batch) != video:
-                    if video != -1:
-                        yield from self._flush(run, section, ctx, final=True)
-                        done += video_span
-                    run, video = _VideoRun(), _video_id(batch)
-                    video_start = float(batch.column("ts")[0].as_py())
-                    boundary = done
-                ts = batch.column("ts").to_numpy()
-                keep = np.zeros(len(ts), dtype=bool)
-                for i, stamp in enumerate(ts):
-                    position = done + float(stamp) - video_start
-                    if self.picker is not None and position >= boundary:
-                        fps = self.picker.rate(position)
-                        boundary = position + self.picker.invocation_s
-                    if math.isinf(fps):
-                        keep[i] = True
-                    elif stamp >= run.next_due - 1e-9:
-                        keep[i] = True
-                        run.next_due = (np.floor(stamp * fps + 1e-9) + 1) / fps
-                video_span = float(ts[-1]) - video_start
-                run.rows.append(batch)
-                if keep.any():
-                    chosen = batch.filter(pa.array(keep))
-                    run.chosen.append(chosen)
-                    run.chosen_rows += chosen.num_rows
-                if run.chosen_rows >= self.batch_size:
-                    yield from self._flush(run, section, ctx, final=False)
-            if video != -1:
-                yield from self._flush(run, section, ctx, final=True)
-        finally:
-            section.close()
+        for batch in self.child.batches(ctx):
+            if _video_id(batch) != video:
+                if video != -1:
+                    yield from self._flush(run, section, ctx, final=True)
+                    done += video_span
+                run, video = _VideoRun(), _video_id(batch)
+                video_start = float(batch.column("ts")[0].as_py())
+                boundary = done
+            ts = batch.column("ts").to_numpy()
+            keep = np.zeros(len(ts), dtype=bool)
+            for i, stamp in enumerate(ts):
+                position = done + float(stamp) - video_start
+                if self.picker is not None and position >= boundary:
+                    fps = self.picker.rate(position)
+                    boundary = position + self.picker.invocation_s
+                if math.isinf(fps):
+                    keep[i] = True
+                elif stamp >= run.next_due - 1e-9:
+                    keep[i] = True
+                    run.next_due = (np.floor(stamp * fps + 1e-9) + 1) / fps
+            video_span = float(ts[-1]) - video_start
+            run.rows.append(batch)
+            if keep.any():
+                chosen = batch.filter(pa.array(keep))
+                run.chosen.append(chosen)
+                run.chosen_rows += chosen.num_rows
+            if run.chosen_rows >= self.batch_size:
+                yield from self._flush(run, section, ctx, final=False)
+        if video != -1:
+            yield from self._flush(run, section, ctx, final=True)
 
     def _flush(self, run: _VideoRun, section: Generator[pa.RecordBatch, None, None],
                ctx: ExecContext,
                final: bool) -> Iterator[pa.RecordBatch]:
         if run.chosen:
-            self.feed.pending.append(pa.Table.from_batches(run.chosen).combine_chunks()
-                                     .to_batches()[0])
+            self.feed.push(pa.Table.from_batches(run.chosen).combine_chunks().to_batches()[0])
             out = next(section)
             values = pa.Table.from_batches([out]).select(list(self.columns))
             stamps = out.column("ts").to_numpy()

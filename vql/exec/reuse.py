@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import typing as t
+from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +27,11 @@ class ReuseOp(SectionOp):
     contents: dict[int, str]               # video_id -> content hash
     scale: float
     cached: dict[str, dict[str, Cached]]   # cache key -> content -> values (read at planning)
+    # Batches of misses pushed into the section ahead of the one being merged, so that a
+    # section that decodes in a background thread (PrefetchOp) has the next batch to work on
+    # while the functions run on this one. 0 when the child is itself a section's feed, which
+    # hands out one batch per output it is waiting for.
+    lookahead: int = 0
 
     @property
     def added(self) -> tuple[str, ...]:
@@ -39,17 +44,19 @@ class ReuseOp(SectionOp):
                 f"for this table); decode and compute the other frames, and cache them")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-        section = t.cast(Generator[pa.RecordBatch, None, None], self.section.batches(ctx))
-        try:
+        waiting: deque[_Pending] = deque()
+        with self.running(ctx) as section:
             for batch in self.child.batches(ctx):
-                yield self._serve(batch, section, ctx)
-        finally:
-            section.close()
+                waiting.append(self._look_up(batch, ctx))
+                if len(waiting) > self.lookahead:
+                    yield self._merge(waiting.popleft(), section)
+            while waiting:
+                yield self._merge(waiting.popleft(), section)
 
-    def _serve(self, batch: pa.RecordBatch, section: Generator[pa.RecordBatch, None, None],
-               ctx: ExecContext) -> pa.RecordBatch:
+    def _look_up(self, batch: pa.RecordBatch, ctx: ExecContext) -> _Pending:
+        """Find the batch's rows in the cache; push the others into the section."""
         if batch.num_rows == 0:
-            return pa.RecordBatch.from_pylist([], schema=self.schema)
+            return _Pending(batch, "", np.empty(0, dtype=np.int64), [], np.zeros(0, bool))
         content = self.contents[int(batch.column("video_id")[0].as_py())]
         frame_ids = batch.column("frame_id").to_numpy()
         hits, where = [], []
@@ -60,26 +67,44 @@ class ReuseOp(SectionOp):
             hits.append(hit)
             where.append(at)
         served = np.logical_and.reduce(hits)
-        missing = ~served
         ctx.stats.frames_reused += int(served.sum())
-        computed: pa.RecordBatch | None = None
-        if missing.any():
-            self.feed.pending.append(batch.filter(pa.array(missing)))
-            computed = next(section)
-        out = batch
+        if not served.all():
+            self.feed.push(batch.filter(pa.array(~served)))
+        # For each call, where each served row's value is among its cached values.
+        at_served = [at[served[hit]] for hit, at in zip(hits, where)]
+        return _Pending(batch, content, frame_ids, at_served, served)
+
+    def _merge(self, pending: _Pending, section: Generator[pa.RecordBatch, None, None]
+               ) -> pa.RecordBatch:
+        """The batch with every function column: cached values and the section's, in order."""
+        batch, served = pending.batch, pending.served
+        if batch.num_rows == 0:
+            return pa.RecordBatch.from_pylist([], schema=self.schema)
+        missing = ~served
+        computed = next(section) if missing.any() else None
         order = np.concatenate([np.flatnonzero(served), np.flatnonzero(missing)])
         inverse = pa.array(np.argsort(order, kind="stable"))
-        for call, hit, at in zip(self.calls, hits, where):
+        out = batch
+        for call, at in zip(self.calls, pending.at_served):
             field_ = self.section.schema.field(call.column)
             parts = []
             if served.any():
-                cached = self.cached[call.cache_key()][content]
-                parts.append(cached.values.take(pa.array(at[served[hit]])).cast(field_.type))
+                cached = self.cached[call.cache_key()][pending.content]
+                parts.append(cached.values.take(pa.array(at)).cast(field_.type))
             if computed is not None:
                 values = computed.column(call.column)
                 parts.append(values)
-                self.cache.stage(call.cache_key(), call.function, field_.type, content,
-                                 self.scale, frame_ids[missing], values)
+                self.cache.stage(call.cache_key(), call.function, field_.type, pending.content,
+                                 self.scale, pending.frame_ids[missing], values)
             column = pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
             out = out.append_column(field_, column.take(inverse))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    batch: pa.RecordBatch
+    content: str
+    frame_ids: np.ndarray
+    at_served: list[np.ndarray]
+    served: np.ndarray

@@ -18,7 +18,8 @@ from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.errors import InternalError
 from vql.exec import operators as ops
-from vql.exec.profile import Measured
+from vql.exec.prefetch import PrefetchOp
+from vql.exec.profile import Measured, unwrap
 from vql.exec.reuse import ReuseOp
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
@@ -42,6 +43,7 @@ class PhysicalPlanner:
         self.ranges = ranges          # scan only these frame ranges (the profiler's clips)
         self._timestamps = timestamps or {}
         self._built = 0
+        self.row_limit: int | None = None  # the pipeline being planned stops after these rows
 
     @classmethod
     def of(cls, engine: Engine, **options: t.Any) -> PhysicalPlanner:
@@ -54,6 +56,9 @@ class PhysicalPlanner:
         stands for it (a section fed by a Fill or a Reuse stops there)."""
         if below is not None and node is below[0]:
             return below[1]
+        if isinstance(node, n.Project):  # a pipeline's root: how many rows it may need
+            limits = [x.count for x in n.chain(node) if isinstance(x, n.Limit)]
+            self.row_limit = min(limits) if limits else None
         kids = node.children()
         if isinstance(node, n.Fill) or not kids:
             return self.build(node, None)
@@ -67,8 +72,13 @@ class PhysicalPlanner:
         builder = PHYSICAL.get(type(node))
         if builder is None:
             raise InternalError(f"no physical operator for logical node {type(node).__name__}")
+        op = builder(self, node, child)
+        return Measured(op, self.next_index())
+
+    def next_index(self) -> int:
+        """A new operator's number in EXPLAIN ANALYZE's statistics."""
         self._built += 1
-        return Measured(builder(self, node, child), self._built)
+        return self._built
 
     def timestamps(self, video_id: int) -> np.ndarray:
         if video_id not in self._timestamps:
@@ -90,7 +100,12 @@ def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> op
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:
-    return ops.DecodeOp(child, planner.settings.effective_threads(), node.scale)
+    decode = ops.DecodeOp(child, planner.settings.effective_threads(), node.scale)
+    depth, batch = planner.settings.prefetch, planner.settings.batch_size
+    if depth <= 0 or (planner.row_limit is not None and planner.row_limit <= 4 * depth * batch):
+        return decode  # a small LIMIT: decoding ahead would be mostly wasted
+    # Decoding runs ahead in a thread while the functions above run (both release the GIL).
+    return PrefetchOp(Measured(decode, planner.next_index()), planner.settings.prefetch)
 
 
 def _udf(planner: PhysicalPlanner, node: n.ApplyUDF, child: ops.Operator) -> ops.Operator:
@@ -144,7 +159,7 @@ def _decode_below(node: n.Reuse) -> n.Decode:
 def _reuse(planner: PhysicalPlanner, node: n.Reuse, source: ops.Operator) -> ops.Operator:
     """The Decode and functions under the Reuse become the section it feeds with misses."""
     decode = _decode_below(node)
-    feed = ops.FeedOp(source.schema)
+    feed = ops.FeedOp(source.schema, "the frames the cache does not hold")
     section = planner.plan(node.child, below=(decode.child, feed))
     calls = tuple(c.call for c in n.chain(node.child) if isinstance(c, n.ApplyUDF))
     scan = n.chain(decode)[0]
@@ -153,7 +168,10 @@ def _reuse(planner: PhysicalPlanner, node: n.Reuse, source: ops.Operator) -> ops
     cache = planner.results
     cached = {call.cache_key(): cache.load(call.cache_key(), list(set(contents.values())),
                                            decode.scale) for call in calls}
-    return ReuseOp(source, section, feed, calls, cache, contents, decode.scale, cached)
+    fed = isinstance(unwrap(source), ops.FeedOp)  # inside a Fill's section
+    lookahead = 0 if fed or planner.settings.prefetch <= 0 else 1
+    return ReuseOp(source, section, feed, calls, cache, contents, decode.scale, cached,
+                   lookahead)
 
 
 # _fill plans its own child (the section is built around a feed), so it is called with none.

@@ -1,0 +1,72 @@
+"""Pipelining: decoding ahead in a background thread returns exactly what decoding in line
+does, stops when the consumer stops, and raises the input thread's errors in the consumer."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import vql
+from vql.exec.context import ExecContext
+from vql.exec.prefetch import PrefetchOp
+from vql.settings import Settings
+
+
+def connect(video: Path, prefetch: int) -> vql.Connection:
+    settings = dataclasses.replace(Settings.from_env(), cache_mb=0, prefetch=prefetch)
+    con = vql.connect(":memory:", settings=settings)
+    con.execute("LOAD VIDEO ? INTO intersection", [str(video)])
+    return con
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT frame_id, brightness, has_object(frame, 'person') AS p FROM intersection "
+    "WHERE frame_id % 3 = 0",
+    "SELECT frame_id, vehicle_count FROM intersection",  # a stateful function, in order
+])
+def test_prefetching_returns_what_decoding_in_line_returns(road_video: Path, sql: str) -> None:
+    with connect(road_video, 0) as inline, connect(road_video, 2) as ahead:
+        plan = "\n".join(r[0] for r in ahead.execute("EXPLAIN " + sql).fetchall())
+        assert "Prefetch" in plan
+        assert ahead.execute(sql).fetchall() == inline.execute(sql).fetchall()
+
+
+@dataclass
+class Source:
+    """A stand-in input that counts what it produced and can fail."""
+
+    fail_at: int | None = None
+    produced: int = 0
+    schema: pa.Schema = dataclasses.field(default_factory=lambda: pa.schema([("i", pa.int64())]))
+    children: tuple = ()
+
+    def describe(self) -> str:
+        return "source"
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        for i in range(1000):
+            if i == self.fail_at:
+                raise ValueError("the input broke")
+            self.produced += 1
+            yield pa.record_batch([pa.array([i])], schema=self.schema)
+
+
+def test_a_consumer_that_stops_early_stops_the_input_thread() -> None:
+    source = Source()
+    stream = PrefetchOp(source, depth=2).batches(ExecContext(Settings()))
+    assert [next(stream).column(0)[0].as_py() for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert source.produced <= 3 + 2 + 1  # what was read, the queue, one in hand
+    assert not [t for t in threading.enumerate() if t.name == "vql-prefetch"]
+
+
+def test_an_error_in_the_input_thread_is_raised_in_the_consumer() -> None:
+    stream = PrefetchOp(Source(fail_at=5), depth=2).batches(ExecContext(Settings()))
+    with pytest.raises(ValueError, match="the input broke"):
+        list(stream)
