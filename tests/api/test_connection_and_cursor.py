@@ -4,6 +4,7 @@ transactions, warnings."""
 from __future__ import annotations
 
 import datetime
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -181,5 +182,6 @@ def test_an_interrupted_query_leaves_the_connection_usable(tmp_path: Path, road_
     con.commit()
     with pytest.raises(KeyboardInterrupt):
         con.execute(query).fetchall()
+    assert not [t for t in threading.enumerate() if t.name == "vql-prefetch"]  # decoding stopped
     assert con.execute("SELECT count(*) FROM road WHERE brightness > 0").fetchall() == [(377,)]
     con.close()
