@@ -4,7 +4,10 @@ does, stops when the consumer stops, and raises the input thread's errors in the
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 
 import vql
 from vql.exec.context import ExecContext
+from vql.exec.operators import FeedOp
 from vql.exec.prefetch import PrefetchOp
 from vql.settings import Settings
 
@@ -70,3 +74,22 @@ def test_an_error_in_the_input_thread_is_raised_in_the_consumer() -> None:
     stream = PrefetchOp(Source(fail_at=5), depth=2).batches(ExecContext(Settings()))
     with pytest.raises(ValueError, match="the input broke"):
         list(stream)
+
+
+def test_an_interrupt_while_waiting_for_a_section_does_not_hang() -> None:
+    """Ctrl-C while the consumer waits and the input thread waits on a section's feed (which
+    its owner closes only after this unwinds): the consumer gives up waiting in bounded time,
+    and the thread stops when the statement ends."""
+    ctx = ExecContext(Settings())
+    feed = FeedOp(pa.schema([("i", pa.int64())]))
+    stream = PrefetchOp(feed, depth=2).batches(ctx)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real Ctrl-C
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        next(stream)
+    assert time.monotonic() - started < 5
+    ctx.close()
+    deadline = time.monotonic() + 5
+    while any(t.name == "vql-prefetch" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the input thread did not stop"
+        time.sleep(0.05)

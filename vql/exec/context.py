@@ -50,6 +50,7 @@ class ExecContext:
     def __init__(self, settings: Settings, progress: ProgressReporter | None = None):
         self.settings = settings
         self.progress = progress  # told of every batch of frames the scans read
+        self.stopping = threading.Event()  # set when the statement ends: threads stop waiting
         self.stats = QueryStats()
         self.failure: BaseException | None = None
         self._filter_cons: dict[int, duckdb.DuckDBPyConnection] = {}
@@ -65,6 +66,7 @@ class ExecContext:
         return self._filter_cons[thread]
 
     def close(self) -> None:
+        self.stopping.set()
         cons, self._filter_cons = list(self._filter_cons.values()), {}
         for con in cons:
             con.close()

@@ -16,7 +16,7 @@ import os
 import typing as t
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from queue import Queue
+from queue import Empty, Queue
 
 import numpy as np
 import pyarrow as pa
@@ -445,7 +445,13 @@ class FeedOp:
         self.queue.put(_END)
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-        while (batch := self.queue.get()) is not _END:
+        while not ctx.stopping.is_set():
+            try:
+                batch = self.queue.get(timeout=0.05)
+            except Empty:
+                continue  # a puller in another thread checks now and then whether to stop
+            if batch is _END:
+                return
             yield batch
 
 

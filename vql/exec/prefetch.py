@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
@@ -21,6 +22,7 @@ from vql.exec.context import ExecContext
 from vql.exec.operators import UnaryOp
 
 _POLL_S = 0.05
+_JOIN_S = 1.0
 
 
 @dataclass
@@ -35,7 +37,7 @@ class PrefetchOp(UnaryOp):
         stop = threading.Event()
 
         def put(item: tuple[str, object]) -> bool:
-            while not stop.is_set():
+            while not (stop.is_set() or ctx.stopping.is_set()):
                 try:
                     buffer.put(item, timeout=_POLL_S)
                     return True
@@ -71,7 +73,11 @@ class PrefetchOp(UnaryOp):
                 yield item
         finally:
             stop.set()
-            while worker.is_alive():  # unblock a producer waiting on a full queue
+            # Unblock a producer waiting on a full queue and wait for it, but not for ever: one
+            # waiting for its own input (a section's feed, closed by the section's owner right
+            # after this) stops by itself, or when the statement ends (ctx.stopping).
+            deadline = time.monotonic() + _JOIN_S
+            while worker.is_alive() and time.monotonic() < deadline:
                 with contextlib.suppress(Empty):
                     buffer.get_nowait()
                 worker.join(_POLL_S)
