@@ -9,7 +9,7 @@ import pytest
 from vql.catalog import Profile
 
 import vql
-from vql.physical.cost import decode_pattern, estimate, sampled_frames
+from vql.physical.cost import best_batch_size, decode_pattern, estimate, sampled_frames
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
@@ -175,3 +175,44 @@ def test_estimate(case: str, pipeline: PlanNode, profiles: list[Profile],
     else:
         assert found.seconds == pytest.approx(seconds)
     assert found.upper_bound == upper
+
+
+BRIGHT = UDFCall("brightness", (), "b", False, 0.2, "measured")
+
+
+def cost_at(call: UDFCall, curve: dict[int, float]) -> list[Profile]:
+    return [Profile("t", call.function, repr(call.constants), "cpu", size, ms, 32, "test")
+            for size, ms in curve.items()]
+
+
+@pytest.mark.parametrize(("case", "profiles", "expected"), [
+    ("the cheapest total wins", cost_at(DETECT, {1: 7.0, 16: 5.6, 32: 5.0})
+     + cost_at(BRIGHT, {1: 0.5, 16: 0.5, 32: 0.5}), 32),
+    ("within 5 % of the configured size: keep it", cost_at(DETECT, {1: 7.0, 16: 5.6, 32: 5.4}),
+     16),
+    ("only sizes measured for every function count", cost_at(DETECT, {4: 1.0, 16: 5.0, 32: 5.0})
+     + cost_at(BRIGHT, {16: 0.5, 32: 0.5}), 16),
+    ("fewer than two sizes measured: the configured", cost_at(DETECT, {32: 1.0}), 16),
+    ("nothing measured: the configured", [], 16),
+])
+def test_best_batch_size(case: str, profiles: list[Profile], expected: int) -> None:
+    calls = [DETECT, BRIGHT] if any(p.operator == "brightness" for p in profiles) else [DETECT]
+    assert best_batch_size(calls, profiles, 16) == expected
+
+
+def test_pipelines_run_at_the_measured_best_batch_size(road: vql.Connection) -> None:
+    sql = "SELECT frame_id, brightness, count_objects(frame, 'car') AS cars FROM intersection " \
+          "WHERE frame_id < 100"
+    before = road.execute(sql).fetchall()
+    road.execute("CLEAR CACHE")
+    analyzed = {r[3] for r in road.execute("ANALYZE intersection").fetchall()
+                if r[0] == "detect" and r[2] == "native"}
+    assert analyzed == {1, 4, 16, 32}  # the batch-size curve
+    # Make batches of 4 clearly the cheapest for both functions.
+    road.execute("UPDATE vql_catalog.profiles SET ms_per_frame = 0.01 "
+                 "WHERE batch_size = 4 AND operator IN ('detect', 'brightness')")
+    plan = "\n".join(r[0] for r in road.execute("EXPLAIN " + sql).fetchall())
+    assert "batches of 4" in plan
+    cur = road.execute(sql)
+    assert cur.fetchall() == before  # batching changes no result
+    assert cur.stats is not None and cur.stats.frames_decoded == 100

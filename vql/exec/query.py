@@ -20,10 +20,11 @@ from vql.exec.profile import unwrap, walk
 from vql.exec.progress import ProgressReporter
 from vql.exec.result import Result
 from vql.optimize import optimize
+from vql.physical.cost import best_batch_size
 from vql.physical.knobs import tunable
 from vql.physical.planner import PhysicalPlanner
 from vql.physical.tuner import Tuner, Tuning
-from vql.plan.nodes import Relational
+from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
 
 if t.TYPE_CHECKING:
     from vql.engine import Engine
@@ -67,7 +68,7 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
                 tuning.notes.append(message)
             plan = tuning.plan
     picker = tuning.controller if tuning is not None else None
-    planner = PhysicalPlanner.of(engine, picker=picker)
+    planner = PhysicalPlanner.of(engine, picker=picker, batch_size=_batch_size(engine, plan))
     return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes)
 
 
@@ -128,6 +129,19 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         if raised is error:
             raise
         raise raised from error
+
+
+def _batch_size(engine: Engine, plan: Relational) -> int:
+    """The measured best batch size for a plan over one video table, else the configured."""
+    default = engine.settings.batch_size
+    if len(plan.inputs) != 1:
+        return default
+    nodes = chain(plan.inputs[0])
+    scan = nodes[0]
+    calls = [n.call for n in nodes if isinstance(n, ApplyUDF)]
+    if not isinstance(scan, VideoScan) or not calls:
+        return default
+    return best_batch_size(calls, engine.catalog.profiles(scan.table), default)
 
 
 def _reporter(engine: Engine, operators: list[ops.Operator]) -> ProgressReporter | None:

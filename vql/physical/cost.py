@@ -136,3 +136,30 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
     summary = ("pipeline time: unknown (some costs are not measured)" if seconds_total is None
                else f"pipeline time: {'at most ' if upper else 'about '}{seconds_total:.2f} s")
     return Estimate(frames, seconds_total, upper, (*lines, summary), tuple(parts))
+
+
+# A measured batch size replaces the configured one only when it is this much cheaper: the
+# measurements are short, and noise should not move the batch size around.
+BATCH_GAIN = 0.05
+
+
+def best_batch_size(calls: list[UDFCall], profiles: list[Profile], default: int) -> int:
+    """The batch size at which the pipeline's functions cost least per frame in total, at
+    native resolution, among the sizes measured for all of them (ANALYZE measures several);
+    ``default`` unless another is at least BATCH_GAIN cheaper, or when fewer than two sizes
+    were measured. Batching changes no result (functions see the same frames in order)."""
+    costs: dict[int, float] | None = None
+    for call in calls:
+        measured = {p.batch_size: p.ms_per_frame for p in profiles
+                    if p.operator == call.function and p.variant == repr(call.constants)
+                    and p.device == "cpu" and p.resolution == "native"}
+        if costs is None:
+            costs = measured
+        else:
+            costs = {size: ms + measured[size] for size, ms in costs.items() if size in measured}
+    if not costs or len(costs) < 2:
+        return default
+    best = min(costs, key=lambda size: costs[size])
+    if default in costs and costs[best] > costs[default] * (1 - BATCH_GAIN):
+        return default
+    return best

@@ -34,7 +34,8 @@ class PhysicalPlanner:
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings,
                  results: ResultCache, picker: ops.RatePicker | None = None,
                  ranges: dict[int, list[tuple[int, int]]] | None = None,
-                 timestamps: dict[int, np.ndarray] | None = None):
+                 timestamps: dict[int, np.ndarray] | None = None,
+                 batch_size: int | None = None):
         self.catalog = catalog
         self.registry = registry
         self.settings = settings
@@ -44,6 +45,7 @@ class PhysicalPlanner:
         self._timestamps = timestamps or {}
         self._built = 0
         self.row_limit: int | None = None  # the pipeline being planned stops after these rows
+        self.batch_size = batch_size or settings.batch_size  # frames per batch in pipelines
 
     @classmethod
     def of(cls, engine: Engine, **options: t.Any) -> PhysicalPlanner:
@@ -89,19 +91,19 @@ class PhysicalPlanner:
 def _scan(planner: PhysicalPlanner, node: n.VideoScan, _: None) -> ops.Operator:
     videos = planner.catalog.videos_of(node.table)
     timestamps = {v.video_id: planner.timestamps(v.video_id) for v in videos}
-    return ops.FrameScan(node.table, videos, timestamps, planner.settings.batch_size,
+    return ops.FrameScan(node.table, videos, timestamps, planner.batch_size,
                          planner.ranges)
 
 
 def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> ops.Operator:
     if node.fill:
         raise InternalError("a filling Sample must sit below a Fill")
-    return ops.SampleOp(child, node.fps, planner.settings.batch_size)
+    return ops.SampleOp(child, node.fps, planner.batch_size)
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:
     decode = ops.DecodeOp(child, planner.settings.effective_threads(), node.scale)
-    depth, batch = planner.settings.prefetch, planner.settings.batch_size
+    depth, batch = planner.settings.prefetch, planner.batch_size
     if depth <= 0 or (planner.row_limit is not None and planner.row_limit <= 4 * depth * batch):
         return decode  # a small LIMIT: decoding ahead would be mostly wasted
     # Decoding runs ahead in a thread while the functions above run (both release the GIL).
@@ -144,7 +146,7 @@ def _fill(planner: PhysicalPlanner, node: n.Fill, _: t.Any) -> ops.Operator:
     section = planner.plan(node.child, below=(current, feed))
     picker = planner.picker if node.controlled else None
     return ops.FillOp(source, section, feed, node.columns, current.fps,
-                      planner.settings.batch_size, picker)
+                      planner.batch_size, picker)
 
 
 def _decode_below(node: n.Reuse) -> n.Decode:

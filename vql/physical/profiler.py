@@ -8,8 +8,10 @@ What it measures, all on the CPU, at each decode resolution the optimizer may ch
 * decode, ``seek``: frames spread over the table, each read on its own, as sparse sampling does;
 * every frame function whose arguments after ``frame`` all have defaults, with those defaults
   (or the calls a query makes, when a query asks), on the sequential run (so that stateful
-  functions see frames in order): at native resolution at batch size 1 and at the configured
-  batch size, at other resolutions at the configured batch size. A model's loading is excluded
+  functions see frames in order): at native resolution at each of ``BATCH_SIZES`` and the
+  configured batch size (a query measuring its own costs: batch 1 and the configured size),
+  at other resolutions at the configured batch size; the physical planner runs a pipeline at
+  the measured cheapest batch size (``cost.best_batch_size``). A model's loading is excluded
   (one warm-up call first).
 
 Functions that cannot run here (a model file that is missing, say) are reported, not stored.
@@ -34,6 +36,7 @@ from vql.physical.knobs import SCALES
 from vql.settings import Settings
 
 SAMPLE_FRAMES = 32
+BATCH_SIZES = (1, 4, 16, 32)  # measured at native resolution by ANALYZE: the batch-size curve
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +64,15 @@ class Profiler:
         self.catalog = catalog
         self.registry = registry
         self.settings = settings
+        self.batch_sizes: tuple[int, ...] = (settings.batch_size,)
 
     def profile(self, table: str, frames: int = SAMPLE_FRAMES,
                 scales: tuple[float, ...] = SCALES,
-                calls: list[tuple[FrameFunction, tuple[t.Any, ...]]] | None = None
-                ) -> list[Outcome]:
+                calls: list[tuple[FrameFunction, tuple[t.Any, ...]]] | None = None,
+                batch_sizes: tuple[int, ...] = BATCH_SIZES) -> list[Outcome]:
         """Measure decoding and functions (``calls``, or every function with default
-        arguments) at each of ``scales``."""
+        arguments) at each of ``scales``, at native resolution at each of ``batch_sizes``."""
+        self.batch_sizes = tuple(sorted({*batch_sizes, self.settings.batch_size}))
         videos = self.catalog.videos_of(table)
         if not videos:
             return []
@@ -125,7 +130,7 @@ class Profiler:
                                                      "defaults")]
             constants = tuple(p.default for p in function.params[1:])
         outcomes = []
-        sizes = {1, self.settings.batch_size} if scale == 1 else {self.settings.batch_size}
+        sizes = self.batch_sizes if scale == 1 else (self.settings.batch_size,)
         for batch in sorted(sizes):
             try:
                 evaluator = function.open(constants)

@@ -251,7 +251,7 @@ class Tuner:
                 functions.append((function, call.constants))
         started = time.perf_counter()
         outcomes = Profiler(catalog, self.engine.registry, self.engine.settings).profile(
-            table, PROFILE_FRAMES, tuple(missing), functions)
+            table, PROFILE_FRAMES, tuple(missing), functions, batch_sizes=(1,))
         measured = [o.profile for o in outcomes if o.profile is not None]
         with self.engine.atomic():
             catalog.save_profiles(table, measured)
