@@ -51,6 +51,7 @@ class ExecContext:
         self.settings = settings
         self.progress = progress  # told of every batch of frames the scans read
         self.stopping = threading.Event()  # set when the statement ends: threads stop waiting
+        self.threads: list[threading.Thread] = []  # the statement's threads, waited for at close
         self.stats = QueryStats()
         self.failure: BaseException | None = None
         self._filter_cons: dict[int, duckdb.DuckDBPyConnection] = {}
@@ -67,6 +68,9 @@ class ExecContext:
 
     def close(self) -> None:
         self.stopping.set()
+        threads, self.threads = self.threads, []
+        for thread in threads:  # each stops within a poll, or after the batch it is decoding
+            thread.join(5.0)
         cons, self._filter_cons = list(self._filter_cons.values()), {}
         for con in cons:
             con.close()

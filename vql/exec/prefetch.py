@@ -60,6 +60,7 @@ class PrefetchOp(UnaryOp):
                     close()
 
         worker = threading.Thread(target=produce, name="vql-prefetch", daemon=True)
+        ctx.threads.append(worker)  # the statement's end waits for it (ExecContext.close)
         worker.start()
         try:
             while True:

@@ -67,14 +67,18 @@ class Profiler:
         self.registry = registry
         self.settings = settings
         self.batch_sizes: tuple[int, ...] = (settings.batch_size,)
+        self.repeats = REPEATS
 
     def profile(self, table: str, frames: int = SAMPLE_FRAMES,
                 scales: tuple[float, ...] = SCALES,
                 calls: list[tuple[FrameFunction, tuple[t.Any, ...]]] | None = None,
-                batch_sizes: tuple[int, ...] = BATCH_SIZES) -> list[Outcome]:
+                batch_sizes: tuple[int, ...] = BATCH_SIZES, repeats: int = REPEATS
+                ) -> list[Outcome]:
         """Measure decoding and functions (``calls``, or every function with default
-        arguments) at each of ``scales``, at native resolution at each of ``batch_sizes``."""
+        arguments) at each of ``scales``, at native resolution at each of ``batch_sizes``;
+        a function's time is the best of ``repeats`` runs."""
         self.batch_sizes = tuple(sorted({*batch_sizes, self.settings.batch_size}))
+        self.repeats = max(repeats, 1)
         videos = self.catalog.videos_of(table)
         if not videos:
             return []
@@ -136,7 +140,7 @@ class Profiler:
         for batch in sorted(sizes):
             try:
                 seconds = math.inf
-                for _ in range(REPEATS):  # the best of a few runs: short runs are noisy here
+                for _ in range(self.repeats):  # the best of a few: short runs are noisy
                     evaluator = function.open(constants)
                     # Loads the model and lets the runtime plan for this batch shape (the first
                     # call at a new shape is slower): not part of the per-frame cost.
