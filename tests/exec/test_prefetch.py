@@ -83,9 +83,9 @@ def test_an_interrupt_while_waiting_for_a_section_does_not_hang() -> None:
     ctx = ExecContext(Settings())
     feed = FeedOp(pa.schema([("i", pa.int64())]))
     stream = PrefetchOp(feed, depth=2).batches(ctx)
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real Ctrl-C
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real Ctrl-C
         next(stream)
     assert time.monotonic() - started < 5
     ctx.close()
