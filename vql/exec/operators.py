@@ -9,6 +9,7 @@ converted to NumPy without a copy for the kernels; ``Project`` drops it or encod
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import math
@@ -477,16 +478,18 @@ class _VideoRun:
 
 
 @dataclass
-class SectionOp(UnaryOp):
+class SectionOp(UnaryOp, abc.ABC):
     """Sends some of its child's rows through ``section`` (operators fed by ``feed``, one
-    batch out per batch in) and returns every row with the section's ``added`` columns."""
+    batch out per batch in) and returns every row with the section's ``added`` columns.
+    Abstract: FillOp and ReuseOp say which columns they add."""
 
     section: Operator
     feed: FeedOp
 
     @property
+    @abc.abstractmethod
     def added(self) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The section's columns this operator appends to its child's rows."""
 
     @functools.cached_property
     def schema(self) -> pa.Schema:  # type: ignore[override]
