@@ -4,10 +4,14 @@ With SAMPLE, "the previous frame" is the previous sampled frame."""
 
 from __future__ import annotations
 
+import typing as t
+
 import numpy as np
 import pyarrow as pa
 
 from vql.functions.spec import udf
+from vql.kernels import kernel
+from vql.kernels.device import to_device, to_host
 
 # A pixel "changed" when its blurred grey level moved by more than this (0..255).
 CHANGE_THRESHOLD = 25
@@ -17,32 +21,26 @@ MIN_BLOB_FRACTION = 0.002
 MAX_BLOB_FRACTION = 0.5
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return cv2.GaussianBlur(grey, (5, 5), 0)
-
-
-@udf(inputs=["frame"], returns=pa.float64(), stateful=True, cost_ms=1.5)
+@udf(inputs=["frame"], returns=pa.float64(), stateful=True, cost_ms=1.5,
+     devices=("cpu", "cuda"))
 class motion:
-    """Fraction of pixels that changed since the previous frame (0 for a video's first frame)."""
+    """Fraction of pixels that changed since the previous frame (0 for a video's first frame).
+    The same on the CPU and on a CUDA device (the kernels it uses agree exactly)."""
 
-    def __init__(self) -> None:
-        self.previous: np.ndarray | None = None
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self.grey, self.blur5, self.changed = (
+            kernel(name).on(device) for name in ("grey", "blur5", "changed_fraction"))
+        self.previous: t.Any = None  # the last frame's blurred grey image, on the device
 
-    def __call__(self, frames: np.ndarray) -> list[float]:
-        import cv2
-
-        out = []
-        for frame in frames:
-            grey = _grey(frame)
-            if self.previous is None or self.previous.shape != grey.shape:
-                out.append(0.0)
-            else:
-                changed = cv2.absdiff(grey, self.previous) > CHANGE_THRESHOLD
-                out.append(float(np.count_nonzero(changed)) / changed.size)
-            self.previous = grey
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        greys = self.blur5(self.grey(to_device(frames, self.device)))
+        out = np.zeros(len(frames))  # a video's first frame has nothing to compare with
+        if self.previous is not None and self.previous.shape == greys.shape[1:]:
+            out[0] = to_host(self.changed(self.previous[None], greys[:1], CHANGE_THRESHOLD))[0]
+        if len(greys) > 1:  # each frame against the one before it, in one call
+            out[1:] = to_host(self.changed(greys[:-1], greys[1:], CHANGE_THRESHOLD))
+        self.previous = greys[-1]
         return out
 
 

@@ -114,7 +114,8 @@ class Engine:
         text = to_sql(tree)
         try:
             self.flush_history()
-            bound = Binder(self.catalog, self.registry, params, self.settings.batch_size).bind(tree)
+            bound = Binder(self.catalog, self.registry, params, self.settings.batch_size,
+                           self.settings.device).bind(tree)
             if type(bound).__name__ != "Transaction":
                 self._begin_implicit()
             result = execute(self, bound)

@@ -125,6 +125,10 @@ class UDFError(OperationalError):
     """A user-defined or built-in function failed while running."""
 
 
+class DeviceError(OperationalError):
+    """A device (``cuda``) was asked for and cannot be used here; the message says why."""
+
+
 class QueryCanceledError(OperationalError):
     """The query was cancelled while it ran (its progress handler asked to stop)."""
 

@@ -20,11 +20,12 @@ from vql.sql.parse import DIALECT
 
 class Binder:
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16):
+                 batch_size: int = 16, device: str = "auto"):
         self.catalog = catalog
         self.registry = registry
         self.params = params
         self.batch_size = batch_size
+        self.device = device  # the device policy (vql.physical.placement)
 
     def bind(self, tree: exp.Expr) -> st.Bound:
         handler = BINDERS.get(type(tree))
@@ -37,8 +38,8 @@ class Binder:
             return self._verbatim(tree)
         self._check_not_shadowing(tree)
         plain, options = lift(tree)
-        return QueryBinder(self.catalog, self.registry, self.params, self.batch_size).bind(
-            plain, options)
+        return QueryBinder(self.catalog, self.registry, self.params, self.batch_size,
+                           self.device).bind(plain, options)
 
     def _check_not_shadowing(self, tree: exp.Expr) -> None:
         """A plain table or view may not take a video table's name."""

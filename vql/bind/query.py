@@ -31,6 +31,8 @@ from vql.catalog.schema import VIDEO_COLUMNS
 from vql.errors import BindError, CatalogError, Position, suggestion
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import NO_DEFAULT, PARAM_TYPES, FrameFunction, MacroFunction, Param
+from vql.kernels.device import available_devices
+from vql.physical.placement import choose_device
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
@@ -123,11 +125,12 @@ class QueryBinder:
     """Binds one statement (see the module docstring)."""
 
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16):
+                 batch_size: int = 16, device: str = "auto"):
         self.catalog = catalog
         self.registry = registry
         self.params = params
         self.batch_size = batch_size
+        self.device = device
         self._profiles: dict[str, list[Profile]] = {}
         self._columns: dict[str, set[str] | None] = {}
         self.video_tables = {n.lower(): n for n in catalog.video_tables()}
@@ -363,25 +366,31 @@ class QueryBinder:
         key = (function.name, constants)
         if key not in source.calls:
             column = f"{INTERNAL}{function.name}_{len(source.calls)}"
-            cost, origin = self._cost(source.table, function, constants)
+            measured = self._costs(source.table, function, constants)
+            device = choose_device(function.traits.devices, available_devices(), self.device,
+                                   measured)
+            cost, origin = ((measured[device], "measured") if device in measured
+                            else (function.traits.cost_ms, "declared"))
             source.calls[key] = UDFCall(
                 function.name, constants, column, function.traits.stateful, cost, origin,
-                function.cache_version() if function.cacheable else None)
+                function.cache_version() if function.cacheable else None, device)
         return source.calls[key]
 
-    def _cost(self, table: str, function: FrameFunction,
-              constants: tuple[t.Any, ...]) -> tuple[float, str]:
-        """The measured cost per frame (ANALYZE) at the batch size closest to the configured
-        one, or the declared cost when the table has no profile of this call."""
+    def _costs(self, table: str, function: FrameFunction,
+               constants: tuple[t.Any, ...]) -> dict[str, float]:
+        """The measured cost per frame (ANALYZE) on each device it was measured on, at the
+        batch size closest to the configured one."""
         if table not in self._profiles:
             self._profiles[table] = self.catalog.profiles(table)
-        matches = [p for p in self._profiles[table] if p.operator == function.name
-                   and p.variant == repr(constants) and p.device == "cpu"
-                   and p.resolution == "native"]
-        if not matches:
-            return function.traits.cost_ms, "declared"
-        best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))
-        return best.ms_per_frame, "measured"
+        costs: dict[str, float] = {}
+        for device in function.traits.devices:
+            matches = [p for p in self._profiles[table] if p.operator == function.name
+                       and p.variant == repr(constants) and p.device == device
+                       and p.resolution == "native"]
+            if matches:
+                best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))
+                costs[device] = best.ms_per_frame
+        return costs
 
     def _constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
         value = self._evaluate_constant(function, param, node)

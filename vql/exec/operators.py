@@ -236,7 +236,7 @@ class UDFOp(UnaryOp):
     def describe(self) -> str:
         mode = "batched" if self.function.traits.batchable else "per frame"
         state = ", stateful: restarts per video" if self.function.traits.stateful else ""
-        return f"UDF {self.call.text()} -> {self.call.column} (cpu, {mode}{state})"
+        return f"UDF {self.call.text()} -> {self.call.column} ({self.call.device}, {mode}{state})"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         video, evaluator = -1, None
@@ -246,7 +246,8 @@ class UDFOp(UnaryOp):
                                           pa.array([], type=self.function.returns))
                 continue
             if evaluator is None or (self.function.traits.stateful and _video_id(batch) != video):
-                video, evaluator = _video_id(batch), self.function.open(self.call.constants)
+                video = _video_id(batch)
+                evaluator = self.function.open(self.call.constants, self.call.device)
             values = self._evaluate(evaluator, batch)
             ctx.stats.udf_frames[self.call.function] += batch.num_rows
             yield batch.append_column(pa.field(self.call.column, self.function.returns), values)

@@ -11,6 +11,11 @@ Calling conventions (``frames`` is a uint8 array N x H x W x 3 in RGB order):
 * ``batchable=False``: ``fn(frame, *constants)`` returns one value (H x W x 3 input);
 * ``stateful=True``: the decorated object is a class; the engine creates one instance per video
   stream with ``cls(*constants)`` and calls it with frames in presentation order, as above.
+* ``devices=("cpu", "cuda")``: the function can also compute on a CUDA device; it then takes a
+  keyword argument ``device`` (``fn(frames, *constants, device=...)``, or ``cls(*constants,
+  device=...)`` when stateful) and must return the same values on each, within a tolerance it
+  documents. The optimizer picks the device (``VQL_DEVICE``); ``vql.kernels`` has array
+  kernels for both.
 
 Arguments after ``frame`` must be constants (literals or bound parameters).
 """
@@ -25,6 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 from sqlglot import exp
+
+from vql.errors import DeviceError
+from vql.kernels.device import DEVICES
 
 PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "frame": np.ndarray, "str": str, "int": int, "float": (int, float), "bool": bool,
@@ -123,13 +131,20 @@ class FrameFunction:
     def result_type(self) -> str:
         return str(self.returns)
 
-    def open(self, constants: tuple[t.Any, ...]) -> Evaluator:
-        """An evaluator for one ordered stream of frames (one video) with bound constants."""
-        target = self.impl(*constants) if self.traits.stateful else self.impl
+    def open(self, constants: tuple[t.Any, ...], device: str = "cpu") -> Evaluator:
+        """An evaluator for one ordered stream of frames (one video) with bound constants,
+        computing on ``device`` (one of ``traits.devices``)."""
+        if device not in self.traits.devices:
+            raise DeviceError(f"{self.name} cannot run on {device!r}: it runs on "
+                              f"{', '.join(self.traits.devices)}")
+        # Only functions that declare more than the CPU take the device argument.
+        on = {"device": device} if self.traits.devices != ("cpu",) else {}
+        target = self.impl(*constants, **on) if self.traits.stateful else self.impl
         extra = () if self.traits.stateful else constants
+        keywords = {} if self.traits.stateful else on
         if self.traits.batchable:
-            return lambda frames: target(frames, *extra)
-        return lambda frames: [target(frame, *extra) for frame in frames]
+            return lambda frames: target(frames, *extra, **keywords)
+        return lambda frames: [target(frame, *extra, **keywords) for frame in frames]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +199,10 @@ def udf(
         raise ValueError("the first input of a frame function must be 'frame'")
     if not isinstance(returns, pa.DataType):
         raise TypeError(f"returns must be a pyarrow DataType, not {type(returns).__name__}")
+    unknown = sorted(set(devices) - set(DEVICES))
+    if "cpu" not in devices or unknown:
+        raise ValueError(f"devices must include 'cpu' and name only {', '.join(DEVICES)}; "
+                         f"got {tuple(devices)}")
     traits = Traits(deterministic, batchable, stateful, tuple(devices), float(cost_ms))
 
     def declare(obj: t.Any) -> t.Any:

@@ -68,7 +68,7 @@ def udf_cost(profiles: list[Profile], call: UDFCall, scale: float,
     resolution (the batch size closest to the configured one) if profiled, else the call's
     own cost (measured at native resolution, or declared)."""
     matches = [p for p in profiles if p.operator == call.function
-               and p.variant == repr(call.constants) and p.device == "cpu"
+               and p.variant == repr(call.constants) and p.device == call.device
                and p.resolution == resolution_name(scale)]
     if matches:
         best = min(matches, key=lambda p: abs(p.batch_size - batch_size))
@@ -153,7 +153,7 @@ def best_batch_size(calls: list[UDFCall], profiles: list[Profile], default: int)
     for call in calls:
         measured = {p.batch_size: p.ms_per_frame for p in profiles
                     if p.operator == call.function and p.variant == repr(call.constants)
-                    and p.device == "cpu" and p.resolution == "native"}
+                    and p.device == call.device and p.resolution == "native"}
         if costs is None:
             costs = measured
         else:

@@ -102,7 +102,7 @@ def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> op
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:
-    decode = ops.DecodeOp(child, planner.settings.effective_threads(), node.scale)
+    decode = ops.DecodeOp(child, planner.settings.decode_thread_count(), node.scale)
     depth, batch = planner.settings.prefetch, planner.batch_size
     if depth <= 0 or (planner.row_limit is not None and planner.row_limit <= 4 * depth * batch):
         return decode  # a small LIMIT: decoding ahead would be mostly wasted

@@ -1,7 +1,7 @@
 """The profiler behind ANALYZE <video table>: measures what decoding and each frame function
 cost per frame on this machine, on a sample of the table's frames, for the cost model.
 
-What it measures, all on the CPU, at each decode resolution the optimizer may choose
+What it measures, at each decode resolution the optimizer may choose
 (``knobs.SCALES``: native, 0.5x, 0.25x):
 
 * decode, ``sequential``: a run of consecutive frames from a keyframe, as a dense scan reads them;
@@ -12,7 +12,9 @@ What it measures, all on the CPU, at each decode resolution the optimizer may ch
   configured batch size (a query measuring its own costs: batch 1 and the configured size),
   at other resolutions at the configured batch size; the physical planner runs a pipeline at
   the measured cheapest batch size (``cost.best_batch_size``). A model's loading is excluded
-  (one warm-up call first).
+  (one warm-up call first). Functions are measured on every device they declare that this
+  process has (``vql.kernels.device``): the device knob (``vql.physical.placement``) compares
+  them. Decoding is measured on the CPU, where decord runs.
 
 Functions that cannot run here (a model file that is missing, say) are reported, not stored.
 """
@@ -32,6 +34,7 @@ from vql.exec.decode import FrameReader
 from vql.exec.operators import scaled_size
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
+from vql.kernels.device import available_devices
 from vql.physical.cost import resolution_name
 from vql.physical.knobs import SCALES
 from vql.settings import Settings
@@ -91,7 +94,7 @@ class Profiler:
 
     def _at_scale(self, table: str, videos: list[VideoRow], frames: int, scale: float,
                   calls: list[tuple[FrameFunction, tuple[t.Any, ...]]]) -> list[Outcome]:
-        threads = self.settings.effective_threads()
+        threads = self.settings.decode_thread_count()
         first = videos[0]
         run = np.arange(min(frames, first.frames))
         sample = f"{len(run)} consecutive frames of {first.path}"
@@ -137,24 +140,35 @@ class Profiler:
             constants = tuple(p.default for p in function.params[1:])
         outcomes = []
         sizes = self.batch_sizes if scale == 1 else (self.settings.batch_size,)
-        for batch in sorted(sizes):
-            try:
-                seconds = math.inf
-                for _ in range(self.repeats):  # the best of a few: short runs are noisy
-                    evaluator = function.open(constants)
-                    # Loads the model and lets the runtime plan for this batch shape (the first
-                    # call at a new shape is slower): not part of the per-frame cost.
-                    evaluator(pixels[:batch])
-                    started = time.perf_counter()
-                    for start in range(0, len(pixels), batch):
-                        evaluator(pixels[start:start + batch])
-                    seconds = min(seconds, time.perf_counter() - started)
-            except Exception as error:  # reported in ANALYZE's answer, not stored
-                reason = str(error) if isinstance(error, Error) else \
-                    f"{type(error).__name__}: {error}"
-                return [Outcome(None, function.name, f"not profiled: {reason}")]
-            profile = Profile(table, function.name, repr(constants), "cpu", batch,
-                              seconds * 1000 / len(pixels), len(pixels), sample,
-                              resolution_name(scale))
-            outcomes.append(Outcome(profile, function.name, "measured"))
+        available = available_devices()
+        for device in (d for d in function.traits.devices if d in available):
+            for batch in sorted(sizes):
+                try:
+                    seconds = self._time(function, constants, device, pixels, batch)
+                except Exception as error:  # reported in ANALYZE's answer, not stored
+                    reason = str(error) if isinstance(error, Error) else \
+                        f"{type(error).__name__}: {error}"
+                    where = "" if device == "cpu" else f" on {device}"
+                    outcomes.append(Outcome(None, function.name, f"not profiled{where}: {reason}"))
+                    break
+                profile = Profile(table, function.name, repr(constants), device, batch,
+                                  seconds * 1000 / len(pixels), len(pixels), sample,
+                                  resolution_name(scale))
+                outcomes.append(Outcome(profile, function.name, "measured"))
         return outcomes
+
+    def _time(self, function: FrameFunction, constants: tuple[t.Any, ...], device: str,
+              pixels: np.ndarray, batch: int) -> float:
+        """Seconds to run ``function`` over ``pixels`` in batches: the best of a few runs
+        (short runs are noisy)."""
+        seconds = math.inf
+        for _ in range(self.repeats):
+            evaluator = function.open(constants, device)
+            # Loads the model and lets the runtime plan for this batch shape (the first call at
+            # a new shape is slower): not part of the per-frame cost.
+            evaluator(pixels[:batch])
+            started = time.perf_counter()
+            for start in range(0, len(pixels), batch):
+                evaluator(pixels[start:start + batch])
+            seconds = min(seconds, time.perf_counter() - started)
+        return seconds

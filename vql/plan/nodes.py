@@ -56,10 +56,13 @@ class UDFCall:
     cost_ms: float = 1.0
     cost_source: str = "declared"  # or "measured" (ANALYZE)
     version: str | None = None     # the function's version when its results may be cached
+    device: str = "cpu"            # where it computes (the optimizer's choice)
 
     def cache_key(self) -> str:
-        """What its cached results are filed under (with the video's content and scale)."""
-        return f"{self.function}{self.constants!r} @ {self.version}"
+        """What its cached results are filed under (with the video's content and scale).
+        Devices agree within a tolerance, not bit for bit, so each keeps its own values."""
+        where = "" if self.device == "cpu" else f" on {self.device}"
+        return f"{self.function}{self.constants!r} @ {self.version}{where}"
 
     def text(self) -> str:
         args = ", ".join(["frame", *(repr(c) for c in self.constants)])
@@ -131,7 +134,8 @@ class ApplyUDF(PlanNode):
 
     def label(self) -> str:
         state = ", stateful" if self.call.stateful else ""
-        return (f"ApplyUDF {self.call.text()} -> {self.call.column} "
+        where = "" if self.call.device == "cpu" else f" on {self.call.device}"
+        return (f"ApplyUDF {self.call.text()}{where} -> {self.call.column} "
                 f"[{self.call.cost_source} {self.call.cost_ms:.3g} ms/frame{state}]")
 
 
