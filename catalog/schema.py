@@ -5,8 +5,8 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 5  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
-                    # 5: result cache
+SCHEMA_VERSION = 6  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
+                    # 5: result cache; 6: batch runs
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -48,6 +48,14 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS vql_catalog.result_entries (
         name VARCHAR, content VARCHAR, scale DOUBLE, frames BIGINT, bytes BIGINT,
         used_at TIMESTAMP)""",
+    # Batch runs (vql run, vql/batch): one row per run (its statements, video table and output
+    # tables), and one per video and run, written in the transaction that stores its results.
+    """CREATE TABLE IF NOT EXISTS vql_catalog.runs (
+        run VARCHAR, query_file VARCHAR, statements VARCHAR, video_table VARCHAR,
+        outputs VARCHAR[], started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS vql_catalog.run_videos (
+        run VARCHAR, path VARCHAR, size BIGINT, mtime DOUBLE, status VARCHAR, error VARCHAR,
+        frames BIGINT, result_rows BIGINT, seconds DOUBLE, finished_at TIMESTAMP)""",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,

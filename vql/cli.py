@@ -1,4 +1,5 @@
-"""The ``vql`` command: an interactive shell, ``vql -c "SQL"``, or ``vql script.sql``."""
+"""The ``vql`` command: an interactive shell, ``vql -c "SQL"``, ``vql script.sql``, or
+``vql run QUERY_FILE --videos GLOB`` (a batch run over an archive, ``vql.batch``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from vql.shell.repl import Shell
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vql", description="VQL: ask questions of videos in SQL.",
-        epilog="With no SQL given and a terminal attached, starts the interactive shell.")
+        epilog="With no SQL given and a terminal attached, starts the interactive shell. "
+               "'vql run --help' describes batch runs over video archives.")
     parser.add_argument("script", nargs="?", help="a file of ';'-separated statements to run")
     parser.add_argument("-c", "--command", help="run these statements and exit")
     parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
@@ -25,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        from vql.batch.cli import run_main
+
+        return run_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         connection = vql.connect(args.db, autocommit=True)

@@ -1,0 +1,68 @@
+"""What a worker process does for one video: probe it, run the run's statements over it alone,
+and send back its metadata and result tables (or the error that stopped it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from vql.errors import Error
+from vql.settings import Settings
+from vql.video.probe import VideoProbe, probe
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    path: str
+    table: str                 # the video table's name, as the queries write it
+    setup: tuple[str, ...]     # statements that return no rows (CREATE FUNCTION ...), run first
+    queries: tuple[str, ...]   # statements whose rows are the run's results
+    threads: int               # cores this worker may use
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    path: str
+    probe: VideoProbe | None
+    results: tuple[pa.Table, ...]
+    error: str | None
+    frames: int                # frames decoded for this video
+    seconds: float
+
+
+def quiet_worker() -> None:
+    """A worker ignores Ctrl-C: the coordinator decides what stops, and stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def process(job: Job) -> Outcome:
+    """Run ``job``; any failure becomes the outcome's error (the run records it and goes on)."""
+    import vql
+
+    started = time.perf_counter()
+    found: VideoProbe | None = None
+    frames = 0
+    try:
+        found = probe(job.path)
+        settings = dataclasses.replace(Settings.from_env(), threads=job.threads, cache_mb=0)
+        with vql.connect(":memory:", autocommit=True, settings=settings) as con:
+            engine = con._engine  # the video is added from its probe, not probed again
+            engine.catalog.create_video_table(job.table)
+            engine.catalog.add_videos(job.table, [found])
+            cursor = con.cursor()
+            for statement in job.setup:
+                cursor.execute(statement)
+            results = []
+            for statement in job.queries:
+                cursor.execute(statement)
+                results.append(cursor.fetch_arrow_table())
+                frames += cursor.stats.frames_decoded if cursor.stats else 0
+        return Outcome(job.path, found, tuple(results), None, frames,
+                       time.perf_counter() - started)
+    except Exception as error:
+        reason = str(error) if isinstance(error, Error) else f"{type(error).__name__}: {error}"
+        return Outcome(job.path, found, (), reason, frames, time.perf_counter() - started)
