@@ -1,5 +1,6 @@
 """The ``vql`` command: an interactive shell, ``vql -c "SQL"``, ``vql script.sql``, or
-``vql run QUERY_FILE --videos GLOB`` (a batch run over an archive, ``vql.batch``)."""
+``vql run QUERY_FILE --videos GLOB`` (a batch run over an archive, ``vql.batch``), or
+``vql render QUERY --out FILE`` (a picture of a query's result, ``vql.render``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         from vql.batch.cli import run_main
 
         return run_main(argv[1:])
+    if argv[:1] == ["render"]:
+        return render_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         connection = vql.connect(args.db, autocommit=True)
@@ -65,6 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         connection.close()
     return 0 if ok else 1
+
+
+def render_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="vql render",
+        description="Draw a query's result: each row on its frame (boxes of detections, the "
+                    "frame's time and the row's values) as a clip (.mp4, .avi) or a folder of "
+                    "PNGs; or, with --timeline, its number and boolean columns over time as a "
+                    "PNG plot. The same as RENDER [TIMELINE] 'FILE' AS QUERY.")
+    parser.add_argument("query", help="a SELECT with path and frame_id (a clip or images), or "
+                        "ts/frame_id and values (a timeline)")
+    parser.add_argument("--out", required=True, help="clip.mp4, clip.avi, a folder, or plot.png")
+    parser.add_argument("--timeline", action="store_true", help="plot values over time")
+    parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
+                        help="the database file (default: $VQL_DATABASE or :memory:)")
+    args = parser.parse_args(argv)
+    target = args.out.replace("'", "''")
+    head = "RENDER TIMELINE" if args.timeline else "RENDER"
+    query = args.query.strip().rstrip(";")
+    return main(["--db", args.db, "-c", f"{head} '{target}' AS {query};"])
 
 
 if __name__ == "__main__":

@@ -148,6 +148,13 @@ def _explain(binder: Binder, tree: d.VqlExplain) -> st.Bound:
     return st.Explain(inner, bool(tree.args.get("analyze")))
 
 
+def _render(binder: Binder, tree: d.RenderQuery) -> st.Bound:
+    inner = binder.bind(tree.this)
+    if not isinstance(inner, st.Query) or inner.returns_rows is False:
+        raise BindError("RENDER takes a query that returns rows")
+    return st.Render(inner, tree.args["target"].name, bool(tree.args.get("timeline")))
+
+
 def _transaction(action: str) -> Callable[[Binder, exp.Expr], st.Bound]:
     return lambda binder, tree: st.Transaction(action)
 
@@ -160,6 +167,7 @@ BINDERS: dict[type, Callable[[Binder, t.Any], st.Bound]] = {
     d.ShowFunctions: lambda binder, tree: st.ShowFunctions(),
     d.VqlExplain: _explain,
     d.ClearCache: _clear_cache,
+    d.RenderQuery: _render,
     exp.Show: _show,
     exp.Describe: _describe,
     exp.Analyze: _analyze,

@@ -86,6 +86,15 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True)
+class Render:
+    """RENDER [TIMELINE] 'file' AS <query>: a picture of the query's result."""
+
+    query: Query
+    target: str
+    timeline: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Explain:
     query: Query
     analyze: bool
@@ -93,4 +102,4 @@ class Explain:
 
 Bound = (CreateVideoTable | DropVideoTable | CreateFunction | DropFunction | ShowTables
          | ShowFunctions | ClearCache | DescribeVideoTable | AnalyzeVideoTable | Transaction | Query
-         | Explain)
+         | Explain | Render)

@@ -24,6 +24,11 @@ class FrameReader:
         except Exception as error:
             raise VideoError(path, f"cannot open for decoding ({error})") from error
 
+    @property
+    def fps(self) -> float:
+        """The video's average frame rate."""
+        return float(self._reader.get_avg_fps())
+
     def read(self, frame_ids: np.ndarray) -> np.ndarray:
         try:
             return t.cast(np.ndarray, self._reader.get_batch(frame_ids.tolist()).asnumpy())

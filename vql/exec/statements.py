@@ -291,6 +291,31 @@ def _clear_cache(engine: Engine, stmt: st.ClearCache) -> Result:
     return Result.of_table(pa.table({"caches_dropped": [caches], "values_dropped": [values]}))
 
 
+def _render(engine: Engine, stmt: st.Render) -> Result:
+    """Run the query and draw its result: a clip or images, or a timeline plot."""
+    from vql.render import render_clip, render_timeline
+
+    result = _query(engine, stmt.query)
+    try:
+        if result.reader is None:
+            raise ProgrammingError("RENDER takes a query that returns rows")
+        if stmt.timeline:
+            rendered = render_timeline(result.reader.read_all(), stmt.target)
+        else:
+            rendered = render_clip(result.reader, stmt.target,
+                                   threads=engine.settings.decode_thread_count())
+    finally:
+        if result.finish is not None:
+            result.finish()
+    kind = "timeline" if stmt.timeline else ("clip" if Path(stmt.target).suffix else "images")
+    counted = "points" if stmt.timeline else "frames"
+    messages = [f"{rendered.left_out} rows past the first {rendered.items} were not drawn"] \
+        if rendered.left_out else []
+    return Result.of_table(pa.table({"file": [rendered.path], "kind": [kind],
+                                     counted: [rendered.items]}), messages=messages,
+                           stats=result.stats)
+
+
 HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.CreateVideoTable: _create_video_table,
     st.DropVideoTable: _drop_video_table,
@@ -303,5 +328,6 @@ HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.Explain: _explain,
     st.AnalyzeVideoTable: _analyze_video_table,
     st.ClearCache: _clear_cache,
+    st.Render: _render,
     st.Transaction: _transaction,
 }

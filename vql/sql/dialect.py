@@ -11,6 +11,7 @@ The added syntax:
     DROP FUNCTION [IF EXISTS] name
     SHOW FUNCTIONS
     CLEAR CACHE [function]
+    RENDER [TIMELINE] 'file' AS <query>
     EXPLAIN [ANALYZE] <statement>
     <query> [SAMPLE <n> FPS] [WITH LATENCY <n>(ms|s|min) [AND ACCURACY <a>] [AND COST <usd>]
              [BEST EFFORT]]
@@ -63,6 +64,12 @@ class ClearCache(exp.Expression):
     arg_types = {"this": False}
 
 
+class RenderQuery(exp.Expression):
+    """RENDER 'clip.mp4' AS <query> (annotated frames) or RENDER TIMELINE 'plot.png' AS <query>."""
+
+    arg_types = {"this": True, "target": True, "timeline": False}
+
+
 class VqlExplain(exp.Expression):
     arg_types = {"this": True, "analyze": False}
 
@@ -98,6 +105,7 @@ class VqlParser(DuckDBParser):
         (("DROP", "FUNCTION"), "_parse_vql_drop_function"),
         (("SHOW", "FUNCTIONS"), "_parse_vql_show_functions"),
         (("CLEAR", "CACHE"), "_parse_vql_clear_cache"),
+        (("RENDER",), "_parse_vql_render"),
         (("EXPLAIN",), "_parse_vql_explain"),
     )
 
@@ -244,6 +252,18 @@ class VqlParser(DuckDBParser):
     def _parse_vql_clear_cache(self) -> exp.Expr:
         return ClearCache(this=self._parse_id_var() if self._curr else None)
 
+    def _parse_vql_render(self) -> exp.Expr:
+        timeline = self._match_text_seq("TIMELINE")
+        target = self._parse_string()
+        if target is None:
+            self.raise_error("Expected RENDER [TIMELINE] 'file' AS <query>")
+        if not self._match(TokenType.ALIAS):
+            self.raise_error("Expected AS <query> after the file name")
+        query = self._parse_statement()
+        if not isinstance(query, exp.Query | VideoQuery):
+            self.raise_error("RENDER ... AS takes a query (SELECT ...)")
+        return RenderQuery(this=query, target=target, timeline=timeline)
+
     def _parse_vql_explain(self) -> exp.Expr:
         analyze = self._match_text_seq("ANALYZE")
         inner = self._parse_statement()
@@ -286,6 +306,11 @@ def _clear_cache_sql(gen: DuckDBGenerator, e: ClearCache) -> str:
     return f"CLEAR CACHE {gen.sql(e, 'this')}".rstrip()
 
 
+def _render_sql(gen: DuckDBGenerator, e: RenderQuery) -> str:
+    timeline = "TIMELINE " if e.args.get("timeline") else ""
+    return f"RENDER {timeline}{gen.sql(e, 'target')} AS {gen.sql(e, 'this')}"
+
+
 def _explain_sql(gen: DuckDBGenerator, e: VqlExplain) -> str:
     analyze = "ANALYZE " if e.args.get("analyze") else ""
     return f"EXPLAIN {analyze}{gen.sql(e, 'this')}"
@@ -319,6 +344,7 @@ class VqlGenerator(DuckDBGenerator):
         ShowFunctions: lambda _gen, _e: "SHOW FUNCTIONS",
         VqlExplain: _explain_sql,
         ClearCache: _clear_cache_sql,
+        RenderQuery: _render_sql,
         VideoQuery: _video_query_sql,
     }
 

@@ -1,0 +1,8 @@
+"""Pictures of query results: annotated clips or images (``render_clip``) and timeline plots
+(``render_timeline``). In SQL: ``RENDER 'out.mp4' AS <query>`` and
+``RENDER TIMELINE 'out.png' AS <query>``; on the command line: ``vql render``."""
+
+from vql.render.clip import MAX_FRAMES, Rendered, render_clip
+from vql.render.timeline import render_timeline
+
+__all__ = ["MAX_FRAMES", "Rendered", "render_clip", "render_timeline"]
