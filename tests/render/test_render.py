@@ -11,7 +11,6 @@ import pytest
 import vql
 from vql.render import render_timeline
 from vql.render.draw import BOX_COLOUR
-from vql.sql.parse import parse_one, to_sql
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -97,12 +96,6 @@ def test_render_says_what_it_needs(road: vql.Connection, tmp_path: Path) -> None
     with pytest.raises(vql.ProgrammingError, match="number or boolean"):
         road.execute(f"RENDER TIMELINE '{tmp_path / 'x.png'}' AS SELECT path, ts "
                      "FROM intersection")
-
-
-def test_render_statements_round_trip() -> None:
-    for sql in ("RENDER 'a.mp4' AS SELECT path, frame_id FROM t WHERE frame_id < 3",
-                "RENDER TIMELINE 'a.png' AS SELECT ts, x FROM t SAMPLE 1 FPS"):
-        assert to_sql(parse_one(sql)) == sql
 
 
 def test_the_render_command(tmp_path: Path, road_video: Path,

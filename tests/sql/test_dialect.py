@@ -48,6 +48,12 @@ def test_video_clauses_are_one_node_around_the_query() -> None:
     assert tree.args["accuracy"].name == "0.9"
 
 
+def test_a_query_with_a_cte_keeps_the_cte_inside_the_video_clauses() -> None:
+    tree = parse_one("WITH s AS (SELECT 1 AS x) SELECT x FROM s SAMPLE 2 FPS")
+    assert isinstance(tree, VideoQuery) and tree.args.get("with_") is None
+    assert tree.this.args["with_"] is not None
+
+
 def test_load_video_is_create_video_table_with_load_flag() -> None:
     tree = parse_one("LOAD VIDEO 'a.mp4' INTO room")
     assert isinstance(tree, CreateVideoTable) and tree.args["load"]

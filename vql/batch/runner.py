@@ -20,6 +20,7 @@ from vql.api.connection import Connection
 from vql.batch.jobs import Job, Outcome, process, quiet_worker
 from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec
 from vql.errors import ProgrammingError
+from vql.sql.dialect import VideoQuery
 from vql.sql.parse import parse_one, split_statements
 from vql.video.probe import expand_source, file_fingerprint
 
@@ -224,7 +225,8 @@ def _statements(query_file: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     setup: list[str] = []
     queries: list[str] = []
     for text in split_statements(query_file.read_text()):
-        (queries if isinstance(parse_one(text), exp.Query) else setup).append(text)
+        tree = parse_one(text)
+        (queries if isinstance(tree, exp.Query | VideoQuery) else setup).append(text)
     if not queries:
         raise ProgrammingError(f"{str(query_file)!r} holds no query (SELECT ...) to run")
     return tuple(setup), tuple(queries)

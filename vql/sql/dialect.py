@@ -82,7 +82,8 @@ class VideoQuery(exp.Expression):
     """
 
     arg_types = {"this": True, "sample": False, "latency": False, "unit": False,
-                 "accuracy": False, "cost": False, "best_effort": False}
+                 "accuracy": False, "cost": False, "best_effort": False,
+                 "with_": False}  # only while parsing: moved into the query (see the parser)
 
 
 LATENCY_UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0}
@@ -122,6 +123,15 @@ class VqlParser(DuckDBParser):
         if isinstance(statement, exp.Query) and self._at_video_clause():
             return self._parse_video_clauses(statement)
         return statement
+
+    # "WITH cte AS (...) SELECT ... SAMPLE 1 FPS": sqlglot parses the CTE, then the statement
+    # (which comes back as a VideoQuery), then attaches the CTE to it; it belongs to the query.
+    def _parse_select_query(self, *args: t.Any, **kwargs: t.Any) -> exp.Expr | None:
+        query = super()._parse_select_query(*args, **kwargs)
+        if isinstance(query, VideoQuery) and query.args.get("with_") is not None:
+            query.this.set("with_", query.args["with_"])
+            query.set("with_", None)
+        return query
 
     # A table alias must not swallow the start of a VQL clause: in "FROM room SAMPLE 1 FPS",
     # SAMPLE is a clause, not an alias for room.

@@ -42,3 +42,7 @@ SELECT * EXCLUDE (a) FROM t
 CREATE TABLE events (t0 DOUBLE, t1 DOUBLE, name TEXT)
 INSERT INTO events VALUES (1.0, 2.0, 'a')
 SELECT a FROM t WHERE a = $1
+WITH seen AS (SELECT frame_id, has_object(frame, 'person') AS p FROM room) SELECT frame_id FROM seen WHERE p SAMPLE 2 FPS
+WITH a AS (SELECT 1 AS x) SELECT x FROM a WITH LATENCY 2s BEST EFFORT
+RENDER 'out.mp4' AS SELECT path, frame_id FROM room LIMIT 3
+RENDER TIMELINE 'plot.png' AS SELECT ts, brightness FROM room SAMPLE 1 FPS
