@@ -7,10 +7,13 @@ import time
 import typing as t
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import vql
 from vql.shell import format as fmt
-from vql.sql.parse import is_complete, split_statements
+from vql.shell.complete import SqlCompleter
+from vql.shell.modes import MODES
+from vql.sql.parse import is_complete, parse_one, split_statements
 
 HELP = """\
 Statements end with ';' and may span lines. Examples:
@@ -23,8 +26,30 @@ Dot commands:
   .functions         the functions you can call (SHOW FUNCTIONS)
   .timer on|off      print each statement's run time (on)
   .progress on|off   show frames done, rate and time left while a query runs (on at a terminal)
+  .explain on|off    print each query's plan before its result (off)
+  .mode MODE         table (shortens long results), or every row as csv, json (lines) or
+                     parquet (needs .output FILE)
+  .output [FILE]     write results to FILE (replaced), or to the screen again without FILE
+Tab completes keywords, tables, columns and functions; the history is kept across sessions.
   .quit / .exit      leave the shell (Ctrl-D works too)
 """
+
+
+def _is_query(sql: str) -> bool:
+    """Whether ``sql`` is a query (its plan can be explained)."""
+    from sqlglot import exp
+
+    from vql.sql.dialect import VideoQuery
+
+    try:
+        return isinstance(parse_one(sql), exp.Query | VideoQuery)
+    except vql.Error:
+        return False  # running it reports the error
+
+
+def _is_plan(cursor: vql.Cursor) -> bool:
+    names = [d[0] for d in cursor.description or ()]
+    return names == ["explain"] or names[:1] == ["plan"]
 
 
 class Shell:
@@ -34,12 +59,17 @@ class Shell:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.timer = True
+        self.explain = False
+        self.mode = "table"
+        self.output: t.TextIO | None = None  # results go here instead of ``out`` (.output)
+        self.output_path: Path | None = None
         self.running = True
         self._progress_shown = False
         self.commands: dict[str, Callable[[list[str]], bool]] = {
             ".help": self._help, ".tables": lambda args: self.run_sql("SHOW TABLES"),
             ".functions": lambda args: self.run_sql("SHOW FUNCTIONS"),
-            ".timer": self._timer, ".progress": self._progress, ".quit": self._quit,
+            ".timer": self._timer, ".progress": self._progress, ".explain": self._explain,
+            ".mode": self._mode, ".output": self._output, ".quit": self._quit,
             ".exit": self._quit,
         }
         is_tty = getattr(self.err, "isatty", None)
@@ -91,6 +121,8 @@ class Shell:
         return command(args)
 
     def run_sql(self, sql: str) -> bool:
+        if self.explain and _is_query(sql) and not self.run_sql("EXPLAIN " + sql):
+            return False
         started = time.perf_counter()
         with self.con.cursor() as cursor:
             try:
@@ -109,14 +141,25 @@ class Shell:
                 self._clear_progress()
                 print(fmt.error(error), file=self.err, flush=True)
                 return False
+            except OSError as error:  # the .output file could not be written
+                print(f"Error: {error}", file=self.err, flush=True)
+                return False
         if self.timer:
             self.print(f"Run Time: {time.perf_counter() - started:.3f} s")
         return True
 
     def _print_rows(self, cursor: vql.Cursor) -> None:
-        columns = [d[0] for d in cursor.description or ()]
-        rows, total = fmt.window(cursor)  # streams: long results are never held whole
-        self.print(fmt.table(columns, rows, total))
+        self._clear_progress()
+        # EXPLAIN and the catalog's answers are for reading: always a table, on the screen
+        # unless results go to a file.
+        mode = self.mode if not _is_plan(cursor) else "table"
+        target = self.output or self.out
+        if mode == "parquet" and self.output_path is None:
+            raise vql.ProgrammingError("parquet is binary: choose a file first with .output FILE")
+        count = MODES[mode](cursor, target, self.output_path)
+        target.flush()
+        if self.output is not None:
+            self.print(f"{count} row{'s' if count != 1 else ''} written to {self.output_path}")
         footer = fmt.accuracy_footer(cursor)
         if footer:
             self.print(footer)
@@ -128,18 +171,52 @@ class Shell:
         return True
 
     def _timer(self, args: list[str]) -> bool:
-        if args and args[0].lower() in {"on", "off"}:
-            self.timer = args[0].lower() == "on"
-            return True
-        print("Error: usage: .timer on|off", file=self.err, flush=True)
-        return False
+        value = self._on_off(".timer", args)
+        if value is not None:
+            self.timer = value
+        return value is not None
 
     def _progress(self, args: list[str]) -> bool:
+        value = self._on_off(".progress", args)
+        if value is not None:
+            self.set_progress(value)
+        return value is not None
+
+    def _on_off(self, name: str, args: list[str]) -> bool | None:
         if args and args[0].lower() in {"on", "off"}:
-            self.set_progress(args[0].lower() == "on")
+            return args[0].lower() == "on"
+        print(f"Error: usage: {name} on|off", file=self.err, flush=True)
+        return None
+
+    def _explain(self, args: list[str]) -> bool:
+        value = self._on_off(".explain", args)
+        if value is not None:
+            self.explain = value
+        return value is not None
+
+    def _mode(self, args: list[str]) -> bool:
+        if len(args) == 1 and args[0].lower() in MODES:
+            self.mode = args[0].lower()
             return True
-        print("Error: usage: .progress on|off", file=self.err, flush=True)
+        print(f"Error: usage: .mode {'|'.join(MODES)} (now {self.mode})", file=self.err,
+              flush=True)
         return False
+
+    def _output(self, args: list[str]) -> bool:
+        if self.output is not None:
+            self.output.close()
+        self.output, self.output_path = None, None
+        if not args:
+            return True
+        path = Path(args[0]).expanduser()
+        try:
+            self.output = path.open("w", encoding="utf-8")
+        except OSError as error:
+            print(f"Error: cannot write {str(path)!r}: {error.strerror}", file=self.err,
+                  flush=True)
+            return False
+        self.output_path = path
+        return True
 
     def _quit(self, args: list[str]) -> bool:
         self.running = False
@@ -163,8 +240,10 @@ class Shell:
             else:
                 buffer.insert_text("\n")
 
+        completer = SqlCompleter(self.con, self.commands).completer
         session: PromptSession[str] = PromptSession(
             history=FileHistory(history_file), key_bindings=bindings, multiline=True,
+            completer=completer, complete_while_typing=False,
             prompt_continuation=lambda width, line, wrap: "...> ".rjust(width))
         self.print(f"VQL {vql.__version__} on {self.con.engine.database}. "
                    "Statements end with ';'. Type .help for help.")
