@@ -72,9 +72,8 @@ def frames_of(path: Path, batch: int) -> object:
         yield reader.get_batch(list(range(start, min(start + batch, len(reader))))).asnumpy()
 
 
-# The hand loops run in one thread, in line: their model gets every core (the engine leaves
-# one to its decoding thread).
-LOOP_SETTINGS = dataclasses.replace(Settings.from_env(), prefetch=0)
+# The hand loops use the engine's model with its settings (every core for the model).
+LOOP_SETTINGS = Settings.from_env()
 
 
 def loop_person_frames(path: Path, batch: int) -> int:

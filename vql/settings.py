@@ -7,7 +7,7 @@
 | VQL_BATCH_SIZE     | frames per batch in the video pipeline                               | 16                 |
 | VQL_THREADS        | cores VQL may use (0: all of them)                                   | 0                  |
 | VQL_DECODE_THREADS | decord's decoding threads (0: the cores, at most 4)                  | 0                  |
-| VQL_INFERENCE_THREADS | onnxruntime/torch threads per model (0: see below)                | 0                  |
+| VQL_INFERENCE_THREADS | onnxruntime/torch threads per model (0: the cores VQL may use)    | 0                  |
 | VQL_HISTORY        | the shell's history file                                             | ~/.vql_history     |
 | VQL_PRICE_CPU      | USD per CPU core-second (a plan's dollar cost, as Llama counts it)   | 0.000014           |
 | VQL_PRICE_GPU      | USD per GPU-second                                                   | 0.00083            |
@@ -17,11 +17,11 @@
 | VQL_CACHE_MB       | size limit of the result cache of function values (0: no cache)      | 1024               |
 | VQL_DEVICE         | where functions compute: auto, cpu or cuda (vql/physical/placement)  | auto               |
 
-Threads are set deliberately for the cores available. A model gets one core less than VQL may
-use when decoding runs ahead in its own thread (``VQL_PREFETCH`` > 0), so that the two stages do
-not fight over the cores, and all of them otherwise. Measured on 2 cores, FastestDet over 480
-frames of the room video with decoding pipelined: 1 inference thread took 3.64-4.01 s (4 runs),
-2 threads 3.95-4.30 s, decord's own choice of decoding threads 4.35-5.02 s.
+Threads are set deliberately for the cores available: decord decodes with up to 4 threads
+(frame threads stop paying off past that), and each model gets every core VQL may use, even
+while decoding runs ahead in its own thread, because the model is nearly all of the work.
+Measured on 2 cores, the room video's person query (FastestDet, 1394 frames, decoding ahead),
+best of 3 runs: 2 inference threads 10.76 s, 1 thread (a core left to decoding) 11.04 s.
 
 The default prices are about 5 US cents per core-hour and 3 dollars per GPU-hour, on-demand
 cloud prices of 2026; set your own.
@@ -101,11 +101,8 @@ class Settings:
         return self.decode_threads or min(self.effective_threads(), 4)
 
     def inference_thread_count(self) -> int:
-        """A model's intra-op threads: a core is left to the decoding thread when it runs ahead."""
-        if self.inference_threads:
-            return self.inference_threads
-        cores = self.effective_threads()
-        return max(1, cores - 1) if self.prefetch > 0 else cores
+        """A model's intra-op threads: every core VQL may use, unless set."""
+        return self.inference_threads or self.effective_threads()
 
     def find_model(self, filename: str) -> Path | None:
         """The first file called ``filename`` on the model path (or the path itself if it exists)."""

@@ -24,7 +24,9 @@ def to_tensor(frames: np.ndarray, size: int) -> np.ndarray:
     equals reversing first (the order detectors' authors write) and copies a quarter as much."""
     out = np.empty((len(frames), 3, size, size), dtype=np.float32)
     for i, resized in enumerate(resize(frames, size, size)):
-        np.multiply(resized[..., ::-1].transpose(2, 0, 1), 1 / 255.0, out=out[i],
+        # A float32 scale keeps the multiplication in float32 (a Python float would make
+        # NumPy compute in float64 and convert).
+        np.multiply(resized[..., ::-1].transpose(2, 0, 1), np.float32(1 / 255.0), out=out[i],
                     casting="unsafe")
     return out
 

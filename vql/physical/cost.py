@@ -139,7 +139,7 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
 
 
 # A measured batch size replaces the configured one only when it is this much cheaper: the
-# measurements are short (ANALYZE: the best of 3 runs over 32 frames), and noise should not
+# measurements are short (ANALYZE: the best of up to 3 runs over 32 frames), and noise should not
 # move the batch size around (measured: FastestDet's curve is flat within 10 % here).
 BATCH_GAIN = 0.15
 

@@ -21,7 +21,6 @@ Functions that cannot run here (a model file that is missing, say) are reported,
 
 from __future__ import annotations
 
-import math
 import time
 import typing as t
 from dataclasses import dataclass
@@ -41,7 +40,8 @@ from vql.settings import Settings
 
 SAMPLE_FRAMES = 32
 BATCH_SIZES = (1, 4, 16, 32)  # measured at native resolution by ANALYZE: the batch-size curve
-REPEATS = 3  # function timings are the best of this many runs
+REPEATS = 3  # function timings are the best of at most this many runs,
+AGREE = 0.1  # ending early when two of them agree within 10 %
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,16 +159,19 @@ class Profiler:
 
     def _time(self, function: FrameFunction, constants: tuple[t.Any, ...], device: str,
               pixels: np.ndarray, batch: int) -> float:
-        """Seconds to run ``function`` over ``pixels`` in batches: the best of a few runs
-        (short runs are noisy)."""
-        seconds = math.inf
-        for _ in range(self.repeats):
+        """Seconds to run ``function`` over ``pixels`` in batches: the best of up to
+        ``repeats`` runs (short runs are noisy), stopping early once two runs agree within
+        AGREE."""
+        runs: list[float] = []
+        while len(runs) < self.repeats:
             evaluator = function.open(constants, device)
-            # Loads the model and lets the runtime plan for this batch shape (the first call at
-            # a new shape is slower): not part of the per-frame cost.
-            evaluator(pixels[:batch])
+            if not runs:  # loads the model and lets the runtime plan for this batch shape (the
+                evaluator(pixels[:batch])  # first call at a new shape is slower): not counted
             started = time.perf_counter()
             for start in range(0, len(pixels), batch):
                 evaluator(pixels[start:start + batch])
-            seconds = min(seconds, time.perf_counter() - started)
-        return seconds
+            runs.append(time.perf_counter() - started)
+            fastest = sorted(runs)[:2]
+            if len(fastest) == 2 and fastest[1] <= fastest[0] * (1 + AGREE):
+                break
+        return min(runs)
