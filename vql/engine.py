@@ -59,6 +59,9 @@ class Engine:
         except duckdb.Error as error:
             raise errors.OperationalError(f"cannot open database {database!r}: {error}") \
                 from error
+        # VQL reports progress itself (Connection.set_progress_handler); DuckDB's own bar would
+        # print over results, and from batch-run workers.
+        self.duck.execute("SET enable_progress_bar = false")
         self.database = database
         self.settings = settings or Settings.from_env()
         self.catalog = Catalog(self.duck)

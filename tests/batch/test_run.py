@@ -135,3 +135,28 @@ def test_the_command_line_reports_and_resumes_after_a_kill(tmp_path: Path,
     assert clean.returncode == 2, clean.stderr
     for i in (1, 2):
         assert (tmp_path / f"k_{i}.csv").read_text() == (tmp_path / f"clean_{i}.csv").read_text()
+
+
+def test_ctrl_c_stops_the_workers_and_the_run_resumes(tmp_path: Path, archive: Path) -> None:
+    (tmp_path / "motion.sql").write_text("SELECT count(*) AS frames, round(avg(motion), 6) "
+                                         "AS motion FROM videos;")
+    command = [sys.executable, "-m", "vql.cli", "run", str(tmp_path / "motion.sql"),
+               "--videos", f"{archive}/**/*.mp4", "--workers", "2"]
+    interrupted = subprocess.Popen([*command, "--db", str(tmp_path / "i.duckdb")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+    assert interrupted.stderr is not None
+    for line in interrupted.stderr:
+        if "[1/5 videos]" in line:  # the empty file, at once; the others are in flight
+            os.killpg(interrupted.pid, signal.SIGINT)  # Ctrl-C at a terminal
+            break
+    out, _ = interrupted.communicate(timeout=60)
+    assert interrupted.returncode == 130 and "interrupted" in out
+    resumed = subprocess.run([*command, "--db", str(tmp_path / "i.duckdb"), "--out",
+                              str(tmp_path / "i.csv")], capture_output=True, text=True,
+                             timeout=300)
+    clean = subprocess.run([*command, "--db", str(tmp_path / "c.duckdb"), "--out",
+                            str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == clean.returncode == 2, resumed.stderr
+    assert (tmp_path / "i.csv").read_text() == (tmp_path / "c.csv").read_text()
+    assert (tmp_path / "c.csv").read_text().count("\n") == 4  # a header and 3 videos
