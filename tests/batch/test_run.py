@@ -160,3 +160,12 @@ def test_ctrl_c_stops_the_workers_and_the_run_resumes(tmp_path: Path, archive: P
     assert resumed.returncode == clean.returncode == 2, resumed.stderr
     assert (tmp_path / "i.csv").read_text() == (tmp_path / "c.csv").read_text()
     assert (tmp_path / "c.csv").read_text().count("\n") == 4  # a header and 3 videos
+
+
+def test_an_error_that_is_not_about_a_file_stops_the_run(tmp_path: Path, archive: Path) -> None:
+    (tmp_path / "bad.sql").write_text("SELECT no_such_column FROM videos;")
+    with vql.connect(str(tmp_path / "s.duckdb")) as con:
+        run = ArchiveRun(con, tmp_path / "bad.sql", f"{archive}/day1/road.mp4")
+        with pytest.raises(vql.OperationalError, match="the run stopped at .*no_such_column"):
+            run.execute()
+        assert con.execute("SELECT count(*) FROM vql_catalog.run_videos").fetchone() == (0,)

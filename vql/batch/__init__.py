@@ -9,6 +9,6 @@ and the run goes on. ``runner.ArchiveRun`` does the work; ``ledger`` keeps the r
 ``jobs`` is what a worker runs for one video.
 """
 
-from vql.batch.runner import ArchiveRun, RunProgress, RunReport
+from vql.batch.runner import ArchiveRun, RunProgress, RunReport, RunStopped
 
-__all__ = ["ArchiveRun", "RunProgress", "RunReport"]
+__all__ = ["ArchiveRun", "RunProgress", "RunReport", "RunStopped"]

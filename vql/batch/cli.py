@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "it finishes. Run the same command again to continue an interrupted run: "
                     "finished, unchanged videos are skipped.",
         epilog="Exit status: 0 all videos processed, 2 some files failed (listed), 1 the run "
-               "could not start, 130 interrupted.")
+               "could not start or stopped on an error that is not about a file, 130 "
+               "interrupted.")
     parser.add_argument("query_file", help="a file of ';'-separated statements: queries "
                         "(SELECT ...) and set-up statements such as CREATE FUNCTION")
     parser.add_argument("--videos", required=True,

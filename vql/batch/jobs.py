@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from vql.errors import Error
+from vql.errors import (
+    DeviceError,
+    Error,
+    MissingDependencyError,
+    ModelError,
+    ProgrammingError,
+)
 from vql.settings import Settings
 from vql.video.probe import VideoProbe, probe
 
@@ -32,6 +38,12 @@ class Outcome:
     error: str | None
     frames: int                # frames decoded for this video
     seconds: float
+    fatal: bool = False        # the error is not the file's: every video would meet it
+
+
+# Errors that say nothing about the file (a statement that cannot bind, a missing model or
+# device): the run stops instead of recording every video as failed.
+FATAL = (ProgrammingError, ModelError, MissingDependencyError, DeviceError)
 
 
 def quiet_worker() -> None:
@@ -65,4 +77,5 @@ def process(job: Job) -> Outcome:
                        time.perf_counter() - started)
     except Exception as error:
         reason = str(error) if isinstance(error, Error) else f"{type(error).__name__}: {error}"
-        return Outcome(job.path, found, (), reason, frames, time.perf_counter() - started)
+        return Outcome(job.path, found, (), reason, frames, time.perf_counter() - started,
+                       fatal=isinstance(error, FATAL))

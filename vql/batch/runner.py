@@ -19,10 +19,16 @@ from sqlglot import exp
 from vql.api.connection import Connection
 from vql.batch.jobs import Job, Outcome, process, quiet_worker
 from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec
-from vql.errors import ProgrammingError
+from vql.errors import OperationalError, ProgrammingError
 from vql.sql.dialect import VideoQuery
 from vql.sql.parse import parse_one, split_statements
 from vql.video.probe import expand_source, file_fingerprint
+
+
+class RunStopped(OperationalError):
+    """A batch run met an error that is not about a file (a query that cannot bind, a model
+    that cannot load): it stops, keeping the videos it finished."""
+
 
 # Output formats by file suffix; any other --out is a table name.
 EXPORTS = {".parquet": "FORMAT PARQUET", ".csv": "FORMAT CSV, HEADER"}
@@ -102,8 +108,12 @@ class ArchiveRun:
         report = RunReport(self.spec.key, self.table, self.outputs, videos=len(paths),
                            skipped=len(paths) - len(pending))
         state = RunProgress(len(pending), 0, 0, 0, 0.0)
+        outcomes = self._outcomes(pending)
         try:
-            for outcome in self._outcomes(pending):
+            for outcome in outcomes:
+                if outcome.fatal:  # not the file's fault: every video would fail the same way
+                    raise RunStopped(f"the run stopped at {outcome.path}: {outcome.error} "
+                                     f"({state.done} videos were finished and are kept)")
                 self._commit(outcome)
                 state = RunProgress(
                     state.total, state.done + 1, state.failed + (outcome.error is not None),
@@ -113,6 +123,8 @@ class ArchiveRun:
                     self.progress(state)
         except KeyboardInterrupt:
             report.interrupted = True
+        finally:
+            outcomes.close()  # stops the workers now when the loop ended early
         report.processed, report.frames = state.done, state.frames
         report.failures = self.ledger.failures()
         if not report.interrupted:
@@ -129,7 +141,7 @@ class ArchiveRun:
         for path in paths:
             yield Job(path, self.table, self.spec.setup, self.spec.queries, threads)
 
-    def _outcomes(self, paths: list[str]) -> Iterator[Outcome]:
+    def _outcomes(self, paths: list[str]) -> Generator[Outcome, None, None]:
         if self.workers == 1:  # in this process: nothing to start, Ctrl-C stops it at once
             for job in self._jobs(paths):
                 yield process(job)

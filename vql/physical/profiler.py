@@ -64,13 +64,20 @@ def spread(videos: list[VideoRow], count: int) -> list[tuple[VideoRow, int]]:
     return picked
 
 
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How functions are timed in one profiling: at which batch sizes (native resolution),
+    and the best of how many runs at most."""
+
+    batch_sizes: tuple[int, ...]
+    repeats: int
+
+
 class Profiler:
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings):
         self.catalog = catalog
         self.registry = registry
         self.settings = settings
-        self.batch_sizes: tuple[int, ...] = (settings.batch_size,)
-        self.repeats = REPEATS
 
     def profile(self, table: str, frames: int = SAMPLE_FRAMES,
                 scales: tuple[float, ...] = SCALES,
@@ -80,8 +87,7 @@ class Profiler:
         """Measure decoding and functions (``calls``, or every function with default
         arguments) at each of ``scales``, at native resolution at each of ``batch_sizes``;
         a function's time is the best of ``repeats`` runs."""
-        self.batch_sizes = tuple(sorted({*batch_sizes, self.settings.batch_size}))
-        self.repeats = max(repeats, 1)
+        timing = Timing(tuple(sorted({*batch_sizes, self.settings.batch_size})), max(repeats, 1))
         videos = self.catalog.videos_of(table)
         if not videos:
             return []
@@ -89,11 +95,12 @@ class Profiler:
             calls = [(f, ()) for f in self.registry if isinstance(f, FrameFunction)]
         outcomes = []
         for scale in scales:
-            outcomes.extend(self._at_scale(table, videos, frames, scale, calls))
+            outcomes.extend(self._at_scale(table, videos, frames, scale, calls, timing))
         return outcomes
 
     def _at_scale(self, table: str, videos: list[VideoRow], frames: int, scale: float,
-                  calls: list[tuple[FrameFunction, tuple[t.Any, ...]]]) -> list[Outcome]:
+                  calls: list[tuple[FrameFunction, tuple[t.Any, ...]]], timing: Timing
+                  ) -> list[Outcome]:
         threads = self.settings.decode_thread_count()
         first = videos[0]
         run = np.arange(min(frames, first.frames))
@@ -106,7 +113,8 @@ class Profiler:
         outcomes = [self._decode(table, "sequential", elapsed, len(run), sample, scale)]
         outcomes.append(self._seek(table, videos, frames, threads, scale))
         for function, constants in calls:
-            outcomes.extend(self._function(table, function, constants, pixels, sample, scale))
+            outcomes.extend(self._function(table, function, constants, pixels, sample, scale,
+                                           timing))
         return outcomes
 
     def _decode(self, table: str, pattern: str, seconds: float, count: int,
@@ -132,19 +140,21 @@ class Profiler:
         return self._decode(table, "seek", seconds, len(picked), sample, scale)
 
     def _function(self, table: str, function: FrameFunction, constants: tuple[t.Any, ...],
-                  pixels: np.ndarray, sample: str, scale: float) -> list[Outcome]:
+                  pixels: np.ndarray, sample: str, scale: float, timing: Timing
+                  ) -> list[Outcome]:
         if not constants:
             if any(p.required for p in function.params[1:]):
                 return [Outcome(None, function.name, "not profiled: it has arguments without "
                                                      "defaults")]
             constants = tuple(p.default for p in function.params[1:])
         outcomes = []
-        sizes = self.batch_sizes if scale == 1 else (self.settings.batch_size,)
+        sizes = timing.batch_sizes if scale == 1 else (self.settings.batch_size,)
         available = available_devices()
         for device in (d for d in function.traits.devices if d in available):
             for batch in sorted(sizes):
                 try:
-                    seconds = self._time(function, constants, device, pixels, batch)
+                    seconds = self._time(function, constants, device, pixels, batch,
+                                         timing.repeats)
                 except Exception as error:  # reported in ANALYZE's answer, not stored
                     reason = str(error) if isinstance(error, Error) else \
                         f"{type(error).__name__}: {error}"
@@ -158,12 +168,12 @@ class Profiler:
         return outcomes
 
     def _time(self, function: FrameFunction, constants: tuple[t.Any, ...], device: str,
-              pixels: np.ndarray, batch: int) -> float:
+              pixels: np.ndarray, batch: int, repeats: int) -> float:
         """Seconds to run ``function`` over ``pixels`` in batches: the best of up to
         ``repeats`` runs (short runs are noisy), stopping early once two runs agree within
         AGREE."""
         runs: list[float] = []
-        while len(runs) < self.repeats:
+        while len(runs) < repeats:
             evaluator = function.open(constants, device)
             if not runs:  # loads the model and lets the runtime plan for this batch shape (the
                 evaluator(pixels[:batch])  # first call at a new shape is slower): not counted
