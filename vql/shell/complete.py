@@ -8,6 +8,8 @@ import typing as t
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from prompt_toolkit.completion import Completer, Completion
+
 KEYWORDS = (
     "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "HAVING", "LIMIT", "DISTINCT", "AS",
     "AND", "OR", "NOT", "IN", "IS", "NULL", "JOIN", "LEFT JOIN", "ON", "UNION", "WITH",
@@ -78,22 +80,14 @@ def names_of(connection: t.Any, commands: Iterable[str]) -> Names:
                  tuple(functions), tuple(commands))
 
 
-class SqlCompleter:
-    """A prompt_toolkit completer over ``candidates``."""
+class SqlCompleter(Completer):  # type: ignore[misc]  # prompt_toolkit is untyped here
+    """prompt_toolkit's completer over ``candidates``, reading the catalog on each Tab."""
 
     def __init__(self, connection: t.Any, commands: Iterable[str]):
-        from prompt_toolkit.completion import Completer, Completion
-
         self.connection, self.commands = connection, tuple(commands)
-        outer = self
 
-        class _Completer(Completer):  # type: ignore[misc]
-            def get_completions(self, document: t.Any, complete_event: t.Any
-                                ) -> Iterator[Completion]:
-                text = document.text_before_cursor
-                start = -len(replaced(text))
-                names = names_of(outer.connection, outer.commands)
-                for option in candidates(text, names):
-                    yield Completion(option, start_position=start)
-
-        self.completer = _Completer()
+    def get_completions(self, document: t.Any, complete_event: t.Any) -> Iterator[Completion]:
+        text = document.text_before_cursor
+        start = -len(replaced(text))
+        for option in candidates(text, names_of(self.connection, self.commands)):
+            yield Completion(option, start_position=start)

@@ -240,7 +240,7 @@ class Shell:
             else:
                 buffer.insert_text("\n")
 
-        completer = SqlCompleter(self.con, self.commands).completer
+        completer = SqlCompleter(self.con, self.commands)
         session: PromptSession[str] = PromptSession(
             history=FileHistory(history_file), key_bindings=bindings, multiline=True,
             completer=completer, complete_while_typing=False,
