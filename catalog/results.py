@@ -79,6 +79,15 @@ class ResultCache:
 
     # --- reading -------------------------------------------------------------------------------
 
+    def count(self, key: str, contents: t.Sequence[str], scale: float) -> int:
+        """How many frames of these videos have a value cached under ``key`` at ``scale``."""
+        table = self._table(key)
+        if table is None or not contents or not self.enabled:
+            return 0
+        rows = self._run(f"SELECT count(*) FROM {table} WHERE content IN (SELECT unnest(?)) "
+                         "AND scale = ?", [list(contents), scale])
+        return int(rows[0][0])
+
     def load(self, key: str, contents: t.Sequence[str], scale: float) -> dict[str, Cached]:
         """Everything cached under ``key`` for these videos at ``scale``, by content."""
         table = self._table(key)

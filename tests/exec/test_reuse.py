@@ -148,3 +148,31 @@ def test_editing_a_user_function_starts_a_new_cache(road: vql.Connection,
     assert cur.stats.frames_reused == 0
     assert after[0][0] == pytest.approx(before[0][0] * 255)
 
+
+
+def _estimate(con: vql.Connection, sql: str) -> str:
+    text = "\n".join(r[0] for r in con.execute("EXPLAIN " + sql).fetchall())
+    return text[text.index("== Estimates"):]
+
+
+def test_estimates_count_the_frames_the_cache_serves(road: vql.Connection) -> None:
+    sql = "SELECT frame_id, count_objects(frame, 'car') AS cars FROM intersection"
+    before = _estimate(road, sql)
+    assert "result cache" not in before and "detect(frame, 'fastestdet'): 377 frames" in before
+    road.execute(sql).fetchall()
+    after = _estimate(road, sql)
+    assert "result cache: holds the values of about 100% of the frames" in after
+    assert "detect(frame, 'fastestdet'): 0 frames" in after
+    # Frames filtered before the cache is read may not be the cached ones: no claim is made.
+    assert "result cache" not in _estimate(road, sql + " WHERE frame_id % 2 = 0")
+
+
+def test_a_latency_target_runs_exactly_when_the_cache_holds_everything(
+        road: vql.Connection) -> None:
+    sql = "SELECT frame_id, count_objects(frame, 'car') AS cars FROM intersection"
+    exact = road.execute(sql).fetchall()
+    cursor = road.execute(sql + " WITH LATENCY 500ms")
+    assert cursor.fetchall() == exact  # every row computed, none filled
+    assert cursor.stats.rows_filled == 0 and cursor.stats.frames_reused == 377
+    assert any("result cache holds the exact plan's values" in line
+               for line in cursor.tuning.lines())

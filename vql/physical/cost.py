@@ -9,6 +9,7 @@ upper bound: it assumes every frame passes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vql.catalog import Profile
@@ -20,6 +21,7 @@ from vql.plan.nodes import (
     Filter,
     Limit,
     PlanNode,
+    Reuse,
     Sample,
     UDFCall,
     VideoScan,
@@ -78,7 +80,11 @@ def udf_cost(profiles: list[Profile], call: UDFCall, scale: float,
     return call.cost_ms, call.cost_source
 
 
-def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
+def estimate(pipeline: PlanNode, profiles: list[Profile],
+             cached: Mapping[float, float] | None = None) -> Estimate:
+    """What ``pipeline`` will cost. ``cached``: by decode scale, the share of the frames whose
+    values the result cache holds for every function under the pipeline's ``Reuse``; those
+    frames are neither decoded nor computed (``cache_shares``)."""
     nodes = chain(pipeline)
     scan = nodes[0]
     assert isinstance(scan, VideoScan)
@@ -98,7 +104,17 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
     parts: list[tuple[str, float]] = []
     known, bound, upper = True, "", False
     filled = any(isinstance(n, Fill) for n in nodes)
-    for node in nodes:
+    reuse_at = next((i for i, n in enumerate(nodes) if isinstance(n, Reuse)), len(nodes))
+    decodes = [n for n in nodes if isinstance(n, Decode)]
+    share = min(max((cached or {}).get(decodes[0].scale, 0.0), 0.0), 1.0) \
+        if decodes and reuse_at < len(nodes) else 0.0
+    for index, node in enumerate(nodes):
+        # Below a Reuse, only the frames the cache lacks are decoded and computed.
+        work = math.ceil(frames * (1 - share)) if index < reuse_at else frames
+        if index == reuse_at and share > 0:
+            lines.append(f"result cache: holds the values of about {share:.0%} of the frames, "
+                         f"so the decoding and functions above run on "
+                         f"{math.ceil(frames * (1 - share))} of {frames} frames")
         if isinstance(node, Filter) and not filled:
             bound = "≤ "  # operators above a filter of unknown selectivity: an upper bound
         elif isinstance(node, DiffGate):
@@ -113,24 +129,27 @@ def estimate(pipeline: PlanNode, profiles: list[Profile]) -> Estimate:
             pattern = decode_pattern(sample_fps, video_fps)
             profile = decode_cost(profiles, pattern, scale)
             where = f"decode ({pattern}, {resolution_name(scale)})"
+            if profile is None and work == 0:  # every value is cached: nothing is decoded
+                lines.append(f"{where}: 0 frames")
+                continue
             if profile is None:
                 known = False
-                lines.append(f"{where}: {bound}{frames} frames, cost unknown: "
+                lines.append(f"{where}: {bound}{work} frames, cost unknown: "
                              f"run ANALYZE {scan.table}")
                 continue
-            seconds = frames * profile.ms_per_frame / 1000
+            seconds = work * profile.ms_per_frame / 1000
             total += seconds
             parts.append(("decode", seconds))
             upper |= bool(bound)
-            lines.append(f"{where}: {bound}{frames} frames × "
+            lines.append(f"{where}: {bound}{work} frames × "
                          f"{profile.ms_per_frame:.3g} ms (measured) = {seconds:.2f} s")
         elif isinstance(node, ApplyUDF):
             ms, source = udf_cost(profiles, node.call, scale)
-            seconds = frames * ms / 1000
+            seconds = work * ms / 1000
             total += seconds
             parts.append((node.call.column, seconds))
             upper |= bool(bound)
-            lines.append(f"{node.call.text()}: {bound}{frames} frames × "
+            lines.append(f"{node.call.text()}: {bound}{work} frames × "
                          f"{ms:.3g} ms ({source}) = {seconds:.2f} s")
     seconds_total = total if known else None
     summary = ("pipeline time: unknown (some costs are not measured)" if seconds_total is None
@@ -164,3 +183,24 @@ def best_batch_size(calls: list[UDFCall], profiles: list[Profile], default: int)
     if default in costs and costs[best] > costs[default] * (1 - BATCH_GAIN):
         return default
     return best
+
+
+def cache_shares(pipeline: PlanNode, count: Callable[[UDFCall, float], int],
+                 scales: tuple[float, ...]) -> dict[float, float]:
+    """For ``estimate``: by decode scale, the share of the scan's frames whose values are
+    cached for every function under the pipeline's Reuse (at most the smallest function's
+    share). ``count(call, scale)``: the frames cached for a call on the table's videos. Empty
+    when nothing is reused, or when frames are filtered or limited below the Reuse (the
+    cached frames may not be the ones read)."""
+    nodes = chain(pipeline)
+    scan = nodes[0]
+    reuse_at = next((i for i, n in enumerate(nodes) if isinstance(n, Reuse)), None)
+    if reuse_at is None or not isinstance(scan, VideoScan) or scan.frames <= 0:
+        return {}
+    below = nodes[:reuse_at]
+    if any(isinstance(n, Filter | Limit) for n in below):
+        return {}
+    calls = [n.call for n in below if isinstance(n, ApplyUDF)]
+    if not calls:
+        return {}
+    return {scale: min(count(call, scale) for call in calls) / scan.frames for scale in scales}

@@ -34,10 +34,10 @@ from vql.physical.clips import (
     pass_rate,
     pipeline_key,
 )
-from vql.physical.cost import decode_cost, estimate, resolution_name
+from vql.physical.cost import cache_shares, decode_cost, estimate, resolution_name
 from vql.physical.knobs import Config
 from vql.physical.profiler import Profiler
-from vql.plan.nodes import ApplyUDF, Limit, Relational, VideoScan, chain, rebuild
+from vql.plan.nodes import ApplyUDF, Limit, PlanNode, Relational, VideoScan, chain, rebuild
 
 if t.TYPE_CHECKING:
     from vql.engine import Engine
@@ -46,6 +46,7 @@ PROFILE_FRAMES = 16       # frames per operator and resolution when a query meas
 PROFILE_FRAMES_DEADLINE = 6  # ... under a LATENCY target (measured: 16 frames took 1.4 s of 2)
 INVOCATIONS = 30          # a controlled query is cut into about this many invocations
 MIN_INVOCATION_S = 1.0    # of video
+FULLY_CACHED = 0.99       # a cache share above which the exact plan is taken without profiling
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,18 +182,30 @@ class Tuner:
         assert isinstance(scan, VideoScan)
         self.scan = scan
         self.video_fps = scan.frames / scan.duration if scan.duration else 0.0
+        self.shares: dict[float, float] = {}  # the result cache's share, by decode scale
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
     def tune(self) -> Tuning:
         notes: list[str] = []
-        profiles = self._cost_profiles(notes)
         pipeline = self.plan.inputs[0]
+        self.shares = self._cache_shares(pipeline)
+        cached = self.shares.get(1.0, 0.0) >= FULLY_CACHED
+        # Nothing to measure when the exact plan neither decodes nor computes.
+        profiles = self.engine.catalog.profiles(self.scan.table) if cached else \
+            self._cost_profiles(notes)
         configs = knobs.candidates(pipeline, self.video_fps)
         reference_s = self._seconds(Config(), profiles, 1.0)
         profiler = ClipProfiler(self.engine, self.plan)
-        accuracy = self._accuracy_profiles(profiler, reference_s, configs, profiles, notes)
+        if cached:
+            # The exact plan reads every value from the result cache: nothing is faster, and
+            # its accuracy needs no profile.
+            notes.append("the result cache holds the exact plan's values for "
+                         f"{self.shares[1.0]:.0%} of the frames: it runs exactly")
+            configs, accuracy = [Config()], []
+        else:
+            accuracy = self._accuracy_profiles(profiler, reference_s, configs, profiles, notes)
         monotone = not profiler.covers_extent(accuracy)  # a sample, not all the query reads
         seconds = {c: self._seconds(c, profiles, pass_rate(c, accuracy)) for c in configs}
         options = [Option(c, seconds[c], self._usd(seconds[c]),
@@ -264,9 +277,17 @@ class Tuner:
                      f"(ANALYZE {table} measures them ahead of time)")
         return catalog.profiles(table)
 
+    def _cache_shares(self, pipeline: PlanNode) -> dict[float, float]:
+        """By decode scale, the share of the frames the result cache serves (``estimate``)."""
+        results = self.engine.results
+        contents = sorted(set(self.engine.catalog.video_contents(self.scan.table).values()))
+        return cache_shares(pipeline, lambda call, scale: results.count(
+            call.cache_key(), contents, scale), knobs.SCALES)
+
     def _seconds(self, config: Config, profiles: list[Profile], passing: float) -> float:
         found = estimate(knobs.configure(self.plan.inputs[0], config, pass_rate=passing)
-                         if not config.is_reference else self.plan.inputs[0], profiles)
+                         if not config.is_reference else self.plan.inputs[0], profiles,
+                         self.shares)
         return found.seconds if found.seconds is not None else float("inf")
 
     def _usd(self, seconds: float) -> float:
