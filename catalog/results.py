@@ -23,6 +23,7 @@ Writes are staged in memory while a query streams (its connection is busy) and w
 from __future__ import annotations
 
 import typing as t
+import warnings
 from dataclasses import dataclass, field
 
 import duckdb
@@ -64,7 +65,6 @@ class ResultCache:
         self.con = con
         self.max_bytes = max_bytes
         self._staged: dict[tuple[str, str, float], _Staged] = {}
-        self._touched: set[tuple[str, str, float]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -88,14 +88,34 @@ class ResultCache:
                          "AND scale = ?", [list(contents), scale])
         return int(rows[0][0])
 
-    def reader(self) -> CacheReader:
-        """A reader for a running query: it reads one video's values at a time, as the query
-        reaches the video, on a connection of its own (the query's is busy streaming)."""
-        return CacheReader(self, self.con.cursor())
-
-    def touch(self, name: str, content: str, scale: float) -> None:
-        """Mark an entry as used now; written by ``flush`` (the least recently used go first)."""
-        self._touched.add((name, content, scale))
+    def load(self, key: str, contents: t.Sequence[str], scale: float) -> dict[str, Cached]:
+        """Everything cached under ``key`` for these videos at ``scale``, by content."""
+        table = self._table(key)
+        if table is None or not contents:
+            return {}
+        self.con.execute(f"""SELECT content, frame_id, value FROM {table}
+                             WHERE content IN (SELECT unnest(?)) AND scale = ?
+                             ORDER BY content, frame_id""", [list(contents), scale])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow
+            reader = self.con.to_arrow_reader(1 << 16)
+        if reader is None:
+            return {}
+        found = reader.read_all()
+        out: dict[str, Cached] = {}
+        content = found.column("content").to_numpy(zero_copy_only=False)
+        frame_ids = found.column("frame_id").to_numpy()
+        values = found.column("value").combine_chunks()
+        starts = np.flatnonzero(np.r_[True, content[1:] != content[:-1]]) if len(content) \
+            else np.empty(0, dtype=np.int64)
+        for start, stop in zip(starts, [*starts[1:], len(content)]):
+            out[str(content[start])] = Cached(frame_ids[start:stop],
+                                              values.slice(start, stop - start))
+        if out:
+            self._run("""UPDATE vql_catalog.result_entries SET used_at = current_timestamp
+                         WHERE name = ? AND scale = ? AND content IN (SELECT unnest(?))""",
+                      [table.split(".")[1], scale, list(out)])
+        return out
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -110,18 +130,13 @@ class ResultCache:
     def flush(self) -> None:
         """Write staged values (none twice), then evict down to the size limit."""
         staged, self._staged = self._staged, {}
-        touched, self._touched = self._touched, set()
         for entry in staged.values():
             self._write(entry)
-        for name, content, scale in touched:
-            self._run("UPDATE vql_catalog.result_entries SET used_at = current_timestamp "
-                      "WHERE name = ? AND content = ? AND scale = ?", [name, content, scale])
         if staged:
             self.evict()
 
     def discard(self) -> None:
         self._staged.clear()
-        self._touched.clear()
 
     def _write(self, entry: _Staged) -> None:
         frame_ids = np.concatenate(entry.frame_ids)
@@ -202,35 +217,4 @@ class ResultCache:
             self._run("DELETE FROM vql_catalog.result_caches WHERE name = ?", [name])
             self._run("DELETE FROM vql_catalog.result_entries WHERE name = ?", [name])
         self._staged.clear()
-        self._touched.clear()
         return len(caches), frames
-
-
-class CacheReader:
-    """Reads cached values while a query runs (``ResultCache.reader``). Values written in a
-    transaction that is not committed yet are not seen: those frames are computed again."""
-
-    def __init__(self, cache: ResultCache, con: duckdb.DuckDBPyConnection):
-        self.cache = cache
-        self.con = con
-        self._tables: dict[str, str | None] = {}
-
-    def load(self, key: str, content: str, scale: float) -> Cached | None:
-        """One function's values for one video at ``scale``, or None when none are cached."""
-        if key not in self._tables:
-            rows = self.con.execute("SELECT name FROM vql_catalog.result_caches WHERE key = ?",
-                                    [key]).fetchall()
-            self._tables[key] = rows[0][0] if rows else None
-        name = self._tables[key]
-        if name is None:
-            return None
-        found = self.con.sql(f"""SELECT frame_id, value FROM vql_catalog.{name}
-                                 WHERE content = ? AND scale = ? ORDER BY frame_id""",
-                             params=[content, scale]).to_arrow_table()
-        if found.num_rows == 0:
-            return None
-        self.cache.touch(name, content, scale)
-        return Cached(found.column("frame_id").to_numpy(), found.column("value").combine_chunks())
-
-    def close(self) -> None:
-        self.con.close()

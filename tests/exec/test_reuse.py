@@ -176,27 +176,3 @@ def test_a_latency_target_runs_exactly_when_the_cache_holds_everything(
     assert cursor.stats.rows_filled == 0 and cursor.stats.frames_reused == 377
     assert any("result cache holds the exact plan's values" in line
                for line in cursor.tuning.lines())
-
-
-def test_values_are_read_video_by_video(con: vql.Connection, videos: Path) -> None:
-    for name in ("car-detection.mp4", "bottle-detection.mp4"):
-        con.execute("LOAD VIDEO ? INTO intersection", [str(videos / name)])
-    sql = ("SELECT path, frame_id, brightness FROM intersection WHERE frame_id < 30 "
-           "ORDER BY path, frame_id")
-    first = con.execute(sql).fetchall()
-    second = con.execute(sql)
-    assert second.fetchall() == first and second.stats.frames_reused == 60
-    plan = "\n".join(r[0] for r in con.execute("EXPLAIN " + sql).fetchall())
-    assert "60 values held for this table, read per video" in plan
-
-
-def test_values_not_yet_committed_are_computed_again(road_video: Path) -> None:
-    sql = "SELECT frame_id, brightness FROM intersection WHERE frame_id < 25"
-    with vql.connect(":memory:") as con:  # a transaction stays open until commit
-        con.execute("LOAD VIDEO ? INTO intersection", [str(road_video)])
-        first = con.execute(sql).fetchall()
-        again = con.execute(sql)  # the cache's reader cannot see this transaction's values
-        assert again.fetchall() == first and again.stats.frames_reused == 0
-        con.commit()
-        after = con.execute(sql)
-        assert after.fetchall() == first and after.stats.frames_reused == 25

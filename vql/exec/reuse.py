@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from vql.catalog.results import Cached, CacheReader, ResultCache
+from vql.catalog.results import Cached, ResultCache
 from vql.exec.context import ExecContext
 from vql.exec.operators import SectionOp
 from vql.plan.nodes import UDFCall
@@ -26,7 +26,7 @@ class ReuseOp(SectionOp):
     cache: ResultCache
     contents: dict[int, str]               # video_id -> content hash
     scale: float
-    held: int                              # values cached for this table when planned
+    cached: dict[str, dict[str, Cached]]   # cache key -> content -> values (read at planning)
     # Batches of misses pushed into the section ahead of the one being merged, so that a
     # section that decodes in a background thread (PrefetchOp) has the next batch to work on
     # while the functions run on this one. 0 when the child is itself a section's feed, which
@@ -37,47 +37,31 @@ class ReuseOp(SectionOp):
     def added(self) -> tuple[str, ...]:
         return tuple(call.column for call in self.calls)
 
-    # The video being read: its content and each function's cached values (None: none).
-    _video: tuple[str, dict[str, Cached | None]] | None = field(default=None, repr=False)
-    _reader: CacheReader | None = field(default=None, repr=False)
-
     def describe(self) -> str:
-        return (f"Reuse cached {', '.join(c.column for c in self.calls)} ({self.held} values "
-                f"held for this table, read per video); decode and compute the other frames, "
-                f"and cache them")
+        held = sum(len(c.frame_ids) for by_content in self.cached.values()
+                   for c in by_content.values())
+        return (f"Reuse cached {', '.join(c.column for c in self.calls)} ({held} values held "
+                f"for this table); decode and compute the other frames, and cache them")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         waiting: deque[_Pending] = deque()
-        self._reader, self._video = self.cache.reader(), None
-        try:
-            with self.running(ctx) as section:
-                for batch in self.child.batches(ctx):
-                    waiting.append(self._look_up(batch, ctx))
-                    if len(waiting) > self.lookahead:
-                        yield self._merge(waiting.popleft(), section)
-                while waiting:
+        with self.running(ctx) as section:
+            for batch in self.child.batches(ctx):
+                waiting.append(self._look_up(batch, ctx))
+                if len(waiting) > self.lookahead:
                     yield self._merge(waiting.popleft(), section)
-        finally:
-            self._reader.close()
-            self._reader, self._video = None, None
-
-    def _values(self, content: str) -> dict[str, Cached | None]:
-        """Each function's cached values for one video, read when the query reaches it."""
-        if self._video is None or self._video[0] != content:
-            assert self._reader is not None
-            self._video = (content, {call.cache_key(): self._reader.load(
-                call.cache_key(), content, self.scale) for call in self.calls})
-        return self._video[1]
+            while waiting:
+                yield self._merge(waiting.popleft(), section)
 
     def _look_up(self, batch: pa.RecordBatch, ctx: ExecContext) -> _Pending:
         """Find the batch's rows in the cache; push the others into the section."""
         if batch.num_rows == 0:
-            return _Pending(batch, "", np.empty(0, dtype=np.int64), [], np.zeros(0, bool), [])
+            return _Pending(batch, "", np.empty(0, dtype=np.int64), [], np.zeros(0, bool))
         content = self.contents[int(batch.column("video_id")[0].as_py())]
         frame_ids = batch.column("frame_id").to_numpy()
         hits, where = [], []
-        values = [self._values(content)[call.cache_key()] for call in self.calls]
-        for cached in values:
+        for call in self.calls:
+            cached = self.cached.get(call.cache_key(), {}).get(content)
             hit, at = cached.lookup(frame_ids) if cached is not None else (
                 np.zeros(len(frame_ids), dtype=bool), np.empty(0, dtype=np.int64))
             hits.append(hit)
@@ -88,7 +72,7 @@ class ReuseOp(SectionOp):
             self.feed.push(batch.filter(pa.array(~served)))
         # For each call, where each served row's value is among its cached values.
         at_served = [at[served[hit]] for hit, at in zip(hits, where)]
-        return _Pending(batch, content, frame_ids, at_served, served, values)
+        return _Pending(batch, content, frame_ids, at_served, served)
 
     def _merge(self, pending: _Pending, section: Generator[pa.RecordBatch, None, None]
                ) -> pa.RecordBatch:
@@ -101,11 +85,11 @@ class ReuseOp(SectionOp):
         order = np.concatenate([np.flatnonzero(served), np.flatnonzero(missing)])
         inverse = pa.array(np.argsort(order, kind="stable"))
         out = batch
-        for call, at, cached in zip(self.calls, pending.at_served, pending.values):
+        for call, at in zip(self.calls, pending.at_served):
             field_ = self.section.schema.field(call.column)
             parts = []
             if served.any():
-                assert cached is not None  # rows are served only from values that exist
+                cached = self.cached[call.cache_key()][pending.content]
                 parts.append(cached.values.take(pa.array(at)).cast(field_.type))
             if computed is not None:
                 values = computed.column(call.column)
@@ -124,4 +108,3 @@ class _Pending:
     frame_ids: np.ndarray
     at_served: list[np.ndarray]
     served: np.ndarray
-    values: list[Cached | None]  # each function's cached values for the batch's video

@@ -168,12 +168,11 @@ def _reuse(planner: PhysicalPlanner, node: n.Reuse, source: ops.Operator) -> ops
     assert isinstance(scan, n.VideoScan)
     contents = planner.catalog.video_contents(scan.table)
     cache = planner.results
-    distinct = sorted(set(contents.values()))
-    held = sum(cache.count(call.cache_key(), distinct, decode.scale) for call in calls)
+    cached = {call.cache_key(): cache.load(call.cache_key(), list(set(contents.values())),
+                                           decode.scale) for call in calls}
     fed = isinstance(unwrap(source), ops.FeedOp)  # inside a Fill's section
     lookahead = 0 if fed or planner.settings.prefetch <= 0 else 1
-    # Values are read per video as the query reaches it, never the whole table's at once.
-    return ReuseOp(source, section, feed, calls, cache, contents, decode.scale, held,
+    return ReuseOp(source, section, feed, calls, cache, contents, decode.scale, cached,
                    lookahead)
 
 
