@@ -176,3 +176,12 @@ def test_a_latency_target_runs_exactly_when_the_cache_holds_everything(
     assert cursor.stats.rows_filled == 0 and cursor.stats.frames_reused == 377
     assert any("result cache holds the exact plan's values" in line
                for line in cursor.tuning.lines())
+
+
+def test_a_connection_that_never_commits_still_reuses_values(road_video: Path) -> None:
+    sql = "SELECT frame_id, brightness FROM intersection WHERE frame_id < 25"
+    with vql.connect(":memory:") as con:  # PEP 249: a transaction stays open until commit
+        con.execute("LOAD VIDEO ? INTO intersection", [str(road_video)])
+        first = con.execute(sql).fetchall()
+        again = con.execute(sql)
+        assert again.fetchall() == first and again.stats.frames_reused == 25
