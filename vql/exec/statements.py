@@ -19,10 +19,10 @@ from vql.exec.result import Result
 from vql.functions.macros import macro_from_expression
 from vql.functions.registry import load_file
 from vql.functions.spec import FrameFunction, MacroFunction, Param
-from vql.physical.cost import cache_shares, estimate
-from vql.physical.knobs import SCALES
+from vql.physical.cost import estimate
+from vql.physical.tuner import table_cache_shares
 from vql.plan.explain import logical_lines, physical_lines
-from vql.plan.nodes import PlanNode, VideoScan, chain
+from vql.plan.nodes import VideoScan, chain
 from vql.sql.parse import parse_expression
 from vql.video.probe import probe_all
 
@@ -211,12 +211,6 @@ def _query(engine: Engine, stmt: st.Query) -> Result:
     return run_query(engine, stmt)
 
 
-def _cache_shares(engine: Engine, pipeline: PlanNode, scan: VideoScan) -> dict[float, float]:
-    contents = sorted(set(engine.catalog.video_contents(scan.table).values()))
-    return cache_shares(pipeline, lambda call, scale: engine.results.count(
-        call.cache_key(), contents, scale), SCALES)
-
-
 def _explain(engine: Engine, stmt: st.Explain) -> Result:
     planned = plan_query(engine, stmt.query, explain=not stmt.analyze)
     plan = planned.plan
@@ -227,7 +221,7 @@ def _explain(engine: Engine, stmt: st.Explain) -> Result:
         scan = chain(node)[0]
         if isinstance(scan, VideoScan):
             found = estimate(node, engine.catalog.profiles(scan.table),
-                             _cache_shares(engine, node, scan))
+                             table_cache_shares(engine, node, scan.table))
             lines += ["", f"== Estimates for {scan.alias} (this machine, CPU) ==", *found.lines]
             if found.seconds is not None:
                 usd = found.seconds * engine.settings.effective_threads() * \
@@ -273,7 +267,7 @@ def _analyze(engine: Engine, query: st.Query, planned: Planned) -> list[str]:
             scan = chain(node)[0]
             if isinstance(scan, VideoScan):
                 estimates.update(estimate(node, engine.catalog.profiles(scan.table),
-                                          _cache_shares(engine, node, scan)).parts)
+                                          table_cache_shares(engine, node, scan.table)).parts)
         lines += ["", "operator | estimated | actual (own time) | rows in -> out | pass rate",
                   *operator_lines(stats, planned.operators, estimates)]
     if result.tuning is not None and result.tuning.controller is not None:

@@ -172,6 +172,14 @@ class Tuning:
         return out
 
 
+def table_cache_shares(engine: Engine, pipeline: PlanNode, table: str) -> dict[float, float]:
+    """By decode scale, the share of ``table``'s frames whose values the result cache serves
+    to ``pipeline`` (``cost.cache_shares``, for ``estimate``)."""
+    contents = sorted(set(engine.catalog.video_contents(table).values()))
+    return cache_shares(pipeline, lambda call, scale: engine.results.count(
+        call.cache_key(), contents, scale), knobs.SCALES)
+
+
 class Tuner:
     def __init__(self, engine: Engine, plan: Relational, targets: QueryOptions, started: float):
         self.engine = engine
@@ -190,7 +198,7 @@ class Tuner:
     def tune(self) -> Tuning:
         notes: list[str] = []
         pipeline = self.plan.inputs[0]
-        self.shares = self._cache_shares(pipeline)
+        self.shares = table_cache_shares(self.engine, pipeline, self.scan.table)
         cached = self.shares.get(1.0, 0.0) >= FULLY_CACHED
         # Nothing to measure when the exact plan neither decodes nor computes.
         profiles = self.engine.catalog.profiles(self.scan.table) if cached else \
@@ -276,13 +284,6 @@ class Tuner:
                      f"{frames} frames in {time.perf_counter() - started:.2f} s "
                      f"(ANALYZE {table} measures them ahead of time)")
         return catalog.profiles(table)
-
-    def _cache_shares(self, pipeline: PlanNode) -> dict[float, float]:
-        """By decode scale, the share of the frames the result cache serves (``estimate``)."""
-        results = self.engine.results
-        contents = sorted(set(self.engine.catalog.video_contents(self.scan.table).values()))
-        return cache_shares(pipeline, lambda call, scale: results.count(
-            call.cache_key(), contents, scale), knobs.SCALES)
 
     def _seconds(self, config: Config, profiles: list[Profile], passing: float) -> float:
         found = estimate(knobs.configure(self.plan.inputs[0], config, pass_rate=passing)

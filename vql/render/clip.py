@@ -66,7 +66,7 @@ class _ImageSink:
             raise OperationalError(f"cannot write {str(target)!r}")
 
     def close(self) -> None:
-        pass
+        """Nothing stays open: ``write`` writes each image whole."""
 
 
 def _rows(reader: pa.RecordBatchReader, limit: int) -> Iterator[tuple[list[dict[str, t.Any]], int]]:
