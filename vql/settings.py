@@ -16,6 +16,7 @@
 | VQL_PREFETCH       | batches decoded ahead in a background thread (0: decode in line)     | 2                  |
 | VQL_CACHE_MB       | size limit of the result cache of function values (0: no cache)      | 1024               |
 | VQL_DEVICE         | where functions compute: auto, cpu or cuda (vql/physical/placement)  | auto               |
+| VQL_DECODE_TIMEOUT | seconds one decoding call may take before it is a VideoError         | 120                |
 
 Threads are set deliberately for the cores available: decord decodes with up to 4 threads
 (frame threads stop paying off past that), and each model gets every core VQL may use, even

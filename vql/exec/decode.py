@@ -1,28 +1,76 @@
-"""Frame decoding with decord."""
+"""Frame decoding with decord, guarded so that a stuck decoder becomes an error.
+
+decord runs in C with the GIL released, so a decoder that never returns (seen with files whose
+packets carry no usable timestamps) cannot be interrupted from Python. Each reader therefore
+decodes in a daemon thread of its own and the caller waits at most ``timeout`` seconds per
+call (``VQL_DECODE_TIMEOUT``); past that it raises ``VideoError`` and the reader is abandoned
+(the daemon thread cannot keep the process alive)."""
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import typing as t
 
 import numpy as np
 
 from vql.errors import VideoError
 
+DEFAULT_TIMEOUT_S = 120.0
+
+
+def default_timeout() -> float:
+    raw = os.environ.get("VQL_DECODE_TIMEOUT", "").strip()
+    return float(raw) if raw else DEFAULT_TIMEOUT_S
+
 
 class FrameReader:
     """Decodes frames of one video file by index (RGB, H x W x 3 uint8)."""
 
-    def __init__(self, path: str, threads: int, size: tuple[int, int] | None = None):
-        """``size``: (width, height) to decode at; None for the native size."""
-        import decord
-
+    def __init__(self, path: str, threads: int, size: tuple[int, int] | None = None,
+                 timeout: float | None = None):
+        """``size``: (width, height) to decode at; None for the native size. ``timeout``:
+        seconds one call may take (None: ``VQL_DECODE_TIMEOUT``, default 120)."""
         self.path = path
+        self.timeout = default_timeout() if timeout is None else timeout
+        self._requests: queue.Queue[Request | None] = queue.Queue()
+        self._stuck: str | None = None
+        # The thread holds the queue, not the reader, so a dropped reader ends it (__del__).
+        self._thread = threading.Thread(target=_serve, args=(self._requests,),
+                                        name=f"vql-decode {path}", daemon=True)
+        self._thread.start()
+        self._reader: t.Any = None
         width, height = size or (-1, -1)
+
+        def open_reader() -> t.Any:
+            import decord
+
+            return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads,
+                                      width=width, height=height)
+
         try:
-            self._reader: t.Any = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads,
-                                                     width=width, height=height)
+            self._reader = self._call(open_reader, "opening it")
+        except VideoError:
+            raise
         except Exception as error:
             raise VideoError(path, f"cannot open for decoding ({error})") from error
+
+    def _call(self, work: t.Callable[[], t.Any], what: str) -> t.Any:
+        if self._stuck is not None:
+            raise VideoError(self.path, f"its decoder is stuck since {self._stuck}")
+        reply: queue.Queue[t.Any] = queue.Queue(maxsize=1)
+        self._requests.put((work, reply))
+        try:
+            ok, value = reply.get(timeout=self.timeout)
+        except queue.Empty:
+            self._stuck = what
+            raise VideoError(self.path, f"{what} did not finish within {self.timeout:g} s "
+                                        "(VQL_DECODE_TIMEOUT): the decoder is stuck; the file "
+                                        "may be damaged or its timestamps unusable") from None
+        if not ok:
+            raise value
+        return value
 
     @property
     def fps(self) -> float:
@@ -30,8 +78,36 @@ class FrameReader:
         return float(self._reader.get_avg_fps())
 
     def read(self, frame_ids: np.ndarray) -> np.ndarray:
+        what = f"decoding frames {int(frame_ids[0])}..{int(frame_ids[-1])}"
+        ids = frame_ids.tolist()
         try:
-            return t.cast(np.ndarray, self._reader.get_batch(frame_ids.tolist()).asnumpy())
+            return t.cast(np.ndarray, self._call(
+                lambda: self._reader.get_batch(ids).asnumpy(), what))
+        except VideoError:
+            raise
         except Exception as error:
-            raise VideoError(self.path, f"decoding frames {int(frame_ids[0])}.."
-                                        f"{int(frame_ids[-1])} failed ({error})") from error
+            raise VideoError(self.path, f"{what} failed ({error})") from error
+
+    def close(self) -> None:
+        """Stops the decoding thread (a stuck one is left to end with the process)."""
+        self._requests.put(None)
+
+    def __del__(self) -> None:
+        requests = getattr(self, "_requests", None)
+        if requests is not None:
+            requests.put(None)
+
+
+Request = tuple[t.Callable[[], t.Any], "queue.Queue[t.Any]"]
+
+
+def _serve(requests: queue.Queue[Request | None]) -> None:
+    while True:
+        request = requests.get()
+        if request is None:
+            return
+        work, reply = request
+        try:
+            reply.put((True, work()))
+        except BaseException as error:  # handed to the caller, raised there
+            reply.put((False, error))

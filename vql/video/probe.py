@@ -91,6 +91,7 @@ def probe(path: str) -> VideoProbe:
         keyframes = tuple(int(k) for k in reader.get_key_indices())
         fps = float(reader.get_avg_fps())
         end = round(float(reader.get_frame_timestamp(frames - 1)[1]), 4)
+        _check_timestamps(path, timestamps)
     except VideoError:
         raise
     except Exception as error:  # decord raises RuntimeError/DECORDError with FFmpeg's words
@@ -101,6 +102,22 @@ def probe(path: str) -> VideoProbe:
         width=int(first[1]), height=int(first[0]), duration=end, codec=_codec(path),
         keyframes=keyframes, timestamps=timestamps,
     )
+
+
+def _check_timestamps(path: str, timestamps: np.ndarray) -> None:
+    """Refuse a video whose frames do not carry increasing presentation timestamps (an encoder
+    that never set them writes 0 on every packet): VQL samples and fills by time, and decord's
+    seeking in such a file is slow or never returns."""
+    repeats = int(np.count_nonzero(np.diff(timestamps) <= 0)) if len(timestamps) > 1 else 0
+    if not repeats:
+        return
+    raise VideoError(path, f"its frames carry no usable timestamps ({repeats} of "
+                           f"{len(timestamps)} frames are not later than the frame before; "
+                           f"{len(np.unique(timestamps))} distinct times from "
+                           f"{timestamps.min():g} s to {timestamps.max():g} s), so it can be "
+                           "neither sampled by time nor sought in; re-encode it with "
+                           "timestamps, e.g. ffmpeg -i IN -vf \"setpts=N/(RATE*TB)\" OUT with its "
+                           "real frame rate for RATE")
 
 
 def probe_all(source: str) -> list[VideoProbe]:
