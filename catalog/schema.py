@@ -5,8 +5,8 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 6  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
-                    # 5: result cache; 6: batch runs
+SCHEMA_VERSION = 7  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
+                    # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -42,6 +42,11 @@ DDL = (
         change_rate DOUBLE, pass_rate DOUBLE, measured_at TIMESTAMP, config VARCHAR)""",
     # A version-3 catalog gains the configuration column (its old rows are single-knob ones).
     "ALTER TABLE vql_catalog.accuracy_profiles ADD COLUMN IF NOT EXISTS config VARCHAR",
+    # Version 7 scores each column a frame function feeds and takes the lowest (``scores``: a
+    # JSON object, column -> score); older rows averaged every column, frame_id and ts
+    # included, so they overstate lossy plans and are dropped.
+    "ALTER TABLE vql_catalog.accuracy_profiles ADD COLUMN IF NOT EXISTS scores VARCHAR",
+    "DELETE FROM vql_catalog.accuracy_profiles WHERE scores IS NULL",
     # The result cache (catalog/results.py): one table per function key, and its entries.
     """CREATE TABLE IF NOT EXISTS vql_catalog.result_caches (
         name VARCHAR, function VARCHAR, key VARCHAR, value_type VARCHAR, created_at TIMESTAMP)""",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import typing as t
 from dataclasses import dataclass
 
@@ -64,6 +66,11 @@ class AccuracyProfile:
     pass_rate: float | None = None    # diff knob: share of decoded frames the cascade let through
     measured_at: t.Any = None
     config: str = ""       # the whole configuration measured (Config.key())
+    scores: tuple[tuple[str, float], ...] = ()  # per scored column; ``accuracy`` is the lowest
+
+    def score_of(self, column: str) -> float:
+        """This measurement's score of one column (its accuracy when it has no such column)."""
+        return dict(self.scores).get(column, self.accuracy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,18 +264,21 @@ class Catalog:
                     WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
         for p in profiles:
             self.run("INSERT INTO vql_catalog.accuracy_profiles VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, ?)",
                      [table, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
-                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate, p.config])
+                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate, p.config,
+                      json.dumps(dict(p.scores))])
 
     def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
         rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
                                   frames, sample, content, change_rate, pass_rate,
-                                  measured_at, coalesce(config, '')
+                                  measured_at, coalesce(config, ''), scores
                            FROM vql_catalog.accuracy_profiles
                            WHERE lower(table_name) = lower(?) AND pipeline = ?
                            ORDER BY knob, value""", [table, pipeline])
-        return [AccuracyProfile(*r) for r in rows]
+        return [dataclasses.replace(AccuracyProfile(*r[:-1]),
+                                    scores=tuple(json.loads(r[-1] or "{}").items()))
+                for r in rows]
 
     def forget_accuracy(self, table: str, pipeline: str) -> None:
         self.run("""DELETE FROM vql_catalog.accuracy_profiles

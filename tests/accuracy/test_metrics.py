@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from vql.accuracy import accuracy
+from vql.accuracy import accuracy, column_scores
 from vql.accuracy.metrics import detection_f1, relative_accuracy, selection_f1
 
 
@@ -54,14 +54,29 @@ def test_accuracy_by_result_shape() -> None:
                           "cars": [2, 2, 0, 0]})
     result = pa.table({"frame_id": [0, 1, 2, 3], "busy": [True, False, False, False],
                        "cars": [2, 1, 0, 0]})
-    # per frame: frame_id exact (1), busy F1 2/3, cars mean(1, .5, 1, 1) = .875
-    assert accuracy("per_frame", reference, result) == pytest.approx((1 + 2 / 3 + 0.875) / 3)
+    # per frame: frame_id exact (1), busy F1 2/3, cars mean(1, .5, 1, 1) = .875: the lowest
+    assert column_scores("per_frame", reference, result) == pytest.approx(
+        {"frame_id": 1.0, "busy": 2 / 3, "cars": 0.875})
+    assert accuracy("per_frame", reference, result) == pytest.approx(2 / 3)
+    assert accuracy("per_frame", reference, result, ["cars"]) == pytest.approx(0.875)
+    assert accuracy("per_frame", reference, result, []) == 1.0  # nothing a function feeds
     # selection: rows as tuples; 3 of 4 equal
     assert accuracy("selection", reference, result) == pytest.approx(0.75)
     assert accuracy("aggregate", pa.table({"avg": [2.0]}), pa.table({"avg": [1.5]})) == 0.75
     grouped = pa.table({"label": ["a", "b"], "n": [4.0, 10.0]})
     assert accuracy("aggregate", grouped, pa.table({"label": ["a", "c"], "n": [3.0, 10.0]})) \
         == pytest.approx((0.75 + 0.0 + 0.0) / 3)  # b is missing and c is extra
+    two = pa.table({"n": [10.0], "mean": [4.0]})
+    assert column_scores("aggregate", two, pa.table({"n": [10.0], "mean": [2.0]})) == \
+        {"n": 1.0, "mean": 0.5}
     assert accuracy("per_frame", reference, reference.rename_columns(["a", "b", "c"])) == 0.0
     with pytest.raises(ValueError, match="unknown result shape"):
         accuracy("histogram", reference, reference)
+
+
+def test_computed_is_never_scored() -> None:
+    """``computed`` says how a row was made: a lossy plan changes it by design."""
+    reference = pa.table({"frame_id": [0, 1], "busy": [True, False], "computed": [True, True]})
+    result = pa.table({"frame_id": [0, 1], "busy": [True, False], "computed": [True, False]})
+    assert accuracy("per_frame", reference, result) == 1.0
+    assert accuracy("selection", reference, result) == 1.0

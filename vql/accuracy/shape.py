@@ -1,11 +1,18 @@
-"""Which metric a query's result is scored with, from its plan (see ``metrics``)."""
+"""What a query's result is scored on, from its plan (see ``metrics``): its shape, and which
+of its output columns a frame function feeds."""
 
 from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, build_scope
 
 from vql.plan.nodes import ApplyUDF, Filter, Relational, chain
+
+# Columns of a video pipeline that a plan decides (how a row was made), not the video.
+PLAN_COLUMNS = frozenset({"computed"})
+_ROW_CLAUSES = ("where", "group", "having", "qualify", "joins")
 
 
 def result_shape(plan: Relational) -> str:
@@ -14,9 +21,10 @@ def result_shape(plan: Relational) -> str:
     tree = sqlglot.parse_one(plan.sql, dialect="duckdb")
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     if select is not None and (select.args.get("group") or any(
-            e.find(exp.AggFunc) for e in select.expressions)):
-        return "aggregate"
-    udf_columns = {n.call.column for p in plan.inputs for n in chain(p) if isinstance(n, ApplyUDF)}
+            a.find_ancestor(exp.Window) is None for e in select.expressions
+            for a in e.find_all(exp.AggFunc))):
+        return "aggregate"  # lag() or sum() OVER (...) keeps one row per frame
+    udf_columns = _udf_columns(plan)
     for pipeline in plan.inputs:
         if any(isinstance(n, Filter) and n.columns & udf_columns for n in chain(pipeline)):
             return "selection"
@@ -24,3 +32,110 @@ def result_shape(plan: Relational) -> str:
     if where is not None and any(c.name in udf_columns for c in where.find_all(exp.Column)):
         return "selection"
     return "per_frame"
+
+
+def _udf_columns(plan: Relational) -> set[str]:
+    return {n.call.column for p in plan.inputs for n in chain(p) if isinstance(n, ApplyUDF)}
+
+
+def scored_positions(plan: Relational) -> tuple[int, ...] | None:
+    """The positions of the output columns that a frame function feeds, directly, through
+    expressions, subqueries and CTEs, or (for aggregates and windows) through the rows a
+    function's value chose or grouped; None when that cannot be told (a ``*``, a set
+    operation): then every column is scored. A bare ``computed`` is never scored."""
+    analysis = _Analysis.of(plan)
+    return None if analysis is None else analysis.positions
+
+
+def scored_columns(plan: Relational, names: list[str]) -> list[str] | None:
+    """``scored_positions`` as the names of a result's columns (``names``, in order)."""
+    positions = scored_positions(plan)
+    return None if positions is None else [names[i] for i in positions if i < len(names)]
+
+
+def scoring_sql(plan: Relational) -> str:
+    """The plan's SQL without the output columns no frame function feeds: what an accuracy
+    profile of the plan depends on (adding ``ts`` or ``path`` to a query keeps its profile)."""
+    analysis = _Analysis.of(plan)
+    if analysis is None:
+        return plan.sql
+    kept = [e for i, e in enumerate(analysis.select.expressions) if i in analysis.positions]
+    tree = analysis.select.copy()
+    tree.set("expressions", [e.copy() for e in kept] or [exp.Literal.number(1)])
+    return tree.sql(dialect="duckdb")
+
+
+class _Analysis:
+    def __init__(self, select: exp.Select, positions: tuple[int, ...]):
+        self.select = select
+        self.positions = positions
+
+    @classmethod
+    def of(cls, plan: Relational) -> _Analysis | None:
+        try:
+            tree = sqlglot.parse_one(plan.sql, dialect="duckdb")
+            scope = build_scope(tree)
+        except SqlglotError:
+            return None
+        if not isinstance(tree, exp.Select) or scope is None:
+            return None
+        udfs = _udf_columns(plan)
+        filtered = any(isinstance(n, Filter) and n.columns & udfs
+                       for p in plan.inputs for n in chain(p))
+        rows_chosen = filtered or any(_rows_chosen(s, udfs) for s in scope.traverse())
+        positions = []
+        for index, projection in enumerate(tree.expressions):
+            if isinstance(projection, exp.Star) or projection.find(exp.Star) is not None \
+                    and not projection.find(exp.Count):
+                return None
+            inner = projection.unalias()
+            if isinstance(inner, exp.Column) and inner.name in PLAN_COLUMNS:
+                continue
+            if rows_chosen and inner.find(exp.AggFunc, exp.Window) is not None or \
+                    _fed(inner, scope, udfs):
+                positions.append(index)
+        return cls(tree, tuple(positions))
+
+
+def _args(tree: exp.Expr, key: str) -> list[exp.Expr]:
+    value = tree.args.get(key)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _rows_chosen(scope: Scope, udfs: set[str]) -> bool:
+    return any(c.name in udfs for key in _ROW_CLAUSES for node in _args(scope.expression, key)
+               for c in node.find_all(exp.Column))
+
+
+def _fed(node: exp.Expr, scope: Scope, udfs: set[str], depth: int = 0) -> bool:
+    """Whether a frame function's column reaches ``node`` (conservatively: yes when unsure)."""
+    if depth > 32:
+        return True
+    for column in node.find_all(exp.Column):
+        if isinstance(column.this, exp.Star):
+            return True
+        if column.name in udfs:
+            return True
+        source = scope.sources.get(column.table) if column.table else (
+            next(iter(scope.sources.values())) if len(scope.sources) == 1 else None)
+        if isinstance(source, Scope):  # a subquery or CTE: follow the column into it
+            select = source.expression
+            if not isinstance(select, exp.Select):
+                return True
+            named = [e for e in select.expressions if e.alias_or_name == column.name]
+            if not named or any(isinstance(e, exp.Star) for e in select.expressions) and \
+                    not named:
+                return True
+            if _fed(named[0].unalias(), source, udfs, depth + 1):
+                return True
+            if _rows_chosen(source, udfs) and named[0].find(exp.AggFunc, exp.Window):
+                return True
+        elif source is None and column.name not in _BASE_COLUMNS:
+            return True  # unresolved: assume it is fed
+    return False
+
+
+_BASE_COLUMNS = frozenset({"video_id", "path", "frame_id", "ts", "fps", "width", "height",
+                           "duration", "computed", "frame"})

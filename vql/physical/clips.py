@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from vql.accuracy import accuracy, result_shape
+from vql.accuracy import column_scores, lowest, result_shape, scored_columns, scoring_sql
 from vql.catalog import AccuracyProfile, VideoRow
 from vql.exec.context import ExecContext
 from vql.exec.failures import guarded, translate
@@ -195,7 +195,8 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def pipeline_key(plan: Relational) -> str:
     """What an accuracy profile is of: the pipeline's functions, predicates, sampling and limit
-    and the SQL over it, without targets, costs or internal view names."""
+    and the SQL over it, without targets, costs, internal view names or the output columns no
+    frame function feeds (``scoring_sql``)."""
     parts = []
     for node in chain(plan.inputs[0]):
         if isinstance(node, ApplyUDF):
@@ -206,7 +207,7 @@ def pipeline_key(plan: Relational) -> str:
             parts.append(f"SAMPLE {node.fps:g}")
         elif isinstance(node, Limit):
             parts.append(f"LIMIT {node.count}")
-    sql = re.sub(r"__vql_in\d+", "<video>", plan.sql)
+    sql = re.sub(r"__vql_in\d+", "<video>", scoring_sql(plan))
     sql = re.sub(r"__vql_(\w+?)_\d+", r"<\1>", sql)
     return " | ".join(parts) + f" || {sql} || {plan.params!r}"
 
@@ -322,10 +323,12 @@ class ClipProfiler:
             if config.is_reference:
                 return
             result, seconds, change, passed = self.run(config, ranges)
-            profiles.append(AccuracyProfile(self.scan.table, "", knob, value,
-                                            accuracy(shape, reference, result), shape, seconds,
-                                            count, sample, content, change, passed,
-                                            config=config.key()))
+            scores = column_scores(shape, reference, result,
+                                   scored_columns(self.plan, reference.schema.names))
+            profiles.append(AccuracyProfile(self.scan.table, "", knob, value, lowest(scores),
+                                            shape, seconds, count, sample, content, change,
+                                            passed, config=config.key(),
+                                            scores=tuple(scores.items())))
 
         for config in single_knob_values(configs):
             knob, value = knob_of(config)

@@ -135,6 +135,9 @@ class Tuning:
     profiling_s: float = 0.0
     profile: tuple[str, str] | None = None   # (table, pipeline) of the accuracy profile used
     expected_change: float | None = None     # its change rate at the chosen sampling rate
+    # The chosen plan's estimated score of each column a frame function feeds (the estimate
+    # is the lowest); ``rows`` for a selection, whose rows are scored as a whole.
+    column_accuracy: dict[str, float] = field(default_factory=dict)
 
     def check_drift(self, stats: QueryStats, catalog: Catalog) -> None:
         """After the query: forget the accuracy profile if the content drifted from it, so
@@ -162,6 +165,10 @@ class Tuning:
         out = []
         if self.chosen is not None:
             out.append(f"chosen: {self.chosen.describe()}")
+        if self.column_accuracy and self.chosen is not None and \
+                not self.chosen.config.is_reference:
+            out.append("estimated accuracy by column (the lowest counts): " + ", ".join(
+                f"{name} {score:.3f}" for name, score in self.column_accuracy.items()))
         for option, reason in self.rejected:
             out.append(f"rejected: {option.describe()} — {reason}")
         if self.controller is not None:
@@ -233,6 +240,7 @@ class Tuner:
         chosen = ranked.chosen or (ranked.fastest if self.targets.best_effort else None)
         if chosen is None:
             return tuning
+        tuning.column_accuracy = column_estimates(chosen.config, accuracy, monotone)
         if ranked.chosen is None:
             notes.append(f"no plan meets the target; BEST EFFORT runs the fastest "
                          f"(estimated {ranked.fastest.seconds:.2f} s)")
@@ -360,6 +368,19 @@ class Tuner:
         budget = max(self.targets.latency_s or 0.0, 0.0) - self.elapsed()
         invocation = max(MIN_INVOCATION_S, duration / INVOCATIONS)
         return LatencyController(rate_options, duration, budget, invocation)
+
+
+def column_estimates(config: Config, profiles: list[AccuracyProfile],
+                     monotone: bool = True) -> dict[str, float]:
+    """A configuration's estimated score of each column the profiles scored."""
+    columns = dict.fromkeys(name for p in profiles for name, _ in p.scores)
+    out = {}
+    for column in columns:
+        found = combined_accuracy(config, [dataclasses.replace(p, accuracy=p.score_of(column))
+                                           for p in profiles], monotone)
+        if found is not None:
+            out[column] = found
+    return out
 
 
 def samples_of(profiles: list[AccuracyProfile]) -> str:

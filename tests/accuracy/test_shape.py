@@ -1,0 +1,52 @@
+"""Which columns of a result a lossy plan is scored on, and what its accuracy profile is keyed
+by (bound plans over the road video; nothing is decoded)."""
+
+from __future__ import annotations
+
+import pytest
+
+import vql
+from vql.accuracy import result_shape, scored_positions
+from vql.bind.binder import Binder
+from vql.physical.clips import pipeline_key
+from vql.plan.nodes import Relational
+from vql.sql.parse import parse_one
+
+
+def bound(con: vql.Connection, sql: str) -> Relational:
+    engine = con.engine
+    return Binder(engine.catalog, engine.registry, ()).bind(parse_one(sql)).plan
+
+
+@pytest.mark.parametrize(("sql", "shape", "positions"), [
+    # frame_id, ts and path are the same in every plan: only congested is scored
+    ("SELECT frame_id, congested, ts, path FROM intersection", "per_frame", (1,)),
+    ("SELECT frame_id, computed, vehicle_count FROM intersection", "per_frame", (2,)),
+    # through a subquery, a CTE and a window over a function's value
+    ("SELECT f, frame_id FROM (SELECT frame_id, vehicle_count AS f FROM intersection) t",
+     "per_frame", (0,)),
+    ("WITH c AS (SELECT frame_id, congested AS busy FROM intersection) "
+     "SELECT frame_id, busy, lag(busy) OVER (ORDER BY frame_id) AS before, 3 AS k FROM c",
+     "per_frame", (1, 2)),
+    # an aggregate of plain columns over rows a function chose or grouped is fed by it
+    ("SELECT count(*), avg(ts) FROM intersection WHERE congested", "aggregate", (0, 1)),
+    ("SELECT congested, count(*) AS n FROM intersection GROUP BY congested", "aggregate",
+     (0, 1)),
+    ("SELECT video_id, avg(vehicle_count) FROM intersection GROUP BY video_id", "aggregate",
+     (1,)),
+    ("SELECT * FROM intersection WHERE congested", "selection", None),  # scored whole
+])
+def test_scored_columns(road: vql.Connection, sql: str, shape: str,
+                        positions: tuple[int, ...] | None) -> None:
+    plan = bound(road, sql)
+    assert result_shape(plan) == shape
+    assert scored_positions(plan) == positions
+
+
+def test_columns_no_function_feeds_do_not_change_the_profile_key(road: vql.Connection) -> None:
+    key = pipeline_key(bound(road, "SELECT frame_id, congested FROM intersection"))
+    assert pipeline_key(bound(road, "SELECT congested, ts, path, 1 AS one FROM intersection")) \
+        == key
+    assert pipeline_key(bound(road, "SELECT frame_id, vehicle_count FROM intersection")) != key
+    assert pipeline_key(bound(road, "SELECT frame_id, congested(frame, 3) FROM intersection")) \
+        != key
