@@ -111,3 +111,6 @@ def _serve(requests: queue.Queue[Request | None]) -> None:
             reply.put((True, work()))
         except BaseException as error:  # handed to the caller, raised there
             reply.put((False, error))
+        # Hold nothing between calls: the work refers to the reader, and a reader still
+        # referred to here would never be dropped (nor its thread ended).
+        del request, work, reply
