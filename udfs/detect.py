@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vql.errors import MissingDependencyError, ModelError
+from vql.errors import BindError, MissingDependencyError, ModelError, suggestion
 from vql.functions.spec import udf
 from vql.kernels import kernel
 from vql.kernels.device import to_device, to_host
@@ -34,7 +34,17 @@ DETECTION = pa.struct([
 DETECTIONS = pa.list_(DETECTION)
 
 Detection = dict[str, t.Any]
-Detector = Callable[[np.ndarray], list[list[Detection]]]
+
+
+class Detector(t.Protocol):
+    """A loaded model: detections per frame, keeping those scored ``conf`` or more (None: the
+    model's own threshold)."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def __call__(self, frames: np.ndarray, conf: float | None = None
+                 ) -> list[list[Detection]]: ...
 
 # --- FastestDet ------------------------------------------------------------------------------
 
@@ -143,13 +153,14 @@ class FastestDet:
         to_tensor = kernel("to_tensor").on(self.device)
         return to_host(to_tensor(to_device(frames_rgb, self.device), self.size))
 
-    def decode(self, feature: np.ndarray, width: int, height: int) -> list[Detection]:
+    def decode(self, feature: np.ndarray, width: int, height: int,
+               threshold: float | None = None) -> list[Detection]:
         grid_h, grid_w = feature.shape[1:]
         classes = feature[5:]
         cls_index = classes.argmax(axis=0)
         cls_score = classes.max(axis=0).clip(0, None)
         score = feature[0].clip(0, None) ** 0.6 * cls_score ** 0.4
-        hs, ws = np.nonzero(score > self.threshold)
+        hs, ws = np.nonzero(score > (self.threshold if threshold is None else threshold))
         if hs.size == 0:
             return []
         cx = (ws + np.tanh(feature[1, hs, ws])) / grid_w
@@ -163,7 +174,8 @@ class FastestDet:
         return [_detection(self.names[labels[i]], scores[i], boxes[i])
                 for i in nms(boxes, scores, self.iou)]
 
-    def __call__(self, frames: np.ndarray) -> list[list[Detection]]:
+    def __call__(self, frames: np.ndarray, conf: float | None = None
+                 ) -> list[list[Detection]]:
         if len(frames) == 0:
             return []
         name = self.session.get_inputs()[0].name
@@ -174,7 +186,7 @@ class FastestDet:
             features = np.concatenate([self.session.run(None, {name: blob[i:i + 1]})[0]
                                        for i in range(len(blob))])
         height, width = frames.shape[1:3]
-        return [self.decode(feature, width, height) for feature in features]
+        return [self.decode(feature, width, height, conf) for feature in features]
 
 
 def _detection(label: str, score: float, box: np.ndarray) -> Detection:
@@ -213,10 +225,16 @@ class YoloDetector:
     confidence: float = 0.25
     device: str = "cpu"
 
-    def __call__(self, frames: np.ndarray) -> list[list[Detection]]:
+    @property
+    def names(self) -> list[str]:
+        return [str(n) for n in dict(self.model.names).values()]
+
+    def __call__(self, frames: np.ndarray, conf: float | None = None
+                 ) -> list[list[Detection]]:
         bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]
         on_gpu = self.device == "cuda"
-        results = self.model.predict(bgr, verbose=False, conf=self.confidence,
+        results = self.model.predict(bgr, verbose=False,
+                                     conf=self.confidence if conf is None else conf,
                                      device=0 if on_gpu else "cpu", half=on_gpu,
                                      batch=max(len(bgr), 1))
         names = self.model.names
@@ -279,8 +297,53 @@ def load_detector(name: str, settings: Settings | None = None,
                      "such as 'yolov8n.pt'")
 
 
-@udf(inputs=["frame", "model:str='fastestdet'"], returns=DETECTIONS, cost_ms=15.0,
-     devices=("cpu", "cuda"))
-def detect(frames: np.ndarray, model: str, device: str = "cpu") -> list[list[Detection]]:
-    """Objects in the frame: a list of {label, score, x1, y1, x2, y2} (pixels)."""
-    return load_detector(model, device=device)(frames)
+def model_labels(model: str, settings: Settings | None = None) -> list[str] | None:
+    """The class names ``model`` reports (loading it once per process), or None when its
+    weights are not on the model path (loading it will say so)."""
+    settings = settings or Settings.from_env()
+    key = model.lower()
+    if key in {"fastestdet", "fastestdet.onnx"}:
+        path = settings.find_model(FASTESTDET_FILE)
+        names = path.with_name(FASTESTDET_NAMES) if path is not None else None
+        if names is None or not names.is_file():
+            return None
+        return [n.strip() for n in names.read_text().splitlines() if n.strip()]
+    if settings.find_model(model) is None:
+        return None
+    return list(load_detector(model, settings).names)
+
+
+def check_labels(model: str, labels: t.Iterable[str], function: str = "detect") -> None:
+    """A label the model does not know is an error naming the closest one it knows (a query
+    for 'persn' would otherwise decode the whole video to find nothing)."""
+    known = model_labels(model)
+    if known is None:
+        return
+    for label in labels:
+        if label not in known:
+            raise BindError(f"{function}: model {model!r} has no class {label!r}"
+                            f"{suggestion(label, known)}; its classes are those of "
+                            f"{'COCO' if len(known) == 80 else model} ({len(known)} in all)")
+
+
+def _check(model: str, conf: float | None = None,
+           classes: tuple[str, ...] | None = None) -> None:
+    if conf is not None and not 0 <= conf <= 1:
+        raise BindError(f"detect: conf must be between 0 and 1, not {conf!r}")
+    check_labels(model, classes or ())
+
+
+@udf(inputs=["frame", "model:str='fastestdet'", "conf:float=None", "classes:strs=None"],
+     returns=DETECTIONS, cost_ms=15.0, devices=("cpu", "cuda"), check=_check)
+def detect(frames: np.ndarray, model: str, conf: float | None = None,
+           classes: tuple[str, ...] | None = None, device: str = "cpu"
+           ) -> list[list[Detection]]:
+    """Objects in the frame: a list of {label, score, x1, y1, x2, y2} (pixels). ``conf``: the
+    lowest score kept (ultralytics' name; NULL: the model's own, 0.65 for FastestDet as its
+    authors set it, 0.25 for YOLO); ``classes``: the labels kept (a list or one label; NULL:
+    all), as in ``detect(frame, 'fastestdet', 0.5, ['person', 'dog'])``."""
+    found = load_detector(model, device=device)(frames, conf=conf)
+    if classes:
+        wanted = set(classes)
+        found = [[d for d in frame if d["label"] in wanted] for frame in found]
+    return found

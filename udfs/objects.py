@@ -1,9 +1,15 @@
 """count_objects and has_object: macros over detect(), so a query that asks for several labels
-or for both detections and counts runs the detector once per frame."""
+or for both detections and counts runs the detector once per frame. A label the model does not
+know is a BindError that names the closest one (``has_object(frame, 'persn')``: "did you mean
+'person'?"), before any frame is decoded."""
 
 from __future__ import annotations
 
-from vql.functions.macros import macro_from_expression
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from vql.functions.macros import substitute
 from vql.functions.spec import MacroFunction, Param
 from vql.sql.parse import parse_expression
 
@@ -12,9 +18,22 @@ _LABEL = Param("label", "str")
 _MODEL = Param("model", "str", "fastestdet")
 
 
+def _checked(name: str, body: exp.Expr) -> Callable[[dict[str, exp.Expr]], exp.Expr]:
+    def expand(values: dict[str, exp.Expr]) -> exp.Expr:
+        label, model = values.get("label"), values.get("model")
+        if isinstance(label, exp.Literal) and label.is_string and \
+                isinstance(model, exp.Literal) and model.is_string:
+            from vql.udfs.detect import check_labels
+
+            check_labels(model.this, [label.this], name)
+        return substitute(body, values)
+
+    return expand
+
+
 def _macro(name: str, params: tuple[Param, ...], body: str, doc: str, returns: str) -> MacroFunction:
-    return macro_from_expression(name, params, parse_expression(body), body,
-                                 doc=doc, returns=returns)
+    return MacroFunction(name=name, params=params, body=body,
+                         expand=_checked(name, parse_expression(body)), doc=doc, returns=returns)
 
 
 COUNT_OBJECTS = _macro(

@@ -32,6 +32,7 @@ from vql.errors import (
     DataError,
     DeviceError,
     Error,
+    FallbackWarning,
     InfeasibleTargetError,
     IntegrityError,
     InterfaceError,
@@ -63,7 +64,7 @@ __all__ = [
     "ParseError", "BindError", "CatalogError", "VideoError", "ModelError", "UDFError",
     "InfeasibleTargetError",
     "QueryCanceledError", "DeviceError",
-    "TargetNotOptimizedWarning",
+    "TargetNotOptimizedWarning", "FallbackWarning",
     "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID",
     "Date", "Time", "Timestamp", "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "Binary",
 ]

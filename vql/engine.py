@@ -76,6 +76,10 @@ class Engine:
         self.progress_handler: tuple[ProgressHandler, float] | None = None
         self.in_transaction = False
         self._history: list[tuple[str, float, float, str, str | None]] = []
+        # Exact runs of pipelines with stateful functions, recorded by a first query with a
+        # target: the next query of the pipeline scores real sampled runs against them
+        # (vql/physical/observe.py). Keyed by (table, pipeline, content); a few at most.
+        self.traces: dict[tuple[str, str, str], t.Any] = {}
 
     def _load_stored_functions(self) -> list[str]:
         notices = []

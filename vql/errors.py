@@ -146,6 +146,11 @@ class TargetNotOptimizedWarning(Warning, builtins.UserWarning):
     """A LATENCY/ACCURACY/COST target was stated but the plan was not optimized for it."""
 
 
+class FallbackWarning(Warning, builtins.UserWarning):
+    """A function computes its answer another way than it would with everything installed:
+    ``vehicle_count`` counting moving objects because no YOLO weights are on the model path."""
+
+
 def suggestion(name: str, candidates: list[str] | tuple[str, ...] | set[str]) -> str:
     """' (did you mean X?)' for the closest candidate, or '' when nothing is close."""
     import difflib

@@ -106,3 +106,47 @@ def test_yolo_weights_in_the_model_directory_are_used(room: vql.Connection,
     rows = room.execute("SELECT detect(frame, 'yolo-test.pt') FROM room WHERE frame_id < 2"
                         ).fetchall()
     assert len(rows) == 2 and all(isinstance(r[0], list) for r in rows)
+
+
+# --- conf and classes, as ultralytics users expect; labels checked before decoding ---------
+
+def test_detect_takes_conf_and_classes(room: vql.Connection, fastestdet_dir: Path) -> None:
+    rows = room.execute("""SELECT detect(frame) AS everything,
+                                  detect(frame, 'fastestdet', 0.3) AS lower,
+                                  detect(frame, 'fastestdet', NULL, ['person']) AS people,
+                                  detect(frame, 'fastestdet', 0.3, 'person') AS one_label
+                           FROM room WHERE frame_id IN (100, 1000)""").fetchall()
+    for everything, lower, people, one_label in rows:
+        assert {d["label"] for d in everything} > {"person"}  # FastestDet sees more here
+        assert len(lower) > len(everything) and min(d["score"] for d in lower) >= 0.3
+        assert people == [d for d in everything if d["label"] == "person"] != []
+        assert one_label == [d for d in lower if d["label"] == "person"]
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("SELECT frame_id FROM room WHERE has_object(frame, 'persn')",
+     "has_object: model 'fastestdet' has no class 'persn' (did you mean 'person'?)"),
+    ("SELECT count_objects(frame, 'Person') FROM room", "did you mean 'person'?"),
+    ("SELECT detect(frame, 'fastestdet', 0.5, ['person', 'dgo']) FROM room",
+     "has no class 'dgo' (did you mean 'dog'?)"),
+    ("SELECT detect(frame, 'fastestdet', 1.5) FROM room", "conf must be between 0 and 1"),
+    ("SELECT detect(frame, 'fastestdet', 0.5, 3) FROM room",
+     "argument 'classes' must be a list of strings"),
+])
+def test_a_label_the_model_does_not_know_is_an_error_before_decoding(
+        room: vql.Connection, fastestdet_dir: Path, sql: str, message: str) -> None:
+    with pytest.raises(vql.BindError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("?", r"\?")) as error:
+        room.execute(sql)
+    assert error.value.position is not None  # the caret points at the call
+    assert room.execute("SELECT count(*) FROM room").fetchall() == [(1394,)]
+
+
+def test_vehicle_count_says_once_that_it_counts_motion(road: vql.Connection) -> None:
+    """The tests' model path has no YOLO weights: vehicle_count falls back to motion."""
+    with pytest.warns(vql.FallbackWarning, match="counts moving objects") as caught:
+        cur = road.execute("SELECT vehicle_count, congested, vehicle_count + 1 FROM intersection "
+                           "WHERE frame_id < 3")
+    assert len([w for w in caught if w.category is vql.FallbackWarning]) == 1
+    assert [c for c, _ in cur.messages] == [vql.FallbackWarning]
+    assert road.execute("SELECT count(*) FROM intersection").messages == []

@@ -33,7 +33,8 @@ def test_stateful_functions_are_declared_so(con: vql.Connection) -> None:
 
 def test_vehicle_count_falls_back_to_moving_blobs_offline(road: vql.Connection) -> None:
     text = "\n".join(r[0] for r in road.execute("EXPLAIN SELECT vehicle_count FROM intersection"))
-    assert "moving_objects(frame)" in text and "detect" not in text
+    assert "moving_objects(frame)" in text and "detect(" not in text
+    assert "note: vehicle_count counts moving objects" in text
 
 
 def test_brightness_is_a_fraction(road: vql.Connection) -> None:

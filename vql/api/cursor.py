@@ -92,8 +92,10 @@ class Cursor:
         self._has_rows = result.reader is not None
         self._batches = iter(result.reader) if result.reader is not None else None
         for message in result.messages:
-            self.messages.append((errors.TargetNotOptimizedWarning, message))
-            warnings.warn(message, errors.TargetNotOptimizedWarning, stacklevel=3)
+            category, text = message if isinstance(message, tuple) else (
+                errors.TargetNotOptimizedWarning, message)
+            self.messages.append((category, text))
+            warnings.warn(text, t.cast(type[UserWarning], category), stacklevel=3)
         if self._has_rows:
             self.connection._set_active(self)
 

@@ -43,6 +43,7 @@ from vql.plan.nodes import (
     Sample,
     UDFCall,
     VideoScan,
+    variant_of,
 )
 from vql.sql.parse import to_sql
 
@@ -135,6 +136,7 @@ class QueryBinder:
         self._columns: dict[str, set[str] | None] = {}
         self.video_tables = {n.lower(): n for n in catalog.video_tables()}
         self.sources: dict[int, _Source] = {}
+        self.notices: list[str] = []  # what the functions used want the user told
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -172,7 +174,8 @@ class QueryBinder:
         returning = bool(tree.args.get("returning"))
         dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete) and not returning
         rows = returning or isinstance(tree, exp.Query | exp.Show | exp.Describe | exp.Pragma)
-        return Query(relational, options, returns_rows=rows, rowcount_from_result=dml)
+        return Query(relational, options, returns_rows=rows, rowcount_from_result=dml,
+                     notices=tuple(self.notices))
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -296,8 +299,16 @@ class QueryBinder:
             macro = self.registry.get(call.name)
             if isinstance(macro, MacroFunction):
                 values = self._arguments(macro, call)
-                _replace_keeping_name(call, exp.paren(macro.expand(values), copy=False),
-                                      _source_text(call))
+                try:
+                    expanded = macro.expand(values)
+                except BindError as error:
+                    if error.position is not None:
+                        raise
+                    raise BindError(error.message, position=position_of(call)) from None
+                _replace_keeping_name(call, exp.paren(expanded, copy=False), _source_text(call))
+                text = macro.notice() if macro.notice is not None else None
+                if text and text not in self.notices:
+                    self.notices.append(text)
                 changed = True
         return changed
 
@@ -361,8 +372,15 @@ class QueryBinder:
 
     def _udf_call(self, source: _Source, function: FrameFunction, node: exp.Anonymous) -> UDFCall:
         values = self._arguments(function, node)
-        constants = tuple(self._constant(function, p, values[p.name])
-                          for p in function.params[1:])
+        try:
+            constants = tuple(self._constant(function, p, values[p.name])
+                              for p in function.params[1:])
+            if function.check is not None:
+                function.check(*constants)
+        except BindError as error:
+            if error.position is not None:
+                raise
+            raise BindError(error.message, position=position_of(node)) from None
         key = (function.name, constants)
         if key not in source.calls:
             column = f"{INTERNAL}{function.name}_{len(source.calls)}"
@@ -385,7 +403,7 @@ class QueryBinder:
         costs: dict[str, float] = {}
         for device in function.traits.devices:
             matches = [p for p in self._profiles[table] if p.operator == function.name
-                       and p.variant == repr(constants) and p.device == device
+                       and p.variant == variant_of(constants) and p.device == device
                        and p.resolution == "native"]
             if matches:
                 best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))
@@ -394,11 +412,18 @@ class QueryBinder:
 
     def _constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
         value = self._evaluate_constant(function, param, node)
+        if value is None and param.default is None:
+            return None  # an optional parameter left NULL
+        if param.type == "strs":
+            value = (value,) if isinstance(value, str) else value
+            if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+                return value
         expected = PARAM_TYPES[param.type]
         if value is None or isinstance(value, bool) and param.type != "bool" or not isinstance(
-                value, expected):
+                value, expected) or param.type == "strs":
+            kind = "a list of strings" if param.type == "strs" else param.type
             raise BindError(f"{function.signature()}: argument {param.name!r} must be "
-                            f"{param.type}, not {value!r}", position=position_of(node))
+                            f"{kind}, not {value!r}", position=position_of(node))
         return value
 
     def _evaluate_constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
@@ -413,6 +438,8 @@ class QueryBinder:
             return bool(node.this)
         if isinstance(node, exp.Null):
             return None
+        if isinstance(node, exp.Array):
+            return tuple(self._evaluate_constant(function, param, e) for e in node.expressions)
         if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
             return -self._evaluate_constant(function, param, node.this)
         if isinstance(node, exp.Placeholder) and str(node.name).isdigit():

@@ -82,7 +82,7 @@ class Query:
     options: QueryOptions
     returns_rows: bool | None = True
     rowcount_from_result: bool = False
-    notices: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # told once as a FallbackWarning (see FunctionSpec.notice)
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,20 +287,35 @@ class DiffGateOp(UnaryOp):
                 "processed one")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-        import cv2
-
         video, last = -1, None
         for batch in self.child.batches(ctx):
             if _video_id(batch) != video:
                 video, last = _video_id(batch), None
             keep = np.zeros(batch.num_rows, dtype=bool)
-            for i, frame in enumerate(frames_of(batch)):
-                grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-                thumb = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA)
-                thumb = thumb.astype(np.float32) / 255
+            for i, thumb in enumerate(thumbnails_of(batch)):
                 if last is None or float(np.abs(thumb - last).mean()) >= self.threshold:
                     keep[i], last = True, thumb
             yield batch.filter(pa.array(keep))
+
+
+THUMB_FIELD = "__vql_thumb"  # a frame's 64x36 grey thumbnail, when no pixels are at hand
+
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """The 64x36 grey thumbnail (0..1, float32) a cascade compares frames by."""
+    import cv2
+
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+def thumbnails_of(batch: pa.RecordBatch) -> np.ndarray:
+    """The batch's thumbnails: from its pixels, or from a thumbnail column (a trace's)."""
+    if THUMB_FIELD in batch.schema.names:
+        return t.cast(np.ndarray, batch.column(THUMB_FIELD).to_numpy_ndarray())
+    frames = frames_of(batch)
+    return np.stack([thumbnail(f) for f in frames]) if len(frames) else \
+        np.zeros((0, 36, 64), np.float32)
 
 
 BOX_FIELDS = ("x1", "y1", "x2", "y2")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from vql import errors
 from vql.bind.statements import Query
 from vql.errors import Error, InfeasibleTargetError, InternalError
 from vql.exec import operators as ops
@@ -22,6 +23,7 @@ from vql.exec.result import Result
 from vql.optimize import optimize
 from vql.physical.cost import best_batch_size
 from vql.physical.knobs import tunable
+from vql.physical.observe import ReplayPlanner
 from vql.physical.planner import PhysicalPlanner
 from vql.physical.tuner import Tuner, Tuning
 from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
@@ -68,7 +70,10 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
                 tuning.notes.append(message)
             plan = tuning.plan
     picker = tuning.controller if tuning is not None else None
-    planner = PhysicalPlanner.of(engine, picker=picker, batch_size=_batch_size(engine, plan))
+    batch = _batch_size(engine, plan)
+    planner = PhysicalPlanner.of(engine, picker=picker, batch_size=batch) \
+        if tuning is None or tuning.trace is None else \
+        ReplayPlanner.over(engine, tuning.trace, batch_size=batch)  # the exact run, recorded
     return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes)
 
 
@@ -105,7 +110,9 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         duck.execute(plan.sql, list(plan.params))
         description = tuple((d[0], str(d[1]), None, None, None, None, None)
                             for d in duck.description or ())
-        messages = list(query.notices) + planned.warnings
+        messages: list[tuple[type[errors.Warning], str] | str] = [
+            (errors.FallbackWarning, n) for n in query.notices]
+        messages += planned.warnings
         if query.rowcount_from_result:
             rows = duck.fetchall()
             finish()

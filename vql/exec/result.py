@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from vql import errors
 from vql.exec.context import QueryStats
 
 if t.TYPE_CHECKING:
@@ -43,7 +44,8 @@ class Result:
     reader: pa.RecordBatchReader | None = None
     description: Description | None = None
     rowcount: int = -1
-    messages: list[str] = field(default_factory=list)
+    # Warnings for the cursor: (category, text); a bare text is a TargetNotOptimizedWarning.
+    messages: list[tuple[type[errors.Warning], str] | str] = field(default_factory=list)
     stats: QueryStats | None = None
     finish: Callable[[], None] | None = None  # releases what the streaming result holds
     tuning: Tuning | None = None  # the cost-based choice, for a query with a target

@@ -36,11 +36,12 @@ from vql.kernels.device import DEVICES
 
 PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "frame": np.ndarray, "str": str, "int": int, "float": (int, float), "bool": bool,
+    "strs": tuple,  # a list of strings: a literal ['a', 'b'] or one string 'a'
 }
 
 
 SQL_TYPE_NAMES = {"frame": "FRAME", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
-                  "bool": "BOOLEAN"}
+                  "bool": "BOOLEAN", "strs": "VARCHAR[]"}
 
 
 class _NoDefault:
@@ -53,6 +54,8 @@ NO_DEFAULT: t.Any = _NoDefault()
 
 @dataclass(frozen=True, slots=True)
 class Param:
+    """A function parameter; a default of None makes it optional, NULL when not given."""
+
     name: str
     type: str
     default: t.Any = NO_DEFAULT
@@ -79,7 +82,8 @@ class Param:
 
     def describe(self) -> str:
         text = self.name if self.type == "frame" else f"{self.name} {SQL_TYPE_NAMES[self.type]}"
-        return text if self.required else f"{text} = {self.default!r}"
+        default = "NULL" if self.default is None else repr(self.default)
+        return text if self.required else f"{text} = {default}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,9 @@ class FrameFunction:
     doc: str = ""
     origin: str = "builtin"
     version: str = ""  # what cached results are keyed by: a user file's hash ("" built-in)
+    # Validates the constant arguments when a query is bound (raises a vql error), so that a
+    # mistake is reported before any frame is decoded.
+    check: Callable[..., None] | None = None
 
     kind: t.ClassVar[str] = "udf"
 
@@ -158,6 +165,8 @@ class MacroFunction:
     doc: str = ""
     origin: str = "builtin"
     returns: str = ""
+    # What a query using it should be told (once), e.g. that it falls back to another method.
+    notice: Callable[[], str | None] | None = None
 
     kind: t.ClassVar[str] = "macro"
 
@@ -192,8 +201,10 @@ def udf(
     stateful: bool = False,
     devices: Sequence[str] = ("cpu",),
     cost_ms: float = 1.0,
+    check: Callable[..., None] | None = None,
 ) -> Callable[[t.Any], t.Any]:
-    """Declare a frame function. The first input must be ``frame``."""
+    """Declare a frame function. The first input must be ``frame``. ``check``, if given, is
+    called with the constant arguments when a query is bound and raises on bad ones."""
     params = tuple(Param.parse(p) for p in inputs)
     if not params or params[0].type != "frame":
         raise ValueError("the first input of a frame function must be 'frame'")
@@ -210,7 +221,8 @@ def udf(
             raise TypeError(f"stateful function {obj.__name__!r} must be a class")
         fname = (name or obj.__name__).lower()
         doc = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
-        obj.__vql_function__ = Declared(FrameFunction(fname, params, returns, traits, obj, doc))
+        obj.__vql_function__ = Declared(FrameFunction(fname, params, returns, traits, obj, doc,
+                                                      check=check))
         return obj
 
     return declare

@@ -244,15 +244,18 @@ class ClipProfiler:
             self._references[key] = (result, seconds)
         return self._references[key]
 
-    def run(self, config: Config, ranges: dict[int, list[tuple[int, int]]]
+    def run(self, config: Config, ranges: dict[int, list[tuple[int, int]]],
+            planner: PhysicalPlanner | None = None
             ) -> tuple[pa.Table, float, float | None, float | None]:
         """The query's result over the clips under ``config``, the seconds it took, how often
         consecutive processed frames disagreed (sampled configurations), and the share of
-        decoded frames a cascade let through."""
+        decoded frames a cascade let through. ``planner``: another way to build the
+        operators (a replay of the exact run's trace)."""
         engine = self.engine
         pipeline = configure(self.plan.inputs[0], config) if not config.is_reference \
             else self.plan.inputs[0]
-        planner = PhysicalPlanner.of(engine, ranges=ranges, timestamps=self.timestamps)
+        planner = planner or PhysicalPlanner.of(engine, ranges=ranges,
+                                                timestamps=self.timestamps)
         op = planner.plan(pipeline)
         ctx = ExecContext(engine.settings)
         view = unwrap(op).view

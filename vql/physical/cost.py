@@ -26,6 +26,7 @@ from vql.plan.nodes import (
     UDFCall,
     VideoScan,
     chain,
+    variant_of,
 )
 
 # Sampled frames sparser than this fraction of all frames are read by seeking.
@@ -70,7 +71,7 @@ def udf_cost(profiles: list[Profile], call: UDFCall, scale: float,
     resolution (the batch size closest to the configured one) if profiled, else the call's
     own cost (measured at native resolution, or declared)."""
     matches = [p for p in profiles if p.operator == call.function
-               and p.variant == repr(call.constants) and p.device == call.device
+               and p.variant == variant_of(call.constants) and p.device == call.device
                and p.resolution == resolution_name(scale)]
     if matches:
         best = min(matches, key=lambda p: abs(p.batch_size - batch_size))
@@ -171,7 +172,7 @@ def best_batch_size(calls: list[UDFCall], profiles: list[Profile], default: int)
     costs: dict[int, float] | None = None
     for call in calls:
         measured = {p.batch_size: p.ms_per_frame for p in profiles
-                    if p.operator == call.function and p.variant == repr(call.constants)
+                    if p.operator == call.function and p.variant == variant_of(call.constants)
                     and p.device == call.device and p.resolution == "native"}
         if costs is None:
             costs = measured

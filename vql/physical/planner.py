@@ -46,6 +46,7 @@ class PhysicalPlanner:
         self._built = 0
         self.row_limit: int | None = None  # the pipeline being planned stops after these rows
         self.batch_size = batch_size or settings.batch_size  # frames per batch in pipelines
+        self.builders = PHYSICAL  # node type -> builder (a replay swaps some)
 
     @classmethod
     def of(cls, engine: Engine, **options: t.Any) -> PhysicalPlanner:
@@ -71,7 +72,7 @@ class PhysicalPlanner:
         return self.build(node, self.plan(kids[0], below))
 
     def build(self, node: n.PlanNode, child: ops.Operator | None) -> ops.Operator:
-        builder = PHYSICAL.get(type(node))
+        builder = self.builders.get(type(node))
         if builder is None:
             raise InternalError(f"no physical operator for logical node {type(node).__name__}")
         op = builder(self, node, child)

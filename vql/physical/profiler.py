@@ -36,6 +36,7 @@ from vql.functions.spec import FrameFunction
 from vql.kernels.device import available_devices
 from vql.physical.cost import resolution_name
 from vql.physical.knobs import SCALES
+from vql.plan.nodes import variant_of
 from vql.settings import Settings
 
 SAMPLE_FRAMES = 32
@@ -161,7 +162,7 @@ class Profiler:
                     where = "" if device == "cpu" else f" on {device}"
                     outcomes.append(Outcome(None, function.name, f"not profiled{where}: {reason}"))
                     break
-                profile = Profile(table, function.name, repr(constants), device, batch,
+                profile = Profile(table, function.name, variant_of(constants), device, batch,
                                   seconds * 1000 / len(pixels), len(pixels), sample,
                                   resolution_name(scale))
                 outcomes.append(Outcome(profile, function.name, "measured"))

@@ -24,6 +24,8 @@ from vql.bind.options import QueryOptions
 from vql.catalog import AccuracyProfile, Catalog, Profile
 from vql.exec.context import QueryStats
 from vql.exec.controller import LatencyController, RateOption
+from vql.exec.progress import ProgressReporter
+from vql.exec.trace import Trace
 from vql.functions.spec import FrameFunction
 from vql.physical import knobs
 from vql.physical.clips import (
@@ -36,8 +38,18 @@ from vql.physical.clips import (
 )
 from vql.physical.cost import cache_shares, decode_cost, estimate, resolution_name
 from vql.physical.knobs import Config
+from vql.physical.observe import measure, observe
 from vql.physical.profiler import Profiler
-from vql.plan.nodes import ApplyUDF, Limit, PlanNode, Relational, VideoScan, chain, rebuild
+from vql.plan.nodes import (
+    ApplyUDF,
+    Limit,
+    PlanNode,
+    Relational,
+    VideoScan,
+    chain,
+    rebuild,
+    variant_of,
+)
 
 if t.TYPE_CHECKING:
     from vql.engine import Engine
@@ -47,6 +59,7 @@ PROFILE_FRAMES_DEADLINE = 6  # ... under a LATENCY target (measured: 16 frames t
 INVOCATIONS = 30          # a controlled query is cut into about this many invocations
 MIN_INVOCATION_S = 1.0    # of video
 FULLY_CACHED = 0.99       # a cache share above which the exact plan is taken without profiling
+MAX_TRACES = 4            # exact runs an engine keeps for the next query of their pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +147,7 @@ class Tuning:
     controller: LatencyController | None = None
     profiling_s: float = 0.0
     profile: tuple[str, str] | None = None   # (table, pipeline) of the accuracy profile used
+    trace: Trace | None = None  # the exact run recorded while profiling: the answer replays it
     expected_change: float | None = None     # its change rate at the chosen sampling rate
     # The chosen plan's estimated score of each column a frame function feeds (the estimate
     # is the lowest); ``rows`` for a selection, whose rows are scored as a whole.
@@ -198,6 +212,7 @@ class Tuner:
         self.scan = scan
         self.video_fps = scan.frames / scan.duration if scan.duration else 0.0
         self.shares: dict[float, float] = {}  # the result cache's share, by decode scale
+        self.trace: Trace | None = None  # the exact run, when the profile was built from it
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -237,6 +252,8 @@ class Tuner:
                         ranked.chosen is not None, ranked.fastest.seconds, notes)
         if accuracy:
             tuning.profile = (self.scan.table, pipeline_key(self.plan))
+        if self.trace is not None:
+            return self._answer_from_trace(tuning, options, ranked, monotone, accuracy)
         chosen = ranked.chosen or (ranked.fastest if self.targets.best_effort else None)
         if chosen is None:
             return tuning
@@ -259,6 +276,26 @@ class Tuner:
                  is not None and abs(p.value - chosen.config.fps) < 1e-9), None)
         return tuning
 
+    def _answer_from_trace(self, tuning: Tuning, options: list[Option], ranked: Ranked,
+                           monotone: bool, accuracy: list[AccuracyProfile]) -> Tuning:
+        """The profile was built from the exact run: the answer is that run's (exact), and
+        the choice the profile supports is what the next query of the pipeline will make."""
+        assert self.trace is not None
+        exact = next(o for o in options if o.config.is_reference)
+        tuning.chosen = dataclasses.replace(exact, seconds=self.trace.seconds)
+        tuning.feasible = True
+        tuning.trace = self.trace
+        tuning.plan = self.plan
+        tuning.rejected = ()
+        if ranked.chosen is not None and not ranked.chosen.config.is_reference:
+            tuning.notes.append(f"with this profile the next query of this pipeline runs "
+                                f"{ranked.chosen.describe()}")
+            tuning.column_accuracy = column_estimates(ranked.chosen.config, accuracy, monotone)
+        elif ranked.chosen is None:
+            tuning.notes.append("no replayed configuration meets the target: later queries "
+                                "of this pipeline run exactly")
+        return tuning
+
     # --- costs -------------------------------------------------------------------------------
 
     def _cost_profiles(self, notes: list[str]) -> list[Profile]:
@@ -270,7 +307,7 @@ class Tuner:
                    if decode_cost(profiles, "sequential", s) is None
                    or decode_cost(profiles, "seek", s) is None
                    or any(not [p for p in profiles if p.operator == c.function
-                               and p.variant == repr(c.constants)
+                               and p.variant == variant_of(c.constants)
                                and p.resolution == resolution_name(s)] for c in calls)]
         if not missing:
             return profiles
@@ -324,6 +361,9 @@ class Tuner:
                 notes.append(f"accuracy profile reused ({samples_of(stored)}, "
                              f"{age * 24:.1f} h old)")
                 return stored
+        if self._observable(reference_s):
+            return self._from_exact_run(profiler, configs, costs, reference_s, key, reason,
+                                        notes)
         share = self.engine.settings.profile_share
         duration = profiler.duration  # of the part of the table the query reads
         # Clips run the whole pipeline over their frames, whatever LIMIT the query has.
@@ -356,6 +396,65 @@ class Tuner:
                      f"{samples_of(measured)} in {time.perf_counter() - started:.2f} s "
                      f"(budget {budget:.2f} s: {basis})")
         return catalog.accuracy_profiles(table, key)
+
+    def _from_exact_run(self, profiler: ClipProfiler, configs: list[Config],
+                        costs: list[Profile], reference_s: float, key: str, reason: str,
+                        notes: list[str]) -> list[AccuracyProfile]:
+        """A profile built from the exact run (``vql.physical.observe``): replayed for
+        stateless functions; for stateful ones, recorded by this query and run for real
+        against the record by the next one, within the exact plan's time."""
+        catalog, table = self.engine.catalog, self.scan.table
+        again = f" again: {reason}" if reason else ""
+        recorded = (table.lower(), key, catalog.content(table))
+        started = time.perf_counter()
+        trace = self.engine.traces.pop(recorded, None)
+        if trace is not None:
+            # Recorded by an earlier query: run the rates for real against it, and answer
+            # from it (exact, and it costs almost nothing), all within the exact plan's time.
+            self.trace = trace
+            budget = max(reference_s - self.elapsed(), 0.0)
+            measured = measure(self.engine, profiler, trace, configs,
+                               lambda c: self._seconds(c, costs, 1.0), started + budget)
+            note = (f"accuracy profiled{again}: {len(measured) - 1} sampling rates run for real "
+                    f"in {time.perf_counter() - started:.2f} s (budget {budget:.2f} s: the exact "
+                    "plan's estimated time), scored against the exact run an earlier query "
+                    "recorded; this answer is that run's")
+        else:
+            trace, measured = observe(self.engine, profiler, configs, self._progress(profiler))
+            self.trace = trace
+            if not measured:  # a stateful function: its rates cannot be replayed
+                while len(self.engine.traces) >= MAX_TRACES:
+                    self.engine.traces.pop(next(iter(self.engine.traces)))
+                self.engine.traces[recorded] = trace
+                notes.append(f"the exact run over {trace.frames} frames recorded in "
+                             f"{trace.seconds:.2f} s: this answer is exact; a stateful function "
+                             "sees other values at other rates, so they cannot be replayed "
+                             "from it: the next query of this pipeline runs them for real "
+                             "against this record, within the exact plan's time")
+                return []
+            note = (f"accuracy profiled{again} from the exact run over {trace.frames} frames "
+                    f"({trace.seconds:.2f} s), {len(measured) - 1} configurations replayed "
+                    f"from it in {time.perf_counter() - started - trace.seconds:.2f} s; this "
+                    "answer is the exact run's")
+        measured = [dataclasses.replace(p, pipeline=key) for p in measured]
+        with self.engine.atomic():
+            catalog.save_accuracy(table, key, measured)
+        notes.append(note)
+        return catalog.accuracy_profiles(table, key)
+
+    def _observable(self, reference_s: float) -> bool:
+        """Whether the profile is built from the exact run: no deadline (a LATENCY target
+        profiles on clips within its share of the budget), and a COST target the exact plan
+        fits."""
+        if self.targets.latency_s is not None:
+            return False
+        return self.targets.cost_usd is None or self._usd(reference_s) <= self.targets.cost_usd
+
+    def _progress(self, profiler: ClipProfiler) -> ProgressReporter | None:
+        if self.engine.progress_handler is None:
+            return None
+        handler, interval = self.engine.progress_handler
+        return ProgressReporter(handler, interval, sum(v.frames for v in profiler.videos))
 
     # --- the latency controller ------------------------------------------------------------------
 

@@ -45,6 +45,15 @@ class PlanNode:
         return type(self).__name__
 
 
+def variant_of(constants: tuple[t.Any, ...]) -> str:
+    """A function's constant arguments as its measured costs are filed under (optional
+    arguments left NULL at the end are left out, so adding one keeps the costs measured)."""
+    kept = list(constants)
+    while kept and kept[-1] is None:
+        kept.pop()
+    return repr(tuple(kept))
+
+
 @dataclass(frozen=True, slots=True)
 class UDFCall:
     """One frame-function call with bound constants, computed into ``column``."""
@@ -65,7 +74,11 @@ class UDFCall:
         return f"{self.function}{self.constants!r} @ {self.version}{where}"
 
     def text(self) -> str:
-        args = ", ".join(["frame", *(repr(c) for c in self.constants)])
+        """The call as SQL; optional arguments left NULL at the end are not shown."""
+        constants = list(self.constants)
+        while constants and constants[-1] is None:
+            constants.pop()
+        args = ", ".join(["frame", *("NULL" if c is None else repr(c) for c in constants)])
         return f"{self.function}({args})"
 
 
