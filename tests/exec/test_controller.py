@@ -42,16 +42,44 @@ def test_a_slow_start_lowers_later_rates_and_a_fast_one_raises_them() -> None:
     clock = FakeClock()
     c = controller(5.0, clock)
     assert c.rate(0.0) == 2.0           # estimated 0.3 s for these 10 s of video
-    clock.now = 1.2                      # it took 1.2 s: four times the estimate
+    c.processed(0.0)                     # the first batch: what it cost is not extrapolated
+    clock.now = 1.2                      # the next 10 s took 1.2 s: four times the estimate
+    c.processed(10.0)
     assert c.correction() == pytest.approx(4.0)
     assert c.rate(10.0) < 2.0
     clock = FakeClock()
     c = controller(5.0, clock)
     c.rate(0.0)
+    c.processed(0.0)
     clock.now = 0.15                     # twice as fast as estimated
-    assert c.rate(10.0) == 2.0
-    clock.now = 0.3
+    c.processed(10.0)
     assert c.correction() == pytest.approx(0.5)
+    assert c.rate(10.0) == 2.0
+
+
+def test_rates_decided_ahead_of_processing_do_not_count_as_slow() -> None:
+    """The operator decides an invocation's rate before it processes its frames: time spent
+    before any frame was processed says nothing about the estimates."""
+    clock = FakeClock()
+    c = controller(5.0, clock)
+    for k in range(4):                   # four invocations decided, nothing processed yet
+        assert c.rate(10.0 * k) == 2.0
+        clock.now += 0.01
+    assert c.correction() == 1.0
+
+
+def test_the_first_batch_is_not_extrapolated() -> None:
+    """A first batch that loads a model costs far more than its estimate; the batches after
+    it run as estimated: the rate stays."""
+    clock = FakeClock()
+    c = controller(5.0, clock)
+    assert c.rate(0.0) == 2.0
+    clock.now = 0.8                      # model loading and a first seek: 0.8 s for 0.3 s
+    c.processed(5.0)
+    clock.now = 0.8 + 0.15               # the other half of the invocation, as estimated
+    c.processed(10.0)
+    assert c.correction() == pytest.approx(1.0)
+    assert c.rate(10.0) == 2.0
 
 
 def test_safety_keeps_enough_time_for_the_rest_at_the_fastest_rate() -> None:

@@ -243,6 +243,22 @@ def test_drifted_content_drops_the_accuracy_profile(road: vql.Connection) -> Non
     assert road.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() == [(0,)]
 
 
+def test_drift_is_checked_under_a_latency_target_too(uncached: vql.Connection) -> None:
+    """The controller picks rates as it goes: what the profile expects is the change rate of
+    the rates it used. Brightness differs between almost any two frames; the profile is made
+    to say it never does."""
+    uncached.execute("SELECT avg(brightness) FROM intersection WITH ACCURACY 0.9").fetchall()
+    uncached.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0 "
+                     "WHERE knob = 'fps'")
+    cur = uncached.execute("SELECT avg(brightness) FROM intersection WITH LATENCY 2s")
+    cur.fetchall()
+    assert cur.tuning is not None and cur.tuning.controller is not None
+    assert cur.stats is not None and cur.stats.processed_pairs >= 20
+    assert any(note.startswith("content drift") for note in cur.tuning.notes)
+    assert uncached.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() \
+        == [(0,)]
+
+
 def test_a_latency_target_runs_under_the_controller(road: vql.Connection) -> None:
     road.execute("ANALYZE intersection")  # else measuring costs eats into the 2 s
     cur = road.execute("SELECT frame_id, computed, congested FROM intersection "

@@ -18,12 +18,15 @@ Output columns keep the names the user wrote (``SELECT congested`` yields a colu
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 from dataclasses import dataclass, field
 
+import duckdb
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from vql.bind import guards, semijoin
 from vql.bind.options import QueryOptions
 from vql.bind.statements import Query
 from vql.catalog import METADATA_COLUMNS, Catalog, Profile
@@ -63,6 +66,9 @@ class _Source:
     calls: dict[tuple[str, tuple[t.Any, ...]], UDFCall] = field(default_factory=dict)
     filters: list[tuple[str, frozenset[str], tuple[t.Any, ...]]] = field(default_factory=list)
     encode_frame: bool = False
+    # per call: the CASE/IF branches each of its occurrences sits in (vql/bind/guards.py)
+    branches: dict[tuple[str, tuple[t.Any, ...]], list[list[guards.Branch]]] = field(
+        default_factory=dict)
 
 
 def position_of(node: exp.Expr | None) -> Position | None:
@@ -79,14 +85,7 @@ def position_of(node: exp.Expr | None) -> Position | None:
     return None
 
 
-def _is_lambda_var(col: exp.Column) -> bool:
-    first = (col.table or col.name).lower()
-    scope = col.find_ancestor(exp.Lambda)
-    while scope is not None:
-        if first in {e.name.lower() for e in scope.expressions}:
-            return True
-        scope = scope.find_ancestor(exp.Lambda)
-    return False
+_is_lambda_var = guards.lambda_variable
 
 
 def _literal(value: t.Any) -> exp.Expr:
@@ -151,9 +150,12 @@ class QueryBinder:
         for root in roots:
             for scope in traverse_scope(root):
                 self._collect_calls(scope)
+        for source in self.sources.values():
+            self._guard_calls(source)
         self._reject_frame_functions(tree)
         for root in roots:
             for scope in traverse_scope(root):
+                self._reduce_by_keys(scope)
                 self._push_filters(scope)
                 self._hide_internal_columns(scope)
         rows_needed = self._rows_needed(roots)
@@ -255,6 +257,8 @@ class QueryBinder:
         for col in list(scope.columns):
             if _is_lambda_var(col) or isinstance(col.this, exp.Star):
                 continue
+            if not col.table and col.find_ancestor(exp.Select) is not select:
+                continue  # a subquery's own column (sqlglot lists it as possibly correlated)
             target = self._resolve_column(col, videos, known, aliases)
             if target is not None:
                 call = exp.Anonymous(this=col.name, expressions=[exp.column("frame", target)])
@@ -362,6 +366,8 @@ class QueryBinder:
                                 f"{suggestion(parent.name, self.registry.names())}",
                                 position=position_of(col))
             call = self._udf_call(source, function, parent)
+            source.branches.setdefault((call.function, call.constants), []).append(
+                [] if call.stateful else guards.branches(parent))
             column = exp.column(call.column, source.alias)
             _replace_keeping_name(parent, column, _source_text(parent))
         elif _is_projection(col):
@@ -369,6 +375,25 @@ class QueryBinder:
         else:
             raise BindError("'frame' can only be passed as the first argument of a frame "
                             "function, or selected", position=position_of(col))
+
+    def _guard_calls(self, source: _Source) -> None:
+        """A call needed only inside CASE branches runs only where they are reached."""
+        single = len({s.alias for s in self.sources.values()}) == 1
+        guarded: dict[tuple[str, tuple[t.Any, ...]], str] = {}
+        for key, occurrences in source.branches.items():
+            predicate = guards.guard(occurrences)
+            if predicate is None or not guards.readable(predicate, source.alias, single):
+                continue
+            for col in predicate.find_all(exp.Column):
+                if not _is_lambda_var(col):
+                    col.set("table", None)
+            guarded[key] = to_sql(predicate, "duckdb")
+        columns = {c.column for k, c in source.calls.items() if k in guarded}
+        for key, sql in guarded.items():
+            if any(name in sql for name in columns):
+                continue  # its condition reads another guarded call: computed everywhere
+            # Its values exist on some rows only: never cached as if they were every row's.
+            source.calls[key] = dataclasses.replace(source.calls[key], when=sql, version=None)
 
     def _udf_call(self, source: _Source, function: FrameFunction, node: exp.Anonymous) -> UDFCall:
         values = self._arguments(function, node)
@@ -458,6 +483,51 @@ class QueryBinder:
                                 "as its first argument", position=position_of(call))
 
     # --- step 4: filters ---------------------------------------------------------------------
+
+    def _reduce_by_keys(self, scope: Scope) -> None:
+        """Semi-join reduction (vql/bind/semijoin.py): a frame key joined with, or IN, a
+        plain table's column becomes a pipeline filter on the keys found there."""
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            return
+        videos = self._video_sources(scope)
+        plain = {alias: src for alias, src in scope.sources.items()
+                 if isinstance(src, exp.Table) and not self._is_video(src)
+                 and self._plain_columns(src.name) is not None}
+        for alias, table in videos.items():
+            source = self._source(alias, table)
+            found = semijoin.join_keys(select, alias, plain, self._has_column) + \
+                semijoin.in_subquery_keys(
+                select, alias, len(scope.sources) == 1, self._reads_plain_tables_only)
+            for key, sql in found:
+                predicate = semijoin.key_filter(key, self._first_column(sql))
+                if predicate is not None:
+                    source.filters.append((predicate, frozenset({key}), ()))
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return column.lower() in (self._plain_columns(table) or set())
+
+    def _reads_plain_tables_only(self, query: exp.Expr) -> bool:
+        """A simple uncorrelated query: one plain table, its own columns only."""
+        if not isinstance(query, exp.Select) or query.args.get("joins") or \
+                query.find(exp.Subquery) is not None:
+            return False
+        table = query.args.get("from_") or query.args.get("from")
+        source = table.this if table is not None else None
+        if not isinstance(source, exp.Table) or self._is_video(source) or source.args.get("db"):
+            return False
+        columns = self._plain_columns(source.name)
+        own = {source.alias_or_name.lower(), source.name.lower()}
+        return columns is not None and all(
+            c.name.lower() in columns and (not c.table or c.table.lower() in own)
+            for c in query.find_all(exp.Column))
+
+    def _first_column(self, sql: str) -> list[t.Any] | None:
+        try:
+            rows = self.catalog.run(f"SELECT * FROM ({sql}) LIMIT {semijoin.MAX_KEYS + 1}")
+        except duckdb.Error:
+            return None
+        return [r[0] for r in rows]
 
     def _push_filters(self, scope: Scope) -> None:
         select = scope.expression
@@ -556,7 +626,8 @@ class QueryBinder:
             node = Sample(node, options.sample_fps)
         if source.calls or source.encode_frame:
             node = Decode(node)
-        for call in source.calls.values():
+        # guarded calls after the others: their conditions may read them
+        for call in sorted(source.calls.values(), key=lambda c: c.when is not None):
             node = ApplyUDF(node, call)
         for predicate, columns, values in source.filters:
             node = Filter(node, predicate, columns, values)

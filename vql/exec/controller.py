@@ -4,8 +4,11 @@ The pipeline is cut into invocations: spans of ``invocation_s`` seconds of video
 Before each one the controller divides the time left among the video left, and picks for the
 invocation the most accurate sampling rate whose estimated time fits its share and is *safe*:
 after it, the rest of the video could still finish in time at the fastest rate. Estimates are
-the cost model's, corrected by what the query has really spent so far (measured progress), so
-a machine that runs slower than its profiles slows the plan down early rather than late.
+the cost model's, corrected by what the query has really spent on the video processed so far
+(``processed``: the operator says how far its processing has got, which lags its decisions),
+so a machine that runs slower than its profiles slows the plan down early rather than late.
+The first processed batch is not extrapolated (it pays once for a model's first call, a
+decoder's first seek): the correction compares the time since it with the work since it.
 
 Every decision is a pure function of numbers and a clock; tests drive it with a fake clock.
 """
@@ -38,6 +41,7 @@ class Decision:
     video_seconds: float
     estimated_s: float
     accuracy: float | None
+    start: float = 0.0  # seconds of video done when it was taken
 
 
 @dataclass
@@ -51,6 +55,10 @@ class LatencyController:
     clock: Callable[[], float] = time.perf_counter
     decisions: list[Decision] = field(default_factory=list)
     started: float | None = None
+    # (seconds of video processed, clock, estimated seconds of that work) at the first and the
+    # latest processed batch
+    first: tuple[float, float, float] | None = None
+    latest: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if not self.options:
@@ -69,12 +77,33 @@ class LatencyController:
         assert self.started is not None
         return self.clock() - self.started
 
+    def estimated_until(self, video_s: float) -> float:
+        """The estimated time of the decided work up to ``video_s`` seconds of video."""
+        total = 0.0
+        for d in self.decisions:
+            done = min(max(video_s - d.start, 0.0), d.video_seconds)
+            if d.video_seconds > 0:
+                total += d.estimated_s * done / d.video_seconds
+        return total
+
+    def processed(self, video_s: float) -> None:
+        """The pipeline has processed the frames up to ``video_s`` seconds of video."""
+        mark = (video_s, self.clock(), self.estimated_until(video_s))
+        if self.first is None:
+            if self.started is None:
+                self.start()
+            self.first = mark
+        self.latest = mark
+
     def correction(self) -> float:
-        """Measured time over estimated time of the invocations done so far."""
-        estimated = sum(d.estimated_s for d in self.decisions)
-        if estimated <= 0 or not self.decisions:
+        """Measured over estimated time of the work processed since the first batch."""
+        if self.first is None or self.latest is None:
             return 1.0
-        return min(max(self.elapsed / estimated, MIN_CORRECTION), MAX_CORRECTION)
+        estimated = self.latest[2] - self.first[2]
+        measured = self.latest[1] - self.first[1]
+        if estimated <= 1e-9:
+            return 1.0
+        return min(max(measured / estimated, MIN_CORRECTION), MAX_CORRECTION)
 
     def rate(self, done_video_s: float) -> float:
         """The rate for the invocation that starts after ``done_video_s`` seconds of video."""
@@ -93,8 +122,8 @@ class LatencyController:
             if cost <= share and cost + rest_at_fastest <= left_time:
                 chosen = option
                 break
-        self.decisions.append(Decision(chosen.fps, chunk,
-                                       chosen.seconds_per_video_second * chunk, chosen.accuracy))
+        self.decisions.append(Decision(chosen.fps, chunk, chosen.seconds_per_video_second * chunk,
+                                       chosen.accuracy, done_video_s))
         return chosen.fps
 
     def accuracy(self) -> float | None:

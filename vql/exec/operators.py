@@ -236,7 +236,9 @@ class UDFOp(UnaryOp):
     def describe(self) -> str:
         mode = "batched" if self.function.traits.batchable else "per frame"
         state = ", stateful: restarts per video" if self.function.traits.stateful else ""
-        return f"UDF {self.call.text()} -> {self.call.column} ({self.call.device}, {mode}{state})"
+        only = "" if self.call.when is None else f", only where {self.call.when}"
+        return (f"UDF {self.call.text()} -> {self.call.column} "
+                f"({self.call.device}, {mode}{state}{only})")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         video, evaluator = -1, None
@@ -248,9 +250,27 @@ class UDFOp(UnaryOp):
             if evaluator is None or (self.function.traits.stateful and _video_id(batch) != video):
                 video = _video_id(batch)
                 evaluator = self.function.open(self.call.constants, self.call.device)
+            field_ = pa.field(self.call.column, self.function.returns)
+            if self.call.when is not None:  # only the rows whose CASE branch needs it
+                yield batch.append_column(field_, self._where(evaluator, batch, ctx))
+                continue
             values = self._evaluate(evaluator, batch)
             ctx.stats.udf_frames[self.call.function] += batch.num_rows
-            yield batch.append_column(pa.field(self.call.column, self.function.returns), values)
+            yield batch.append_column(field_, values)
+
+    def _where(self, evaluator: Evaluator, batch: pa.RecordBatch, ctx: ExecContext) -> pa.Array:
+        assert self.call.when is not None
+        mask = predicate_mask(ctx, batch, self.call.when)
+        needed = int(mask.sum())
+        ctx.stats.udf_frames[self.call.function] += needed
+        if needed == 0:
+            return pa.nulls(batch.num_rows, type=self.function.returns)
+        computed = self._evaluate(evaluator, batch.filter(pa.array(mask)))
+        if needed == batch.num_rows:
+            return computed
+        positions = np.full(batch.num_rows, -1)
+        positions[mask] = np.arange(needed)
+        return computed.take(pa.array(positions, mask=~mask))
 
     def _evaluate(self, evaluator: Evaluator, batch: pa.RecordBatch) -> pa.Array:
         frames = frames_of(batch)
@@ -345,6 +365,21 @@ def rescale_boxes(array: pa.ListArray, sx: float, sy: float) -> pa.ListArray:
     return pa.ListArray.from_arrays(array.offsets, rebuilt, type=array.type, mask=array.is_null())
 
 
+def predicate_mask(ctx: ExecContext, batch: pa.RecordBatch, predicate: str,
+                   params: tuple[t.Any, ...] = ()) -> np.ndarray:
+    """Where ``predicate`` (DuckDB SQL over the batch's columns) is true, evaluated by the
+    statement's private DuckDB (pixels and thumbnails are not shown to it)."""
+    hidden = [n for n in (FRAME_FIELD, THUMB_FIELD) if n in batch.schema.names]
+    con = ctx.filter_con
+    con.register("__vql_batch", batch.drop_columns(hidden) if hidden else batch)
+    try:
+        found = con.execute(f"SELECT ({predicate}) IS TRUE AS keep FROM __vql_batch",
+                            list(params)).fetchnumpy()["keep"]
+    finally:
+        con.unregister("__vql_batch")
+    return np.asarray(found, dtype=bool)
+
+
 @dataclass
 class FilterOp(UnaryOp):
     """Keeps rows where a predicate holds, evaluated by a private DuckDB on each batch."""
@@ -356,16 +391,8 @@ class FilterOp(UnaryOp):
         return f"Filter {self.predicate}"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
-        con = ctx.filter_con
         for batch in self.child.batches(ctx):
-            visible = batch.drop_columns([FRAME_FIELD]) if FRAME_FIELD in batch.schema.names \
-                else batch
-            con.register("__vql_batch", visible)
-            try:
-                mask = con.execute(f"SELECT ({self.predicate}) IS TRUE AS keep FROM __vql_batch",
-                                   list(self.params)).fetchnumpy()["keep"]
-            finally:
-                con.unregister("__vql_batch")
+            mask = predicate_mask(ctx, batch, self.predicate, self.params)
             ctx.stats.rows_filtered_out += int(len(mask) - mask.sum())
             if mask.any():
                 yield batch.filter(pa.array(np.asarray(mask, dtype=bool)))
@@ -479,6 +506,8 @@ class RatePicker(t.Protocol):
 
     def rate(self, done_video_s: float) -> float: ...
 
+    def processed(self, video_s: float) -> None: ...
+
 
 @dataclass
 class _VideoRun:
@@ -488,6 +517,7 @@ class _VideoRun:
     rows: list[pa.RecordBatch] = field(default_factory=list)
     chosen: list[pa.RecordBatch] = field(default_factory=list)
     chosen_rows: int = 0
+    chosen_until: float = 0.0  # seconds of video (over all videos) up to the last chosen row
     next_due: float = -np.inf
     carry_ts: np.ndarray = field(default_factory=lambda: np.empty(0))
     carry: pa.Table | None = None
@@ -573,23 +603,29 @@ class FillOp(SectionOp):
                 boundary = done
             ts = batch.column("ts").to_numpy()
             keep = np.zeros(len(ts), dtype=bool)
+            decided = False
             for i, stamp in enumerate(ts):
                 position = done + float(stamp) - video_start
                 if self.picker is not None and position >= boundary:
                     fps = self.picker.rate(position)
                     boundary = position + self.picker.invocation_s
+                    decided = True
                 if math.isinf(fps):
                     keep[i] = True
                 elif stamp >= run.next_due - 1e-9:
                     keep[i] = True
                     run.next_due = (np.floor(stamp * fps + 1e-9) + 1) / fps
+                if keep[i]:
+                    run.chosen_until = position
             video_span = float(ts[-1]) - video_start
             run.rows.append(batch)
             if keep.any():
                 chosen = batch.filter(pa.array(keep))
                 run.chosen.append(chosen)
                 run.chosen_rows += chosen.num_rows
-            if run.chosen_rows >= self.batch_size:
+            # A controlled plan processes what it chose at each new invocation, so that the
+            # controller measures its progress as it goes (not after deciding every rate).
+            if run.chosen_rows >= self.batch_size or (decided and run.chosen_rows):
                 yield from self._flush(run, section, ctx, final=False)
         if video != -1:
             yield from self._flush(run, section, ctx, final=True)
@@ -600,6 +636,8 @@ class FillOp(SectionOp):
         if run.chosen:
             self.feed.push(pa.Table.from_batches(run.chosen).combine_chunks().to_batches()[0])
             out = next(section)
+            if self.picker is not None:
+                self.picker.processed(run.chosen_until)
             values = pa.Table.from_batches([out]).select(list(self.columns))
             stamps = out.column("ts").to_numpy()
             _count_changes(values if run.carry is None else

@@ -45,6 +45,9 @@ if t.TYPE_CHECKING:
     from vql.engine import Engine
 
 
+REPLAY_BATCH = 1024  # rows per batch in a replay
+
+
 class ReplayPlanner(PhysicalPlanner):
     """Plans a pipeline over a trace: lookups where it would decode and compute."""
 
@@ -55,6 +58,9 @@ class ReplayPlanner(PhysicalPlanner):
 
     @classmethod
     def over(cls, engine: Engine, trace: Trace, **options: t.Any) -> ReplayPlanner:
+        # Nothing is decoded: large batches cost no memory and spare per-batch work (a
+        # filter's DuckDB call); results do not depend on the batch size (tested).
+        options["batch_size"] = max(options.get("batch_size") or 0, REPLAY_BATCH)
         return cls(engine.catalog, engine.registry, engine.settings, engine.results,
                    trace=trace, ranges=trace.ranges(), **options)
 

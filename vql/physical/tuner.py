@@ -152,11 +152,16 @@ class Tuning:
     # The chosen plan's estimated score of each column a frame function feeds (the estimate
     # is the lowest); ``rows`` for a selection, whose rows are scored as a whole.
     column_accuracy: dict[str, float] = field(default_factory=dict)
+    # A controlled plan's profiled change rates by sampling rate: what it expects depends on
+    # the rates the controller picks
+    change_rates: dict[float, float] = field(default_factory=dict)
 
     def check_drift(self, stats: QueryStats, catalog: Catalog) -> None:
         """After the query: forget the accuracy profile if the content drifted from it, so
         that the next query of this pipeline measures it again (Chameleon)."""
         observed = stats.change_rate()
+        if self.controller is not None:
+            self.expected_change = expected_change(self.controller, self.change_rates)
         if self.profile is None or not drifted(observed, stats.processed_pairs,
                                                 self.expected_change):
             return
@@ -264,6 +269,8 @@ class Tuner:
             tuning.chosen = chosen
         if self.targets.latency_s is not None and self.scan.duration > 0:
             tuning.controller = self._controller(chosen, options)
+            tuning.change_rates = {p.value: p.change_rate for p in accuracy
+                                   if p.knob == "fps" and p.change_rate is not None}
             start = Config(chosen.config.fps or self.video_fps, chosen.config.scale,
                            chosen.config.diff)
             tuning.plan = knobs.apply(self.plan, start, controlled=True,
@@ -480,6 +487,21 @@ def column_estimates(config: Config, profiles: list[AccuracyProfile],
         if found is not None:
             out[column] = found
     return out
+
+
+def expected_change(controller: LatencyController, rates: dict[float, float]) -> float | None:
+    """How often consecutive processed frames should differ under the rates the controller
+    used, by the profile: each rate's change rate weighted by the pairs it processed (a rate
+    not profiled takes the nearest profiled one's)."""
+    if not rates or not controller.decisions:
+        return None
+    weighted = pairs = 0.0
+    for decision in controller.decisions:
+        nearest = min(rates, key=lambda fps: abs(fps - decision.fps))
+        count = decision.video_seconds * decision.fps
+        weighted += rates[nearest] * count
+        pairs += count
+    return weighted / pairs if pairs else None
 
 
 def samples_of(profiles: list[AccuracyProfile]) -> str:

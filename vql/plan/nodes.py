@@ -66,6 +66,9 @@ class UDFCall:
     cost_source: str = "declared"  # or "measured" (ANALYZE)
     version: str | None = None     # the function's version when its results may be cached
     device: str = "cpu"            # where it computes (the optimizer's choice)
+    # Computed only on rows where this predicate (DuckDB SQL over the stream's columns) holds,
+    # NULL elsewhere: a call inside a CASE branch (vql/bind/guards.py)
+    when: str | None = None
 
     def cache_key(self) -> str:
         """What its cached results are filed under (with the video's content and scale).
@@ -148,7 +151,8 @@ class ApplyUDF(PlanNode):
     def label(self) -> str:
         state = ", stateful" if self.call.stateful else ""
         where = "" if self.call.device == "cpu" else f" on {self.call.device}"
-        return (f"ApplyUDF {self.call.text()}{where} -> {self.call.column} "
+        only = "" if self.call.when is None else f" only where {self.call.when}"
+        return (f"ApplyUDF {self.call.text()}{where} -> {self.call.column}{only} "
                 f"[{self.call.cost_source} {self.call.cost_ms:.3g} ms/frame{state}]")
 
 
