@@ -299,6 +299,14 @@ def test_explain_shows_the_choice_its_estimates_and_two_rejected_plans(
     assert "no plan is estimated to meet WITH LATENCY 0.001 s" in infeasible
 
 
+def test_explain_does_not_run_the_query_to_profile_it(road: vql.Connection) -> None:
+    text = "\n".join(r[0] for r in road.execute(
+        "EXPLAIN SELECT avg(vehicle_count) FROM intersection WITH ACCURACY 0.9"))
+    assert "running the query profiles it" in text and "chosen: every frame" in text
+    assert road.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() \
+        == [(0,)]
+
+
 def test_explain_analyze_shows_estimated_and_actual_time_per_operator(
         road: vql.Connection) -> None:
     road.execute("ANALYZE intersection")

@@ -58,7 +58,7 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
             notes.append(f"target WITH {query.options.target_text()} was not optimized for: "
                          f"{reason}; the query runs its exact plan")
         else:
-            tuning = Tuner(engine, plan, query.options, started).tune()
+            tuning = Tuner(engine, plan, query.options, started, profile=not explain).tune()
             if tuning.chosen is None:
                 message = (f"no plan is estimated to meet WITH {query.options.target_text()}: "
                            f"the fastest takes about {tuning.minimum_s:.2f} s"

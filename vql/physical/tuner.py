@@ -207,8 +207,12 @@ def table_cache_shares(engine: Engine, pipeline: PlanNode, table: str) -> dict[f
 
 
 class Tuner:
-    def __init__(self, engine: Engine, plan: Relational, targets: QueryOptions, started: float):
+    def __init__(self, engine: Engine, plan: Relational, targets: QueryOptions, started: float,
+                 profile: bool = True):
+        """``profile``: build a missing accuracy profile (False for EXPLAIN: it would run
+        the query)."""
         self.engine = engine
+        self.profile = profile
         self.plan = plan
         self.targets = targets
         self.started = started
@@ -368,6 +372,10 @@ class Tuner:
                 notes.append(f"accuracy profile reused ({samples_of(stored)}, "
                              f"{age * 24:.1f} h old)")
                 return stored
+        if not self.profile:
+            notes.append(f"accuracy not profiled{': ' + reason if reason else ''}: running the "
+                         "query profiles it (WITH ACCURACY: from its exact run)")
+            return stored if stored and not reason.startswith("the table") else []
         if self._observable(reference_s):
             return self._from_exact_run(profiler, configs, costs, reference_s, key, reason,
                                         notes)
