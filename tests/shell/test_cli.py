@@ -118,3 +118,11 @@ def test_ctrl_c_cancels_the_query_not_the_shell(tmp_path: Path, room_video: Path
         shell.expect(pexpect.EOF)
     finally:
         shell.close(force=True)
+
+
+def test_a_fallback_is_said_once(road_video: Path) -> None:
+    result = run("-c", f"LOAD VIDEO '{road_video}' INTO road;\n"
+                       "SELECT max(vehicle_count) FROM road WHERE frame_id < 20;")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("vehicle_count counts moving objects") == 1
+    assert result.stderr.startswith("Warning: ")

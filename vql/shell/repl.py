@@ -127,7 +127,9 @@ class Shell:
         with self.con.cursor() as cursor:
             try:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", vql.TargetNotOptimizedWarning)  # printed below
+                    # printed below, once, as the shell's own "Warning:" lines
+                    warnings.simplefilter("ignore", vql.TargetNotOptimizedWarning)
+                    warnings.simplefilter("ignore", vql.FallbackWarning)
                     cursor.execute(sql)
                 for _, message in cursor.messages:
                     print(f"Warning: {message}", file=self.err, flush=True)
