@@ -80,3 +80,9 @@ def test_computed_is_never_scored() -> None:
     result = pa.table({"frame_id": [0, 1], "busy": [True, False], "computed": [True, False]})
     assert accuracy("per_frame", reference, result) == 1.0
     assert accuracy("selection", reference, result) == 1.0
+
+
+def test_rows_that_do_not_line_up_are_scored_even_without_scored_columns() -> None:
+    reference = pa.table({"name": ["a", "b", "c"]})
+    result = pa.table({"name": ["a"]})
+    assert column_scores("per_frame", reference, result, []) == {"rows": pytest.approx(0.5)}

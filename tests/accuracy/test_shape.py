@@ -35,6 +35,14 @@ def bound(con: vql.Connection, sql: str) -> Relational:
     ("SELECT video_id, avg(vehicle_count) FROM intersection GROUP BY video_id", "aggregate",
      (1,)),
     ("SELECT * FROM intersection WHERE congested", "selection", None),  # scored whole
+    # rows chosen by a function's value: by the top of an order, DISTINCT ON, a subquery's
+    # column (the result's own columns are plain: the rows are what is scored)
+    ("SELECT frame_id FROM intersection ORDER BY brightness(frame) DESC LIMIT 5", "selection",
+     ()),
+    ("SELECT DISTINCT ON (brightness(frame) > 0.45) frame_id FROM intersection", "selection",
+     ()),
+    ("SELECT x.frame_id FROM (SELECT frame_id, brightness(frame) AS b FROM intersection) x "
+     "ORDER BY x.b LIMIT 3", "selection", ()),
 ])
 def test_scored_columns(road: vql.Connection, sql: str, shape: str,
                         positions: tuple[int, ...] | None) -> None:
@@ -50,3 +58,20 @@ def test_columns_no_function_feeds_do_not_change_the_profile_key(road: vql.Conne
     assert pipeline_key(bound(road, "SELECT frame_id, vehicle_count FROM intersection")) != key
     assert pipeline_key(bound(road, "SELECT frame_id, congested(frame, 3) FROM intersection")) \
         != key
+
+
+def test_a_function_in_a_join_condition_chooses_rows(road: vql.Connection) -> None:
+    road.execute("CREATE TABLE p AS SELECT 5 AS fid, 'a' AS name")
+    plan = bound(road, "SELECT p.name FROM p JOIN intersection r ON r.frame_id = p.fid "
+                       "AND brightness(r.frame) > 0.449")
+    assert result_shape(plan) == "selection"
+
+
+def test_queries_whose_meaning_depends_on_every_column_keep_their_own_key(
+        road: vql.Connection) -> None:
+    pairs = [("SELECT video_id, avg(brightness(frame)) FROM intersection GROUP BY ALL",
+              "SELECT frame_id // 100, avg(brightness(frame)) FROM intersection GROUP BY ALL"),
+             ("SELECT frame_id, brightness FROM intersection ORDER BY 1 DESC LIMIT 5",
+              "SELECT ts, brightness FROM intersection ORDER BY 1 DESC LIMIT 5")]
+    for one, other in pairs:
+        assert pipeline_key(bound(road, one)) != pipeline_key(bound(road, other))

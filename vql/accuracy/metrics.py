@@ -194,6 +194,8 @@ def column_scores(shape: str, reference: pa.Table, result: pa.Table,
             n for n in reference.schema.names if n == "computed" and n not in scored]
         return {ROWS: selection_f1(rows_of(_without(reference, plan_only)),
                                    rows_of(_without(result, plan_only)))}
+    if shape == "per_frame" and reference.num_rows != result.num_rows:
+        return per_frame_scores(reference, result, names)  # the rows themselves differ
     if not names:
         return {}
     if shape == "aggregate":

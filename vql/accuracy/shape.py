@@ -8,6 +8,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, build_scope
 
+from vql.catalog.schema import VIDEO_COLUMNS
 from vql.plan.nodes import ApplyUDF, Filter, Relational, chain
 
 # Columns of a video pipeline that a plan decides (how a row was made), not the video.
@@ -28,9 +29,9 @@ def result_shape(plan: Relational) -> str:
     for pipeline in plan.inputs:
         if any(isinstance(n, Filter) and n.columns & udf_columns for n in chain(pipeline)):
             return "selection"
-    where = select.args.get("where") if select is not None else None
-    if where is not None and any(c.name in udf_columns for c in where.find_all(exp.Column)):
-        return "selection"
+    scope = build_scope(tree)
+    if scope is not None and any(_rows_chosen(s, udf_columns) for s in scope.traverse()):
+        return "selection"  # a WHERE, a join, ORDER BY ... LIMIT or DISTINCT on a function
     return "per_frame"
 
 
@@ -57,12 +58,22 @@ def scoring_sql(plan: Relational) -> str:
     """The plan's SQL without the output columns no frame function feeds: what an accuracy
     profile of the plan depends on (adding ``ts`` or ``path`` to a query keeps its profile)."""
     analysis = _Analysis.of(plan)
-    if analysis is None:
+    if analysis is None or _positional(analysis.select):
         return plan.sql
     kept = [e for i, e in enumerate(analysis.select.expressions) if i in analysis.positions]
     tree = analysis.select.copy()
     tree.set("expressions", [e.copy() for e in kept] or [exp.Literal.number(1)])
     return tree.sql(dialect="duckdb")
+
+
+def _positional(select: exp.Select) -> bool:
+    """Whether leaving output columns out would change what the query means: GROUP BY ALL,
+    GROUP BY or ORDER BY by position, DISTINCT (over every output column)."""
+    group, order = select.args.get("group"), select.args.get("order")
+    return bool(select.args.get("distinct") or group is not None and (
+        group.args.get("all") or any(isinstance(e, exp.Literal) for e in group.expressions))
+        or order is not None and any(isinstance(o.this, exp.Literal)
+                                     for o in order.expressions))
 
 
 class _Analysis:
@@ -105,8 +116,29 @@ def _args(tree: exp.Expr, key: str) -> list[exp.Expr]:
 
 
 def _rows_chosen(scope: Scope, udfs: set[str]) -> bool:
-    return any(c.name in udfs for key in _ROW_CLAUSES for node in _args(scope.expression, key)
-               for c in node.find_all(exp.Column))
+    """Whether a function's value decides which rows ``scope`` keeps: in a WHERE, a join's
+    condition, GROUP BY, HAVING or QUALIFY; in ORDER BY under a LIMIT (the top rows by a
+    function); in DISTINCT."""
+    select = scope.expression
+    if any(c.name in udfs for key in _ROW_CLAUSES for node in _args(select, key)
+           for c in node.find_all(exp.Column)):
+        return True
+    if not isinstance(select, exp.Select):
+        return False
+    fed = {e.alias_or_name for e in select.expressions if _fed(e.unalias(), scope, udfs)}
+
+    def chooses(node: exp.Expr) -> bool:
+        return any(c.name in fed and not c.table for c in node.find_all(exp.Column)) or \
+            _fed(node, scope, udfs)
+
+    ordered = select.args.get("order")
+    if ordered is not None and select.args.get("limit") is not None and chooses(ordered):
+        return True
+    distinct = select.args.get("distinct")
+    if distinct is None:
+        return False
+    on = distinct.args.get("on")
+    return chooses(on) if on is not None else bool(fed)
 
 
 def _fed(node: exp.Expr, scope: Scope, udfs: set[str], depth: int = 0) -> bool:
@@ -137,5 +169,4 @@ def _fed(node: exp.Expr, scope: Scope, udfs: set[str], depth: int = 0) -> bool:
     return False
 
 
-_BASE_COLUMNS = frozenset({"video_id", "path", "frame_id", "ts", "fps", "width", "height",
-                           "duration", "computed", "frame"})
+_BASE_COLUMNS = frozenset(name for name, _, _ in VIDEO_COLUMNS)

@@ -34,6 +34,10 @@ def branches(node: exp.Expr) -> list[Branch]:
     found: list[Branch] = []
     child, parent = node, node.parent
     while parent is not None and not isinstance(parent, exp.Query):
+        if isinstance(parent, exp.Window | exp.AggFunc | exp.Lambda):
+            # A window or an aggregate reads the value on other rows than the CASE's, and a
+            # lambda's parameters are not columns: computed on every row.
+            return []
         if isinstance(parent, exp.If) and isinstance(parent.parent, exp.Case):
             case = parent.parent
             index = next(i for i, x in enumerate(case.args.get("ifs") or []) if x is parent)
@@ -99,16 +103,28 @@ def lambda_variable(column: exp.Column) -> bool:
     return False
 
 
-def readable(predicate: exp.Expr, alias: str, single_source: bool) -> bool:
-    """Whether the pipeline of the video table ``alias`` can evaluate ``predicate`` itself:
-    only its own columns, no subquery, aggregate or window."""
-    if predicate.find(exp.Query, exp.AggFunc, exp.Window, exp.Placeholder) is not None:
+VOLATILE = frozenset({"random", "uuid", "gen_random_uuid", "nextval", "setseed", "now",
+                      "current_timestamp", "get_current_timestamp", "current_time",
+                      "current_date", "today"})
+
+
+def readable(predicate: exp.Expr, alias: str, columns: frozenset[str]) -> bool:
+    """Whether the pipeline of the video table ``alias`` can evaluate ``predicate`` itself,
+    exactly as DuckDB would: only its own columns (``columns``: the names an unqualified
+    column may have), no subquery, aggregate, window, parameter or volatile function (the
+    pipeline's draw of random() is not DuckDB's)."""
+    if predicate.find(exp.Query, exp.AggFunc, exp.Window, exp.Placeholder, exp.Rand,
+                      exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime) is not None:
         return False
+    for call in predicate.find_all(exp.Func):
+        name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+        if name.lower() in VOLATILE:
+            return False
     for column in predicate.find_all(exp.Column):
         if lambda_variable(column):
             continue
         if column.table and column.table != alias:
             return False
-        if not column.table and not single_source:
+        if not column.table and column.name not in columns:
             return False
     return True

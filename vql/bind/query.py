@@ -378,12 +378,16 @@ class QueryBinder:
 
     def _guard_calls(self, source: _Source) -> None:
         """A call needed only inside CASE branches runs only where they are reached."""
-        single = len({s.alias for s in self.sources.values()}) == 1
+        # Unqualified names in a condition must be this table's own columns: its metadata and
+        # its function columns (another table's column would be unknown to the pipeline).
+        own = frozenset(VIDEO_COLUMN_NAMES | {c.column for c in source.calls.values()})
         guarded: dict[tuple[str, tuple[t.Any, ...]], str] = {}
+        needs: dict[tuple[str, tuple[t.Any, ...]], frozenset[str]] = {}
         for key, occurrences in source.branches.items():
             predicate = guards.guard(occurrences)
-            if predicate is None or not guards.readable(predicate, source.alias, single):
+            if predicate is None or not guards.readable(predicate, source.alias, own):
                 continue
+            needs[key] = frozenset(c.name for c in predicate.find_all(exp.Column)) & own
             for col in predicate.find_all(exp.Column):
                 if not _is_lambda_var(col):
                     col.set("table", None)
@@ -393,7 +397,8 @@ class QueryBinder:
             if any(name in sql for name in columns):
                 continue  # its condition reads another guarded call: computed everywhere
             # Its values exist on some rows only: never cached as if they were every row's.
-            source.calls[key] = dataclasses.replace(source.calls[key], when=sql, version=None)
+            source.calls[key] = dataclasses.replace(source.calls[key], when=sql,
+                                                    needs=needs[key], version=None)
 
     def _udf_call(self, source: _Source, function: FrameFunction, node: exp.Anonymous) -> UDFCall:
         values = self._arguments(function, node)
@@ -496,6 +501,8 @@ class QueryBinder:
                  and self._plain_columns(src.name) is not None}
         for alias, table in videos.items():
             source = self._source(alias, table)
+            if not source.calls and not source.encode_frame:
+                continue  # nothing is decoded: nothing to spare
             found = semijoin.join_keys(select, alias, plain, self._has_column) + \
                 semijoin.in_subquery_keys(
                 select, alias, len(scope.sources) == 1, self._reads_plain_tables_only)
@@ -508,13 +515,21 @@ class QueryBinder:
         return column.lower() in (self._plain_columns(table) or set())
 
     def _reads_plain_tables_only(self, query: exp.Expr) -> bool:
-        """A simple uncorrelated query: one plain table, its own columns only."""
-        if not isinstance(query, exp.Select) or query.args.get("joins") or \
-                query.find(exp.Subquery) is not None:
+        """A simple, uncorrelated, deterministic query: one plain table (not a CTE of that
+        name), its own columns only, no LIMIT or sample (their rows could differ when the
+        statement runs it again)."""
+        if not isinstance(query, exp.Select) or query.args.get("joins") or query.find(
+                exp.Subquery, exp.Limit, exp.TableSample, exp.Rand) is not None:
             return False
         table = query.args.get("from_") or query.args.get("from")
         source = table.this if table is not None else None
-        if not isinstance(source, exp.Table) or self._is_video(source) or source.args.get("db"):
+        if not isinstance(source, exp.Table) or self._is_video(source) or \
+                source.args.get("db") or source.args.get("catalog"):
+            return False
+        withs = [w for node in [query, *_ancestors(query)]
+                 if isinstance(w := node.args.get("with_"), exp.With)]
+        ctes = {cte.alias.lower() for w in withs for cte in w.expressions}
+        if source.name.lower() in ctes:
             return False
         columns = self._plain_columns(source.name)
         own = {source.alias_or_name.lower(), source.name.lower()}
@@ -634,6 +649,14 @@ class QueryBinder:
         columns = METADATA_COLUMNS + tuple(c.column for c in source.calls.values())
         columns += ("frame",) if source.encode_frame else ()
         return Project(node, source.view, columns, source.encode_frame)
+
+
+def _ancestors(node: exp.Expr) -> list[exp.Expr]:
+    found = []
+    while node.parent is not None:
+        node = node.parent
+        found.append(node)
+    return found
 
 
 def _int_literal(node: exp.Expr | None) -> int | None:

@@ -14,13 +14,15 @@ uncorrelated ``IN`` subqueries over one plain table; at most MAX_KEYS keys.
 
 from __future__ import annotations
 
+import math
 import typing as t
 from collections.abc import Callable
 
 from sqlglot import exp
 
 KEY_COLUMNS = frozenset({"frame_id", "ts", "video_id"})
-MAX_KEYS = 10_000
+# More keys than this are not worth it: the filter's IN list is evaluated on every batch.
+MAX_KEYS = 2_000
 
 Keys = Callable[[str], list[t.Any] | None]  # runs a query, gives its first column (None: failed)
 
@@ -60,6 +62,8 @@ def join_keys(select: exp.Select, alias: str, plain: dict[str, exp.Table],
                         or not has_column(plain[other.table].name, other.name):
                     continue
                 table = plain[other.table]
+                if table.args.get("db") or table.args.get("catalog"):
+                    continue  # another schema or attached database: not looked up here
                 source = exp.Table(this=table.this.copy(), db=table.args.get("db"))
                 found.append((key, f"SELECT DISTINCT {exp.column(other.name).sql('duckdb')} "
                                    f"FROM {source.sql('duckdb')}"))
@@ -88,10 +92,17 @@ def in_subquery_keys(select: exp.Select, alias: str, single: bool,
 
 
 def key_filter(key: str, values: list[t.Any] | None) -> str | None:
-    """The pipeline filter for ``key`` given the plain side's keys (None: do not filter)."""
+    """The pipeline filter for ``key`` given the plain side's keys (None: do not filter).
+    Only plain finite numbers are used as they are: a DECIMAL, a string or a NaN compares
+    with DuckDB's casts, which a literal list would not reproduce, so then nothing is
+    filtered."""
     if values is None or len(values) > MAX_KEYS:
         return None
-    kept = sorted({v for v in values if isinstance(v, int | float) and not isinstance(v, bool)})
+    present = [v for v in values if v is not None]
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+           for v in present):
+        return None
+    kept = sorted(set(present))
     if not kept:
         return "false"
     literals = ", ".join(exp.Literal.number(v).sql("duckdb") for v in kept)

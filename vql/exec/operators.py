@@ -195,16 +195,22 @@ class DecodeOp(UnaryOp):
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         reader: FrameReader | None = None
-        for batch in self.child.batches(ctx):
-            path = batch.column("path")[0].as_py()
-            if reader is None or reader.path != path:
-                size = scaled_size(batch.column("width")[0].as_py(),
-                                   batch.column("height")[0].as_py(), self.scale)
-                reader = FrameReader(path, self.threads, size)
-            frames = reader.read(batch.column("frame_id").to_numpy())
-            ctx.stats.frames_decoded += len(frames)
-            tensor = pa.FixedShapeTensorArray.from_numpy_ndarray(frames)
-            yield batch.append_column(FRAME_FIELD, tensor)
+        try:
+            for batch in self.child.batches(ctx):
+                path = batch.column("path")[0].as_py()
+                if reader is None or reader.path != path:
+                    if reader is not None:
+                        reader.close()
+                    size = scaled_size(batch.column("width")[0].as_py(),
+                                       batch.column("height")[0].as_py(), self.scale)
+                    reader = FrameReader(path, self.threads, size)
+                frames = reader.read(batch.column("frame_id").to_numpy())
+                ctx.stats.frames_decoded += len(frames)
+                tensor = pa.FixedShapeTensorArray.from_numpy_ndarray(frames)
+                yield batch.append_column(FRAME_FIELD, tensor)
+        finally:
+            if reader is not None:
+                reader.close()
 
 
 def scaled_size(width: int, height: int, scale: float) -> tuple[int, int] | None:
@@ -323,16 +329,25 @@ THUMB_FIELD = "__vql_thumb"  # a frame's 64x36 grey thumbnail, when no pixels ar
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
     """The 64x36 grey thumbnail (0..1, float32) a cascade compares frames by."""
+    return grey_levels(small_grey(frame))
+
+
+def small_grey(frame: np.ndarray) -> np.ndarray:
+    """The thumbnail's grey levels (64x36 uint8): what a trace keeps, a quarter of the size."""
     import cv2
 
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    return t.cast(np.ndarray, cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA))
+
+
+def grey_levels(small: np.ndarray) -> np.ndarray:
+    return small.astype(np.float32) / 255
 
 
 def thumbnails_of(batch: pa.RecordBatch) -> np.ndarray:
     """The batch's thumbnails: from its pixels, or from a thumbnail column (a trace's)."""
-    if THUMB_FIELD in batch.schema.names:
-        return t.cast(np.ndarray, batch.column(THUMB_FIELD).to_numpy_ndarray())
+    if THUMB_FIELD in batch.schema.names:  # a trace's grey levels (uint8)
+        return grey_levels(batch.column(THUMB_FIELD).to_numpy_ndarray())
     frames = frames_of(batch)
     return np.stack([thumbnail(f) for f in frames]) if len(frames) else \
         np.zeros((0, 36, 64), np.float32)

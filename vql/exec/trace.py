@@ -26,7 +26,7 @@ from vql.exec.operators import (
     Operator,
     UnaryOp,
     _video_id,
-    thumbnail,
+    small_grey,
 )
 
 
@@ -63,7 +63,7 @@ class Trace:
                                             names=list(self.columns)))
         if FRAME_FIELD in batch.schema.names and self.has_thumbnails:
             frames = batch.column(FRAME_FIELD).to_numpy_ndarray()
-            video.thumbs.append(np.stack([thumbnail(f) for f in frames]))
+            video.thumbs.append(np.stack([small_grey(f) for f in frames]))
         else:
             self.has_thumbnails = False
         self.frames += batch.num_rows
@@ -124,7 +124,7 @@ class TraceThumbnailOp(UnaryOp):
         if not self.trace.has_thumbnails:
             return self.child.schema
         return self.child.schema.append(
-            pa.field(THUMB_FIELD, pa.fixed_shape_tensor(pa.float32(), (36, 64))))
+            pa.field(THUMB_FIELD, pa.fixed_shape_tensor(pa.uint8(), (36, 64))))
 
     def describe(self) -> str:
         return "Replay: frames stand in by their thumbnails from the exact run's trace"
@@ -136,7 +136,7 @@ class TraceThumbnailOp(UnaryOp):
                 yield batch
                 continue
             thumbs = self.trace.thumbnails(batch) if batch.num_rows else \
-                np.zeros((0, 36, 64), np.float32)
+                np.zeros((0, 36, 64), np.uint8)
             yield batch.append_column(self.schema.field(THUMB_FIELD),
                                       pa.FixedShapeTensorArray.from_numpy_ndarray(thumbs))
 

@@ -48,11 +48,20 @@ def _reorder(root: PlanNode) -> PlanNode:
     early = [] if stateful else [f for f in ordered if not f.columns & _udf_columns(udfs)]
     out: list[PlanNode] = [*base, *early, *decode, *stateful]
     done = {u.call.column for u in stateful}
+
+    def place(column: str) -> None:
+        """A function's column, after the columns its guard (a CASE condition) reads."""
+        for need in sorted(by_column[column].call.needs & by_column.keys() - done,
+                           key=lambda c: stateless.index(by_column[c])):
+            place(need)
+        if column not in done:
+            out.append(by_column[column])
+            done.add(column)
+
     for f in (f for f in ordered if f not in early):
         for column in sorted(f.columns & by_column.keys() - done,
                              key=lambda c: stateless.index(by_column[c])):
-            out.append(by_column[column])
-            done.add(column)
+            place(column)
         out.append(f)
     out.extend(u for u in stateless if u.call.column not in done)
     return rebuild(out + tail)

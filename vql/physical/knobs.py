@@ -16,6 +16,7 @@ The reference configuration (every frame, native resolution) is ``Config()``. A 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -134,6 +135,10 @@ def configure(pipeline: PlanNode, config: Config, controlled: bool = False,
         return rebuild([*base, decode, *rest, *tail])
     scan = nodes[0]
     assert isinstance(scan, VideoScan)
+    # A skipped row takes a processed frame's values, and that frame's CASE branch may not
+    # have needed them: with filling, every function runs on every processed frame.
+    udfs = [u.replace(call=dataclasses.replace(u.call, when=None, needs=frozenset()))
+            for u in udfs]
     early = [n for n in nodes[decode_at:] if isinstance(n, Filter) and n not in late]
     sample = Sample(scan, config.fps if config.fps is not None else math.inf, fill=True)
     gate = [] if config.diff is None else [DiffGate(scan, config.diff, pass_rate)]

@@ -375,7 +375,7 @@ class Tuner:
         if not self.profile:
             notes.append(f"accuracy not profiled{': ' + reason if reason else ''}: running the "
                          "query profiles it (WITH ACCURACY: from its exact run)")
-            return stored if stored and not reason.startswith("the table") else []
+            return stored if stored and content == stored[0].content else []
         if self._observable(reference_s):
             return self._from_exact_run(profiler, configs, costs, reference_s, key, reason,
                                         notes)
@@ -398,7 +398,7 @@ class Tuner:
             notes.append(f"accuracy not profiled{': ' + reason if reason else ''}: the "
                          f"profiling budget ({budget:.2f} s, {basis}) buys no useful clips; "
                          "a query of this pipeline WITH ACCURACY (no LATENCY) builds the profile")
-            return stored if stored and not reason.startswith("the table") else []
+            return stored if stored and content == stored[0].content else []
         started = time.perf_counter()
         def seconds_of(config: Config, measured: list[AccuracyProfile]) -> float:
             return self._seconds(config, costs, pass_rate(config, measured))

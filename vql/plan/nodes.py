@@ -45,13 +45,18 @@ class PlanNode:
         return type(self).__name__
 
 
-def variant_of(constants: tuple[t.Any, ...]) -> str:
-    """A function's constant arguments as its measured costs are filed under (optional
-    arguments left NULL at the end are left out, so adding one keeps the costs measured)."""
+def given(constants: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
+    """The constant arguments without the optional ones left NULL at the end."""
     kept = list(constants)
     while kept and kept[-1] is None:
         kept.pop()
-    return repr(tuple(kept))
+    return tuple(kept)
+
+
+def variant_of(constants: tuple[t.Any, ...]) -> str:
+    """A function's constant arguments as its measured costs are filed under (adding an
+    optional argument to a function keeps the costs measured)."""
+    return repr(given(constants))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,7 @@ class UDFCall:
     # Computed only on rows where this predicate (DuckDB SQL over the stream's columns) holds,
     # NULL elsewhere: a call inside a CASE branch (vql/bind/guards.py)
     when: str | None = None
+    needs: frozenset[str] = frozenset()  # the function columns ``when`` reads
 
     def cache_key(self) -> str:
         """What its cached results are filed under (with the video's content and scale).
@@ -78,10 +84,8 @@ class UDFCall:
 
     def text(self) -> str:
         """The call as SQL; optional arguments left NULL at the end are not shown."""
-        constants = list(self.constants)
-        while constants and constants[-1] is None:
-            constants.pop()
-        args = ", ".join(["frame", *("NULL" if c is None else repr(c) for c in constants)])
+        args = ", ".join(["frame", *("NULL" if c is None else repr(c)
+                                     for c in given(self.constants))])
         return f"{self.function}({args})"
 
 
