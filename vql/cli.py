@@ -81,13 +81,16 @@ def render_main(argv: list[str]) -> int:
                         "ts/frame_id and values (a timeline)")
     parser.add_argument("--out", required=True, help="clip.mp4, clip.avi, a folder, or plot.png")
     parser.add_argument("--timeline", action="store_true", help="plot values over time")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace FILE if it exists (never a video a table reads)")
     parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
                         help="the database file (default: $VQL_DATABASE or :memory:)")
     args = parser.parse_args(argv)
     target = args.out.replace("'", "''")
     head = "RENDER TIMELINE" if args.timeline else "RENDER"
     query = args.query.strip().rstrip(";")
-    return main(["--db", args.db, "-c", f"{head} '{target}' AS {query};"])
+    overwrite = " OVERWRITE" if args.overwrite else ""
+    return main(["--db", args.db, "-c", f"{head} '{target}'{overwrite} AS {query};"])
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
 from vql.exec.statements import build_macro, execute, function_from_file
 from vql.functions.registry import FunctionRegistry
+from vql.memory import keep_large_blocks_mapped
 from vql.optimize import OptimizerOptions
 from vql.settings import Settings
 from vql.sql.parse import number_placeholders, parse, to_sql
@@ -59,6 +60,7 @@ class Engine:
         except duckdb.Error as error:
             raise errors.OperationalError(f"cannot open database {database!r}: {error}") \
                 from error
+        keep_large_blocks_mapped()  # memory flat in a video's length (vql/memory.py)
         # VQL reports progress itself (Connection.set_progress_handler); DuckDB's own bar would
         # print over results, and from batch-run workers.
         self.duck.execute("SET enable_progress_bar = false")
@@ -107,6 +109,9 @@ class Engine:
             trees = parse(text)
         except errors.Error as error:
             raise error.with_source(sql) from None
+        except RecursionError:
+            raise errors.ParseError("the statement is nested too deeply to parse",
+                                    sql=sql) from None
         if not trees:
             raise errors.ProgrammingError("no statement to execute", sql=sql)
         result = Result()
@@ -118,8 +123,9 @@ class Engine:
 
     def _run_one(self, tree: t.Any, params: tuple[t.Any, ...], sql: str) -> Result:
         started, clock = time.time(), time.perf_counter()
-        text = to_sql(tree)
+        text = ""
         try:
+            text = to_sql(tree)
             self.flush_history()
             bound = Binder(self.catalog, self.registry, params, self.settings.batch_size,
                            self.settings.device).bind(tree)
@@ -132,6 +138,22 @@ class Engine:
             raise error.with_source(sql) from error.__cause__
         except duckdb.Error as error:
             converted = convert_duckdb_error(error)
+            self.recover(converted)
+            self._history.append((text, started, time.perf_counter() - clock, "error",
+                                  str(converted)))
+            raise converted.with_source(sql) from error
+        except (RecursionError, MemoryError) as error:
+            converted = errors.ProgrammingError(
+                f"the statement is too deeply nested or too large to run "
+                f"({type(error).__name__})")
+            self.recover(converted)
+            self._history.append((text, started, time.perf_counter() - clock, "error",
+                                  str(converted)))
+            raise converted.with_source(sql) from error
+        except Exception as error:
+            # A bug of VQL's own: still one VQL error (PEP 249's InternalError) and a usable
+            # connection, with the original kept as the cause.
+            converted = errors.InternalError(f"{type(error).__name__}: {error}")
             self.recover(converted)
             self._history.append((text, started, time.perf_counter() - clock, "error",
                                   str(converted)))

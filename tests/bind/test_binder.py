@@ -110,3 +110,38 @@ def test_explain_analyze_runs_the_query(room: vql.Connection) -> None:
     text = "\n".join(r[0] for r in room.execute(
         "EXPLAIN ANALYZE SELECT brightness FROM room SAMPLE 1 FPS"))
     assert "rows returned: 140" in text and "frames_decoded: 140" in text
+
+
+def test_a_function_keeps_the_parameter_values_it_was_created_with(
+        road: vql.Connection) -> None:
+    road.execute("CREATE FUNCTION bright AS brightness(frame) > ?", [0.1])
+    (body,), = road.execute("SELECT body FROM vql_catalog.functions "
+                            "WHERE name = 'bright'").fetchall()
+    assert body == "brightness(frame) > 0.1"
+    expected = road.execute("SELECT count(*) FROM intersection "
+                            "WHERE brightness > 0.1 AND frame_id < 100").fetchall()
+    # the later statement's parameter is its own, not the function's
+    assert road.execute("SELECT count(*) FROM intersection WHERE bright AND frame_id < ?",
+                        [100]).fetchall() == expected == [(100,)]
+
+
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM vql_catalog.table_videos",
+    "UPDATE vql_catalog.videos SET fps = 1",
+    "DROP TABLE vql_catalog.frames",
+    "INSERT INTO vql_catalog.video_tables VALUES ('x', now())",
+    "ALTER TABLE vql_catalog.frames ADD COLUMN z INTEGER",
+    "CREATE TABLE vql_catalog.mine (a INTEGER)",
+    "TRUNCATE vql_catalog.frames",
+])
+def test_user_sql_cannot_change_the_catalog(room: vql.Connection, sql: str) -> None:
+    with pytest.raises(vql.BindError, match="vql_catalog is VQL's catalog"):
+        room.execute(sql)
+    assert room.execute("SELECT count(*) FROM room").fetchall() == [(1394,)]
+    assert room.execute("SELECT count(*) FROM vql_catalog.frames").fetchall() == [(1394,)]
+
+
+def test_a_function_name_is_a_plain_identifier(room: vql.Connection) -> None:
+    with pytest.raises(vql.CatalogError, match="use letters, digits and _"):
+        room.execute('CREATE FUNCTION "g""h" AS brightness(frame) > 0.5')
+    assert room.execute("SELECT 1").fetchall() == [(1,)]

@@ -153,8 +153,8 @@ def test_plain_tables_cannot_shadow_a_video_table(room: vql.Connection, sql: str
 def test_a_version_3_catalog_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     with vql.connect(path) as con:  # make it look like a catalog written by version 3
-        con.execute("ALTER TABLE vql_catalog.accuracy_profiles DROP COLUMN config")
-        con.execute("UPDATE vql_catalog.meta SET value = '3' WHERE key = 'schema_version'")
+        con.engine.duck.execute("ALTER TABLE vql_catalog.accuracy_profiles DROP COLUMN config")
+        con.engine.duck.execute("UPDATE vql_catalog.meta SET value = '3' WHERE key = 'schema_version'")
         con.commit()
     with vql.connect(path) as con:
         columns = [r[0] for r in con.execute(

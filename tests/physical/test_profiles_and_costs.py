@@ -209,7 +209,7 @@ def test_pipelines_run_at_the_measured_best_batch_size(road: vql.Connection) -> 
                 if r[0] == "detect" and r[2] == "native"}
     assert analyzed == {1, 4, 16, 32}  # the batch-size curve
     # Make batches of 4 clearly the cheapest for both functions.
-    road.execute("UPDATE vql_catalog.profiles SET ms_per_frame = 0.01 "
+    road.engine.duck.execute("UPDATE vql_catalog.profiles SET ms_per_frame = 0.01 "
                  "WHERE batch_size = 4 AND operator IN ('detect', 'brightness')")
     plan = "\n".join(r[0] for r in road.execute("EXPLAIN " + sql).fetchall())
     assert "batches of 4" in plan

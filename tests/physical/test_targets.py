@@ -156,7 +156,8 @@ def test_a_stateless_pipeline_is_profiled_from_its_exact_run(uncached: vql.Conne
                          "WITH ACCURACY 0.95")
     assert other.tuning is not None
     assert any("accuracy profile reused" in note for note in other.tuning.notes)
-    uncached.execute("UPDATE vql_catalog.accuracy_profiles SET content = 'other videos'")
+    other.fetchall()
+    uncached.engine.duck.execute("UPDATE vql_catalog.accuracy_profiles SET content = 'other videos'")
     stale = uncached.execute(sql + " WITH ACCURACY 0.9")
     assert stale.tuning is not None
     assert any("profiled again: the table's videos changed" in n for n in stale.tuning.notes)
@@ -233,7 +234,7 @@ def test_drifted_content_drops_the_accuracy_profile(road: vql.Connection) -> Non
     road.execute(sql).fetchall()  # builds the profile against it
     # Make the stored profile say: 1 FPS is exact (lower rates useless), and sampled frames
     # never changed; the vehicle counts of the road video do change.
-    road.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0, "
+    road.engine.duck.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0, "
                  "accuracy = CASE WHEN value >= 1 THEN 1 ELSE 0 END WHERE knob = 'fps'")
     cur = road.execute(sql)
     cur.fetchall()  # the check runs once every row has been read
@@ -248,7 +249,7 @@ def test_drift_is_checked_under_a_latency_target_too(uncached: vql.Connection) -
     the rates it used. Brightness differs between almost any two frames; the profile is made
     to say it never does."""
     uncached.execute("SELECT avg(brightness) FROM intersection WITH ACCURACY 0.9").fetchall()
-    uncached.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0 "
+    uncached.engine.duck.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0 "
                      "WHERE knob = 'fps'")
     cur = uncached.execute("SELECT avg(brightness) FROM intersection WITH LATENCY 2s")
     cur.fetchall()

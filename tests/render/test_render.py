@@ -107,3 +107,48 @@ def test_the_render_command(tmp_path: Path, road_video: Path,
     assert main(["render", "SELECT path, ts, brightness FROM road", "--timeline",
                  "--out", str(tmp_path / "t.png"), "--db", db]) == 0
     assert "timeline" in capsys.readouterr().out and (tmp_path / "t.png").stat().st_size > 0
+
+
+# --- RENDER cannot destroy data (issue 12) ---------------------------------------------------
+
+def test_render_never_writes_over_a_video_a_table_reads(road: vql.Connection,
+                                                       road_video: Path) -> None:
+    before = road_video.stat().st_mtime
+    with pytest.raises(vql.ProgrammingError, match="a video table reads"):
+        road.execute(f"RENDER '{road_video}' OVERWRITE AS SELECT path, frame_id "
+                     "FROM intersection WHERE frame_id < 2")
+    assert road_video.stat().st_mtime == before
+
+
+def test_render_never_writes_over_the_database(tmp_path: Path, road_video: Path) -> None:
+    database = tmp_path / "v.duckdb"
+    with vql.connect(database) as con:
+        con.execute("LOAD VIDEO ? INTO road", [str(road_video)])
+        with pytest.raises(vql.ProgrammingError, match="the database holds"):
+            con.execute(f"RENDER '{database}.wal' OVERWRITE AS SELECT path, frame_id "
+                        "FROM road WHERE frame_id < 2")
+        assert con.execute("SELECT count(*) FROM road").fetchall() == [(377,)]
+
+
+def test_an_existing_file_is_replaced_only_when_asked(road: vql.Connection,
+                                                     tmp_path: Path) -> None:
+    target = tmp_path / "plot.png"
+    target.write_bytes(b"keep me")
+    query = "AS SELECT ts, brightness FROM intersection WHERE frame_id < 5"
+    with pytest.raises(vql.ProgrammingError, match="OVERWRITE"):
+        road.execute(f"RENDER TIMELINE '{target}' {query}")
+    assert target.read_bytes() == b"keep me"
+    road.execute(f"RENDER TIMELINE '{target}' OVERWRITE {query}")
+    assert target.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("", "RENDER needs a file name"),
+    ("plot.mp4", "a timeline is an image"),
+])
+def test_bad_timeline_targets_are_refused_before_the_query_runs(
+        road: vql.Connection, target: str, message: str) -> None:
+    with pytest.raises(vql.ProgrammingError, match=message):
+        road.execute(f"RENDER TIMELINE '{target}' AS SELECT ts, brightness FROM intersection")
+    stats = road.execute("SELECT 1").fetchall()
+    assert stats == [(1,)]

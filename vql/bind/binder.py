@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 from collections.abc import Callable
 
@@ -9,7 +10,7 @@ from sqlglot import exp
 
 from vql.bind import statements as st
 from vql.bind.options import QueryOptions, lift
-from vql.bind.query import QueryBinder, localize_params, position_of
+from vql.bind.query import QueryBinder, _literal, localize_params, position_of
 from vql.catalog import Catalog
 from vql.errors import BindError, CatalogError, suggestion
 from vql.functions.registry import FunctionRegistry
@@ -34,6 +35,7 @@ class Binder:
         return self.bind_query(tree)
 
     def bind_query(self, tree: exp.Expr) -> st.Query:
+        _check_catalog_untouched(tree)
         if isinstance(tree, exp.Command):
             return self._verbatim(tree)
         self._check_not_shadowing(tree)
@@ -64,6 +66,42 @@ def _name(node: exp.Expr) -> str:
     return node.name
 
 
+CATALOG_SCHEMA = "vql_catalog"
+# Statements that change what they name: their targets may not be in the catalog schema.
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Create, exp.Alter,
+           exp.TruncateTable, exp.Merge, exp.Copy)
+
+
+def _check_catalog_untouched(tree: exp.Expr) -> None:
+    """The catalog schema is VQL's: SQL may read it, only VQL's own statements change it
+    (a DELETE FROM vql_catalog.table_videos would empty video tables behind the engine)."""
+    if isinstance(tree, exp.Command):
+        text = tree.sql(dialect="duckdb").lower()
+        words = text.split()
+        if words and words[0] in ("truncate", "alter", "drop", "delete", "update", "insert",
+                                  "copy", "vacuum", "comment") and CATALOG_SCHEMA in text:
+            raise BindError(_CATALOG_MESSAGE)
+        return
+    if not isinstance(tree, _WRITES):
+        return
+    targets = [tree.this, *(tree.expressions if isinstance(tree, exp.TruncateTable) else []),
+               *(tree.args.get("tables") or [])]
+    for target in targets:
+        if target is None:
+            continue
+        node = target.this if isinstance(target, exp.Schema) else target
+        names = [node.args.get("db"), node.args.get("catalog")] if isinstance(node, exp.Table) \
+            else [node]
+        if any(isinstance(n, exp.Expr) and n.name.lower() == CATALOG_SCHEMA for n in names) \
+                or isinstance(node, exp.Table) and node.name.lower() == CATALOG_SCHEMA:
+            raise BindError(_CATALOG_MESSAGE, position=position_of(node))
+
+
+_CATALOG_MESSAGE = (f"{CATALOG_SCHEMA} is VQL's catalog: read it with SQL, change it with VQL's "
+                    "statements (LOAD VIDEO, DROP VIDEO TABLE, CREATE/DROP FUNCTION, CLEAR "
+                    "CACHE, ANALYZE)")
+
+
 def _text_argument(binder: Binder, node: exp.Expr, what: str) -> str:
     """A string literal, or the value of a ? parameter, which must be a string."""
     if isinstance(node, exp.Placeholder):
@@ -73,7 +111,7 @@ def _text_argument(binder: Binder, node: exp.Expr, what: str) -> str:
         value = binder.params[index - 1]
         if not isinstance(value, str | bytes) and not hasattr(value, "__fspath__"):
             raise BindError(f"{what} must be a string, not {type(value).__name__}")
-        return str(value.decode() if isinstance(value, bytes) else value)
+        return os.fsdecode(value) if isinstance(value, bytes) else str(value)
     return str(node.name)
 
 
@@ -99,8 +137,29 @@ def _create_function(binder: Binder, tree: d.CreateVqlFunction) -> st.Bound:
         source = _text_argument(binder, tree.args["source"], "the function file")
         return st.CreateFunction(name, replace, source_file=source)
     params = tuple(p.name for p in tree.args.get("params") or ()) or ("frame",)
-    body = tree.args["expression"].sql(dialect=DIALECT, normalize_functions=False)
+    expression = _with_values(binder, tree.args["expression"].copy())
+    body = expression.sql(dialect=DIALECT, normalize_functions=False)
     return st.CreateFunction(name, replace, params=params, body=body)
+
+
+def _with_values(binder: Binder, expression: exp.Expr) -> exp.Expr:
+    """The ? parameters of a function's definition replaced by their values: the function
+    keeps the values it was created with (a later statement's parameters are its own)."""
+    for node in list(expression.find_all(exp.Placeholder)):
+        if not str(node.name).isdigit():
+            continue
+        index = int(node.name)
+        if index > len(binder.params):
+            raise BindError(f"parameter ${index} has no value ({len(binder.params)} given)")
+        value = binder.params[index - 1]
+        if value is not None and not isinstance(value, bool | int | float | str):
+            raise BindError(f"a function's definition takes numbers, strings, booleans or NULL "
+                            f"as parameters, not {type(value).__name__}")
+        literal = _literal(value)
+        if node is expression:
+            return literal
+        node.replace(literal)
+    return expression
 
 
 def _drop_function(binder: Binder, tree: d.DropVqlFunction) -> st.Bound:
@@ -152,7 +211,8 @@ def _render(binder: Binder, tree: d.RenderQuery) -> st.Bound:
     inner = binder.bind(tree.this)
     if not isinstance(inner, st.Query) or inner.returns_rows is False:
         raise BindError("RENDER takes a query that returns rows")
-    return st.Render(inner, tree.args["target"].name, bool(tree.args.get("timeline")))
+    return st.Render(inner, tree.args["target"].name, bool(tree.args.get("timeline")),
+                     bool(tree.args.get("overwrite")))
 
 
 def _transaction(action: str) -> Callable[[Binder, exp.Expr], st.Bound]:

@@ -87,11 +87,12 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class Render:
-    """RENDER [TIMELINE] 'file' AS <query>: a picture of the query's result."""
+    """RENDER [TIMELINE] 'file' [OVERWRITE] AS <query>: a picture of the query's result."""
 
     query: Query
     target: str
     timeline: bool
+    overwrite: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,10 +82,16 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
     plan, operators = planned.plan, planned.operators
     ctx = ExecContext(engine.settings, _reporter(engine, operators))
     views: list[str] = []
+    streams: list[pa.RecordBatchReader] = []
     duck = engine.duck
 
     def finish() -> None:
-        _abort(duck)  # a result not read to its end still holds the connection
+        # A result not read to its end holds the connection until its reader is closed
+        # (DuckDB's abort does not release it: "connection has an open result").
+        for stream in streams:
+            stream.close()
+        streams.clear()
+        _abort(duck)
         for view in views:
             try:
                 duck.unregister(view)
@@ -127,6 +133,7 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is needed
             stream = duck.to_arrow_reader(engine.settings.batch_size * 64)
+        streams.append(stream)
         return Result(reader=_translating(stream, ctx), description=description,
                       messages=messages, stats=ctx.stats, finish=finish, tuning=planned.tuning)
     except BaseException as error:

@@ -136,8 +136,13 @@ def _create_function(engine: Engine, stmt: st.CreateFunction) -> Result:
 
 
 def _check_function_name(name: str) -> None:
+    import re
+
     from sqlglot import exp
 
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise CatalogError(f"{name!r} cannot name a function: use letters, digits and _ (a "
+                           "function is called by its bare name, name(frame))")
     call = parse_expression(f"{name}(1)")
     if not isinstance(call, exp.Anonymous):
         raise CatalogError(f"{name!r} is the name of a built-in SQL function; choose another")
@@ -297,11 +302,22 @@ def _clear_cache(engine: Engine, stmt: st.ClearCache) -> Result:
 def _render(engine: Engine, stmt: st.Render) -> Result:
     """Run the query and draw its result: a clip or images, or a timeline plot."""
     from vql.render import render_clip, render_timeline
+    from vql.render.target import check_target
 
+    videos = [v.path for name in engine.catalog.video_tables()
+              for v in engine.catalog.videos_of(name)]
+    database = [] if engine.database == ":memory:" else [engine.database,
+                                                          engine.database + ".wal"]
+    check_target(stmt.target, stmt.timeline, stmt.overwrite, videos + database)
     result = _query(engine, stmt.query)
     try:
         if result.reader is None:
             raise ProgrammingError("RENDER takes a query that returns rows")
+        names = result.reader.schema.names
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ProgrammingError(f"RENDER draws columns by name; {', '.join(twice)} "
+                                   "appears more than once: give each an alias")
         if stmt.timeline:
             rendered = render_timeline(result.reader.read_all(), stmt.target)
         else:

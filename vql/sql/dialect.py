@@ -11,7 +11,7 @@ The added syntax:
     DROP FUNCTION [IF EXISTS] name
     SHOW FUNCTIONS
     CLEAR CACHE [function]
-    RENDER [TIMELINE] 'file' AS <query>
+    RENDER [TIMELINE] 'file' [OVERWRITE] AS <query>
     EXPLAIN [ANALYZE] <statement>
     <query> [SAMPLE <n> FPS] [WITH LATENCY <n>(ms|s|min) [AND ACCURACY <a>] [AND COST <usd>]
              [BEST EFFORT]]
@@ -67,7 +67,7 @@ class ClearCache(exp.Expression):
 class RenderQuery(exp.Expression):
     """RENDER 'clip.mp4' AS <query> (annotated frames) or RENDER TIMELINE 'plot.png' AS <query>."""
 
-    arg_types = {"this": True, "target": True, "timeline": False}
+    arg_types = {"this": True, "target": True, "timeline": False, "overwrite": False}
 
 
 class VqlExplain(exp.Expression):
@@ -266,13 +266,14 @@ class VqlParser(DuckDBParser):
         timeline = self._match_text_seq("TIMELINE")
         target = self._parse_string()
         if target is None:
-            self.raise_error("Expected RENDER [TIMELINE] 'file' AS <query>")
+            self.raise_error("Expected RENDER [TIMELINE] 'file' [OVERWRITE] AS <query>")
+        overwrite = self._match_text_seq("OVERWRITE")
         if not self._match(TokenType.ALIAS):
             self.raise_error("Expected AS <query> after the file name")
         query = self._parse_statement()
         if not isinstance(query, exp.Query | VideoQuery):
             self.raise_error("RENDER ... AS takes a query (SELECT ...)")
-        return RenderQuery(this=query, target=target, timeline=timeline)
+        return RenderQuery(this=query, target=target, timeline=timeline, overwrite=overwrite)
 
     def _parse_vql_explain(self) -> exp.Expr:
         analyze = self._match_text_seq("ANALYZE")
@@ -318,7 +319,8 @@ def _clear_cache_sql(gen: DuckDBGenerator, e: ClearCache) -> str:
 
 def _render_sql(gen: DuckDBGenerator, e: RenderQuery) -> str:
     timeline = "TIMELINE " if e.args.get("timeline") else ""
-    return f"RENDER {timeline}{gen.sql(e, 'target')} AS {gen.sql(e, 'this')}"
+    overwrite = " OVERWRITE" if e.args.get("overwrite") else ""
+    return f"RENDER {timeline}{gen.sql(e, 'target')}{overwrite} AS {gen.sql(e, 'this')}"
 
 
 def _explain_sql(gen: DuckDBGenerator, e: VqlExplain) -> str:

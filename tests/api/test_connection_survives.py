@@ -1,0 +1,48 @@
+"""A connection stays usable after any failure, and only VQL errors escape (issue 12: a
+statement list left a result open and broke the connection for good; RENDER errors did the
+same; several inputs raised Python's own exceptions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vql
+
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_several_statements_in_one_call(autocommit: bool) -> None:
+    con = vql.connect(":memory:", autocommit=autocommit)
+    assert con.cursor().execute("SELECT 1; SELECT 2").fetchall() == [(2,)]
+    assert con.execute("SELECT 3").fetchall() == [(3,)]
+    con.execute("CREATE TABLE t AS SELECT 1 AS a; INSERT INTO t VALUES (2); SELECT count(*) FROM t")
+    assert con.execute("SELECT sum(a) FROM t").fetchall() == [(3,)]
+    con.close()
+
+
+@pytest.mark.parametrize(("sql", "error"), [
+    ("SELECT " + "(" * 60 + "1" + ")" * 60, vql.ParseError),
+    ("DESCRIBE DROP FUNCTION x", vql.Error),
+    ("RENDER '/nonexistent/dir/x.mp4' AS SELECT path, frame_id FROM road", vql.OperationalError),
+    ("RENDER 'x.xyz' AS SELECT path, frame_id FROM road", vql.ProgrammingError),
+    ("RENDER '/dev/null' AS SELECT path, frame_id FROM road WHERE false", vql.ProgrammingError),
+    ("RENDER TIMELINE 'x.mp4' AS SELECT ts, frame_id FROM road", vql.ProgrammingError),
+    ("RENDER TIMELINE '{tmp}/t.png' AS SELECT ts, ts, frame_id FROM road", vql.ProgrammingError),
+])
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_a_failure_leaves_the_connection_usable(road_video: Path, tmp_path: Path, sql: str,
+                                                error: type, autocommit: bool) -> None:
+    con = vql.connect(":memory:", autocommit=autocommit)
+    con.execute("LOAD VIDEO ? INTO road", [str(road_video)])
+    with pytest.raises(error):
+        con.execute(sql.format(tmp=tmp_path)).fetchall()
+    assert con.execute("SELECT 1").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM road").fetchall() == [(377,)]  # nothing lost
+    con.close()
+
+
+def test_a_path_that_is_not_text_is_a_video_error(con: vql.Connection) -> None:
+    with pytest.raises(vql.VideoError, match="no such file"):
+        con.execute("LOAD VIDEO ? INTO t", [b"\xff"])
+    assert con.execute("SELECT 1").fetchall() == [(1,)]
