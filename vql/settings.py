@@ -17,6 +17,7 @@
 | VQL_CACHE_MB       | size limit of the result cache of function values (0: no cache)      | 1024               |
 | VQL_DEVICE         | where functions compute: auto, cpu or cuda (vql/physical/placement)  | auto               |
 | VQL_DECODE_TIMEOUT | seconds one decoding call may take before it is a VideoError         | 120                |
+| VQL_MALLOC_TUNING  | 0 leaves glibc's malloc alone (vql/memory.py)                        | 1                  |
 
 Threads are set deliberately for the cores available: decord decodes with up to 4 threads
 (frame threads stop paying off past that), and each model gets every core VQL may use, even
