@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--command", help="run these statements and exit")
     parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
                         help="the database file (default: $VQL_DATABASE or :memory:)")
+    parser.add_argument("--no-functions", action="store_true",
+                        help="do not run the files of the database's CREATE FUNCTION ... FROM "
+                             "functions (open a database you did not make this way)")
     parser.add_argument("--version", action="version", version=f"vql {vql.__version__}")
     return parser
 
@@ -37,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return render_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        connection = vql.connect(args.db, autocommit=True)
+        connection = vql.connect(args.db, autocommit=True,
+                                 load_functions=not args.no_functions)
     except vql.Error as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import time
 import typing as t
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
@@ -22,7 +23,7 @@ from vql.catalog.results import ResultCache
 from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
 from vql.exec.statements import build_macro, execute, function_from_file
-from vql.functions.registry import FunctionRegistry
+from vql.functions.registry import FunctionRegistry, file_hash
 from vql.memory import keep_large_blocks_mapped
 from vql.optimize import OptimizerOptions
 from vql.settings import Settings
@@ -54,7 +55,8 @@ def convert_duckdb_error(error: BaseException) -> errors.Error:
 
 class Engine:
     def __init__(self, database: str = ":memory:", *, settings: Settings | None = None,
-                 read_only: bool = False, autocommit: bool = False):
+                 read_only: bool = False, autocommit: bool = False,
+                 load_functions: bool = True):
         try:
             self.duck = duckdb.connect(database, read_only=read_only)
         except duckdb.Error as error:
@@ -72,7 +74,7 @@ class Engine:
         cache_bytes = 0 if read_only else int(self.settings.cache_mb * 2**20)
         self.results = ResultCache(self.duck, cache_bytes)
         self.registry = FunctionRegistry(builtin_functions())
-        self.notices = self._load_stored_functions()
+        self.notices = self._load_stored_functions(load_functions)
         self.optimizer = OptimizerOptions(reuse_results=self.results.enabled)
         self.autocommit = autocommit
         self.progress_handler: tuple[ProgressHandler, float] | None = None
@@ -83,11 +85,19 @@ class Engine:
         # (vql/physical/observe.py). Keyed by (table, pipeline, content); a few at most.
         self.traces: dict[tuple[str, str, str], t.Any] = {}
 
-    def _load_stored_functions(self) -> list[str]:
+    def _load_stored_functions(self, files: bool = True) -> list[str]:
+        """The database's functions. A file function runs its file (as CREATE FUNCTION did)
+        only if the file is unchanged since it was created, and not at all with ``files``
+        False (a database from someone else: its files are code)."""
         notices = []
         for stored in self.catalog.functions():
             try:
                 if stored.kind == "file":
+                    why = self._untrusted(stored) if files else "functions from files were " \
+                        "not loaded (load_functions=False)"
+                    if why:
+                        notices.append(f"function {stored.name!r} was not loaded: {why}")
+                        continue
                     self.registry.add(function_from_file(stored.name, stored.source))
                 else:
                     self.registry.add(build_macro(stored.name, stored.params, stored.body))
@@ -180,6 +190,20 @@ class Engine:
             if error is not None:
                 error.message += " (the transaction was rolled back)"
                 error.args = (error.message,)
+
+    @staticmethod
+    def _untrusted(stored: t.Any) -> str:
+        """Why a function file may not run now ('' when it may)."""
+        path = Path(stored.source)
+        if not path.is_file():
+            return f"its file {stored.source!r} is gone"
+        if not stored.body.startswith("sha256:"):
+            return ("it was created before VQL kept the hash of function files; run CREATE OR "
+                    f"REPLACE FUNCTION {stored.name} FROM '{stored.source}' to trust the file")
+        if file_hash(path) != stored.body:
+            return (f"its file {stored.source!r} changed since CREATE FUNCTION; run CREATE OR "
+                    f"REPLACE FUNCTION {stored.name} FROM '{stored.source}' to trust the new code")
+        return ""
 
     # --- transactions ------------------------------------------------------------------------
 

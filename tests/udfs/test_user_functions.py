@@ -92,12 +92,41 @@ def test_function_errors(con: vql.Connection, sql: str, message: str) -> None:
         con.execute(sql)
 
 
-def test_broken_file_is_a_catalog_error(con: vql.Connection, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("code", "raised"), [
+    ("def oops(:\n", "SyntaxError"),
+    ("raise SystemExit(0)\n", "SystemExit"),  # ends nothing but the file's loading
+    ("import os\nos.environ['X'] = 1\n", "TypeError"),
+])
+def test_a_file_that_fails_to_load_is_a_udf_error(con: vql.Connection, tmp_path: Path,
+                                                  code: str, raised: str) -> None:
     broken = tmp_path / "broken.py"
-    broken.write_text("def oops(:\n")
-    with pytest.raises(vql.CatalogError, match="SyntaxError"):
+    broken.write_text(code)
+    with pytest.raises(vql.UDFError, match=raised):
         con.execute("CREATE FUNCTION oops FROM ?", [str(broken)])
     assert "oops" not in con.engine.registry
+    assert con.execute("SELECT 1").fetchall() == [(1,)]
+
+
+def test_a_function_file_runs_again_only_if_unchanged(tmp_path: Path, udf_file: Path) -> None:
+    """A database keeps the hash of each function file: reopening it runs the file only as
+    it was when created; load_functions=False runs none (a database from someone else)."""
+    database = str(tmp_path / "trust.duckdb")
+    with vql.connect(database) as con:
+        con.execute("CREATE FUNCTION redness FROM ?", [str(udf_file)])
+    with vql.connect(database) as con:
+        assert con.messages == [] and "redness" in con.engine.registry
+    with vql.connect(database, load_functions=False) as con:
+        assert "redness" not in con.engine.registry
+        assert "load_functions=False" in con.messages[0][1]
+    udf_file.write_text(REDNESS + "\nraise SystemExit('replaced')\n")
+    with vql.connect(database) as con:
+        assert "redness" not in con.engine.registry
+        assert "changed since CREATE FUNCTION" in con.messages[0][1]
+    udf_file.write_text(REDNESS + "\n# reviewed\n")
+    with vql.connect(database) as con:  # trusting the new code is the user's call
+        con.execute("CREATE OR REPLACE FUNCTION redness FROM ?", [str(udf_file)])
+    with vql.connect(database) as con:
+        assert con.messages == [] and "redness" in con.engine.registry
 
 
 def test_redefining_needs_or_replace(con: vql.Connection) -> None:

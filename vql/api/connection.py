@@ -36,9 +36,10 @@ class Connection:
     NotSupportedError = errors.NotSupportedError
 
     def __init__(self, database: str = ":memory:", *, read_only: bool = False,
-                 autocommit: bool = False, settings: Settings | None = None):
+                 autocommit: bool = False, settings: Settings | None = None,
+                 load_functions: bool = True):
         self._engine = Engine(str(database), settings=settings, read_only=read_only,
-                              autocommit=autocommit)
+                              autocommit=autocommit, load_functions=load_functions)
         self._closed = False
         self._active: Cursor | None = None
         self._cursors: weakref.WeakSet[Cursor] = weakref.WeakSet()
@@ -157,6 +158,11 @@ class Connection:
 
 
 def connect(database: str = ":memory:", *, read_only: bool = False, autocommit: bool = False,
-            settings: Settings | None = None) -> Connection:
-    """Open a VQL database: a DuckDB file path (created if missing) or ``":memory:"``."""
-    return Connection(database, read_only=read_only, autocommit=autocommit, settings=settings)
+            settings: Settings | None = None, load_functions: bool = True) -> Connection:
+    """Open a VQL database: a DuckDB file path (created if missing) or ``":memory:"``.
+
+    ``load_functions=False`` opens it without running the files of its ``CREATE FUNCTION ...
+    FROM`` functions: a function file is Python code, so open a database you did not make
+    this way. Otherwise each file runs only if unchanged since its CREATE FUNCTION."""
+    return Connection(database, read_only=read_only, autocommit=autocommit, settings=settings,
+                      load_functions=load_functions)

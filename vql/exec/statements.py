@@ -17,7 +17,7 @@ from vql.exec.profile import operator_lines
 from vql.exec.query import Planned, plan_query, run_query
 from vql.exec.result import Result
 from vql.functions.macros import macro_from_expression
-from vql.functions.registry import load_file
+from vql.functions.registry import file_hash, load_file
 from vql.functions.spec import FrameFunction, MacroFunction, Param
 from vql.physical.cost import estimate
 from vql.physical.tuner import table_cache_shares
@@ -124,8 +124,11 @@ def _create_function(engine: Engine, stmt: st.CreateFunction) -> Result:
                            "FUNCTION to redefine it")
     _check_function_name(stmt.name)
     if stmt.source_file is not None:
+        trusted = file_hash(stmt.source_file) if Path(stmt.source_file).is_file() else ""
         function: FrameFunction | MacroFunction = function_from_file(stmt.name, stmt.source_file)
-        stored = StoredFunction(stmt.name, "file", (), "", str(Path(stmt.source_file).resolve()))
+        # body: the hash of the file as it was run now; reopening runs it only if unchanged
+        stored = StoredFunction(stmt.name, "file", (), trusted,
+                                str(Path(stmt.source_file).resolve()))
     else:
         function = build_macro(stmt.name, stmt.params, stmt.body)
         stored = StoredFunction(stmt.name, "expression", stmt.params, stmt.body, "")

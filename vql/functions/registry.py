@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from vql.errors import BindError, CatalogError, suggestion
+from vql.errors import BindError, CatalogError, UDFError, suggestion
 from vql.functions.spec import FrameFunction, Function, declared_in
 
 
@@ -63,12 +63,23 @@ def load_file(path: str | Path) -> list[FrameFunction]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except KeyboardInterrupt:  # Ctrl-C while it loads: the statement stops, as any other
         sys.modules.pop(module_name, None)
-        raise CatalogError(f"cannot load functions from {str(path)!r}: "
-                           f"{type(error).__name__}: {error}") from error
+        raise
+    except BaseException as error:  # SystemExit in a file ends nothing but its loading
+        sys.modules.pop(module_name, None)
+        raise UDFError(f"cannot load functions from {str(path)!r}: "
+                       f"{type(error).__name__}: {error}") from error
     functions = declared_in(vars(module))
     return [_with_origin(f, str(source)) for f in functions]
+
+
+def file_hash(path: str | Path) -> str:
+    """What a function file is trusted by: the SHA-256 of its bytes, as CREATE FUNCTION read
+    them (a file replaced afterwards is not run until it is created again)."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()
 
 
 def _with_origin(function: FrameFunction, origin: str) -> FrameFunction:
