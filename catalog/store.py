@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 from vql.catalog.schema import DDL, SCHEMA_VERSION
 
-from vql.errors import CatalogError
+from vql.errors import CatalogError, ConcurrentChangeError
 from vql.video.probe import VideoProbe
 
 
@@ -94,6 +94,8 @@ class Catalog:
     def ensure_schema(self) -> None:
         for statement in DDL:
             self.run(statement)
+        self.run("""INSERT INTO vql_catalog.meta SELECT 'names_version', '0' WHERE NOT EXISTS
+                    (SELECT 1 FROM vql_catalog.meta WHERE key = 'names_version')""")
         found = self.run("SELECT value FROM vql_catalog.meta WHERE key = 'schema_version'")
         if found != [(str(SCHEMA_VERSION),)]:  # new, or upgraded by the DDL above
             self.run("DELETE FROM vql_catalog.meta WHERE key = 'schema_version'")
@@ -126,12 +128,30 @@ class Catalog:
                            ORDER BY ordinal_position""", [name])
         return [(r[0], r[1]) for r in rows] or None
 
+    def claim_names(self) -> None:
+        """Names (video tables, videos, functions) are unique, without constraints (see
+        schema.py): every change of names updates one row, so two connections changing names
+        at once conflict (DuckDB's optimistic concurrency control) and the later one fails
+        with a clear error, instead of both inserting the same name."""
+        try:
+            self.run("""UPDATE vql_catalog.meta
+                        SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR)
+                        WHERE key = 'names_version'""")
+        except duckdb.TransactionException as error:
+            raise ConcurrentChangeError(
+                "another connection changed the catalog's tables or functions while this "
+                "transaction was open (or is changing them now); run the statement again "
+                "(after the other commits)"
+            ) from error
+
     def create_video_table(self, name: str) -> None:
+        self.claim_names()
         if self.is_video_table(name) or self.plain_columns(name) is not None:
             raise CatalogError(f"table {name!r} already exists")
         self.run("INSERT INTO vql_catalog.video_tables VALUES (?, current_timestamp)", [name])
 
     def drop_video_table(self, name: str) -> None:
+        self.claim_names()
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)", [name])
@@ -148,6 +168,7 @@ class Catalog:
     # --- videos ------------------------------------------------------------------------------
 
     def add_videos(self, table: str, probes: t.Sequence[VideoProbe]) -> int:
+        self.claim_names()
         """Add videos to a table; returns how many were new to it. A file already in the
         catalog keeps its id; if it changed on disk, its metadata and frames are refreshed."""
         added = 0
@@ -212,11 +233,13 @@ class Catalog:
                 for r in rows]
 
     def save_function(self, stored: StoredFunction) -> None:
+        self.claim_names()
         self.delete_function(stored.name)
         self.run("INSERT INTO vql_catalog.functions VALUES (?, ?, ?, ?, ?, current_timestamp)",
                  [stored.name, stored.kind, list(stored.params), stored.body, stored.source])
 
     def delete_function(self, name: str) -> bool:
+        self.claim_names()
         existed = bool(self.run("SELECT 1 FROM vql_catalog.functions WHERE lower(name) = lower(?)",
                                 [name]))
         self.run("DELETE FROM vql_catalog.functions WHERE lower(name) = lower(?)", [name])

@@ -28,6 +28,7 @@ from vql.api.types import (
 from vql.errors import (
     BindError,
     CatalogError,
+    ConcurrentChangeError,
     DatabaseError,
     DataError,
     DeviceError,
@@ -63,7 +64,7 @@ __all__ = [
     "IntegrityError", "InternalError", "ProgrammingError", "NotSupportedError",
     "ParseError", "BindError", "CatalogError", "VideoError", "ModelError", "UDFError",
     "InfeasibleTargetError",
-    "QueryCanceledError", "DeviceError",
+    "QueryCanceledError", "DeviceError", "ConcurrentChangeError",
     "TargetNotOptimizedWarning", "FallbackWarning",
     "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID",
     "Date", "Time", "Timestamp", "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "Binary",

@@ -108,6 +108,11 @@ class CatalogError(ProgrammingError):
     """A catalog object is missing, or already exists."""
 
 
+class ConcurrentChangeError(OperationalError):
+    """Another connection changed the same catalog entries at the same time; the statement
+    was rolled back and can be run again."""
+
+
 class VideoError(DataError):
     """A file could not be read as a video."""
 

@@ -163,3 +163,32 @@ def test_a_version_3_catalog_is_upgraded(tmp_path: Path) -> None:
         assert columns[-1] == "config"
         assert con.execute("SELECT value FROM vql_catalog.meta "
                            "WHERE key = 'schema_version'").fetchall() == [(str(SCHEMA_VERSION),)]
+
+
+def test_two_connections_cannot_make_the_same_name_twice(tmp_path: Path,
+                                                         road_video: Path) -> None:
+    """Names have no constraint (schema.py says why): two connections creating the same
+    table or function at once conflict, and the later one is told to run it again."""
+    database = str(tmp_path / "both.duckdb")
+    first, second = vql.connect(database), vql.connect(database)
+    first.execute("LOAD VIDEO ? INTO newtab", [str(road_video)])
+    with pytest.raises(vql.ConcurrentChangeError, match="run the statement again"):
+        second.execute("LOAD VIDEO ? INTO newtab", [str(road_video)])
+    first.execute("CREATE FUNCTION fa AS brightness(frame) > 0.1")
+    with pytest.raises(vql.ConcurrentChangeError):
+        second.execute("CREATE FUNCTION fa AS brightness(frame) > 0.2")
+    first.commit()
+    assert second.execute("SELECT 1").fetchall() == [(1,)]  # still usable
+    second.commit()
+    second.execute("LOAD VIDEO ? INTO newtab", [str(road_video)])  # now sees it: no duplicate
+    second.commit()
+    for con in (first, second):
+        con.commit()
+    with vql.connect(database) as con:
+        assert con.execute("SELECT name FROM vql_catalog.video_tables").fetchall() == \
+            [("newtab",)]
+        assert con.execute("SELECT name, body FROM vql_catalog.functions").fetchall() == \
+            [("fa", "brightness(frame) > 0.1")]
+        assert con.execute("SELECT count(*) FROM newtab").fetchall() == [(377,)]
+    first.close()
+    second.close()
