@@ -8,6 +8,7 @@ parse (``vql.sql``) -> bind (``vql.bind``) -> optimize (``vql.optimize``) -> phy
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import typing as t
 from collections.abc import Iterator, Sequence
@@ -84,6 +85,7 @@ class Engine:
         # target: the next query of the pipeline scores real sampled runs against them
         # (vql/physical/observe.py). Keyed by (table, pipeline, content); a few at most.
         self.traces: dict[tuple[str, str, str], t.Any] = {}
+        self._running = threading.Lock()  # held while a statement runs (see run)
 
     def _load_stored_functions(self, files: bool = True) -> list[str]:
         """The database's functions. A file function runs its file (as CREATE FUNCTION did)
@@ -108,7 +110,19 @@ class Engine:
     # --- statements --------------------------------------------------------------------------
 
     def run(self, sql: str, params: Sequence[t.Any] = ()) -> Result:
-        """Run every statement in ``sql``; the result of the last one is returned."""
+        """Run every statement in ``sql``; the result of the last one is returned. A
+        connection runs one statement at a time (PEP 249 threadsafety 1): a second thread
+        calling in meanwhile gets a ProgrammingError, and the first one is not disturbed."""
+        if not self._running.acquire(blocking=False):
+            raise errors.ProgrammingError(
+                "this connection is running a statement in another thread; give each thread "
+                "its own connection (vql.threadsafety is 1)")
+        try:
+            return self._run(sql, params)
+        finally:
+            self._running.release()
+
+    def _run(self, sql: str, params: Sequence[t.Any] = ()) -> Result:
         text, markers = number_placeholders(sql)
         params = tuple(params)
         if markers and markers != len(params):

@@ -46,3 +46,30 @@ def test_a_path_that_is_not_text_is_a_video_error(con: vql.Connection) -> None:
     with pytest.raises(vql.VideoError, match="no such file"):
         con.execute("LOAD VIDEO ? INTO t", [b"\xff"])
     assert con.execute("SELECT 1").fetchall() == [(1,)]
+
+
+def test_threads_sharing_a_connection_get_a_programming_error(road: vql.Connection) -> None:
+    """threadsafety is 1: a connection is not for several threads at once. A thread that
+    calls in while another's statement runs is told so; nothing breaks."""
+    import threading
+    from collections import Counter
+
+    outcomes: Counter[str] = Counter()
+
+    def work() -> None:
+        for _ in range(3):
+            try:
+                road.execute("SELECT avg(brightness) FROM intersection SAMPLE 2 FPS").fetchall()
+                outcomes["ok"] += 1
+            except vql.ProgrammingError:
+                outcomes["refused"] += 1
+            except BaseException as error:  # anything else is the bug this test is about
+                outcomes[type(error).__name__] += 1
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(outcomes) <= {"ok", "refused"} and outcomes["ok"] >= 1, outcomes
+    assert road.execute("SELECT count(*) FROM intersection").fetchall() == [(377,)]
