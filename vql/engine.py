@@ -25,7 +25,6 @@ from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
 from vql.exec.statements import build_macro, execute, function_from_file
 from vql.functions.registry import FunctionRegistry, file_hash
-from vql.memory import keep_large_blocks_mapped
 from vql.optimize import OptimizerOptions
 from vql.settings import Settings
 from vql.sql.parse import number_placeholders, parse, to_sql
@@ -63,7 +62,6 @@ class Engine:
         except duckdb.Error as error:
             raise errors.OperationalError(f"cannot open database {database!r}: {error}") \
                 from error
-        keep_large_blocks_mapped()  # memory flat in a video's length (vql/memory.py)
         # VQL reports progress itself (Connection.set_progress_handler); DuckDB's own bar would
         # print over results, and from batch-run workers.
         self.duck.execute("SET enable_progress_bar = false")

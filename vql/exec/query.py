@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from vql import errors
+from vql import errors, memory
 from vql.bind.statements import Query
 from vql.errors import Error, InfeasibleTargetError, InternalError
 from vql.exec import operators as ops
@@ -80,6 +80,8 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
 def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> Result:
     planned = planned or plan_query(engine, query)
     plan, operators = planned.plan, planned.operators
+    memory.for_pipelines(any(isinstance(n, ApplyUDF) and n.call.cost_ms >= memory.HEAVY_MS
+                             for node in plan.inputs for n in chain(node)))
     ctx = ExecContext(engine.settings, _reporter(engine, operators))
     views: list[str] = []
     streams: list[pa.RecordBatchReader] = []

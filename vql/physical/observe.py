@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 import typing as t
 
+from vql import memory
 from vql.catalog import AccuracyProfile
 from vql.errors import InternalError
 from vql.exec import operators as ops
@@ -118,6 +119,7 @@ def observe(engine: Engine, profiler: ClipProfiler, configs: list[Config],
     ranges = {v.video_id: [(0, v.frames)] for v in profiler.videos}
     planner = PhysicalPlanner.of(engine, ranges=ranges, timestamps=profiler.timestamps)
     op = planner.plan(recording(pipeline))
+    memory.for_pipelines(any(c.cost_ms >= memory.HEAVY_MS for c in calls))
     ctx = ExecContext(engine.settings, progress)
     started = time.perf_counter()
     stateful = any(c.stateful for c in calls)
