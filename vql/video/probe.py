@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def probe(path: str) -> VideoProbe:
         fps = float(reader.get_avg_fps())
         end = round(float(reader.get_frame_timestamp(frames - 1)[1]), 4)
         _check_timestamps(path, timestamps)
+        _check_last_frame(path, reader, frames)
     except VideoError:
         raise
     except Exception as error:  # decord raises RuntimeError/DECORDError with FFmpeg's words
@@ -118,6 +120,17 @@ def _check_timestamps(path: str, timestamps: np.ndarray) -> None:
                            "neither sampled by time nor sought in; re-encode it with "
                            "timestamps, e.g. ffmpeg -i IN -vf \"setpts=N/(RATE*TB)\" OUT with its "
                            "real frame rate for RATE")
+
+
+def _check_last_frame(path: str, reader: t.Any, frames: int) -> None:
+    """Refuse a file cut short: its index lists frames whose data is gone, so every query
+    that reaches them would fail (decoding the last one costs at most a keyframe interval)."""
+    try:
+        reader.get_batch([frames - 1]).asnumpy()
+    except Exception as error:  # decord raises DECORDError with FFmpeg's words
+        raise VideoError(path, f"the file is damaged or cut short: its last frame ({frames - 1} "
+                               f"of {frames} listed) cannot be decoded; repair or re-encode "
+                               "it") from error
 
 
 def probe_all(source: str) -> list[VideoProbe]:
