@@ -16,8 +16,10 @@ and when it was last used; eviction drops the least recently used entries until 
 fits ``VQL_CACHE_MB``. Entries of videos no video table holds any more (a file that changed
 and was loaded again, a dropped table) are dropped at the next eviction.
 
-Writes are staged in memory while a query streams (its connection is busy) and written by
-``flush`` once the query's result is finished.
+Values are staged in memory while a query streams and written by ``flush`` once the query's
+result is finished. The cache reads and writes through its own connection, each write a
+transaction of its own (``apart.py``): two connections caching the same frames do not abort
+each other's statements, and a cached value survives the user's ROLLBACK.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from __future__ import annotations
 import typing as t
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+from vql.catalog.apart import commit_apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +116,9 @@ class ResultCache:
             out[str(content[start])] = Cached(frame_ids[start:stop],
                                               values.slice(start, stop - start))
         if out:
-            self._run("""UPDATE vql_catalog.result_entries SET used_at = current_timestamp
+            commit_apart(self.con, lambda: self._run("""UPDATE vql_catalog.result_entries SET used_at = current_timestamp
                          WHERE name = ? AND scale = ? AND content IN (SELECT unnest(?))""",
-                      [table.split(".")[1], scale, list(out)])
+                      [table.split(".")[1], scale, list(out)]))
         return out
 
     # --- writing -------------------------------------------------------------------------------
@@ -128,15 +132,17 @@ class ResultCache:
         staged.values.append(values)
 
     def flush(self) -> None:
-        """Write staged values (none twice), then evict down to the size limit."""
+        """Write staged values (none twice), then evict down to the size limit. A write that
+        keeps conflicting with another connection's is dropped (a later query computes the
+        values again)."""
         staged, self._staged = self._staged, {}
         for entry in staged.values():
-            self._write(entry)
+            commit_apart(self.con, partial(self._write, entry))
         if staged:
-            self.evict()
-
-    def discard(self) -> None:
-        self._staged.clear()
+            # The videos just cached may belong to a table the user's open transaction loaded,
+            # which this connection cannot see yet: they are not orphans.
+            fresh = {entry.content for entry in staged.values()}
+            commit_apart(self.con, lambda: self.evict(keep=fresh))
 
     def _write(self, entry: _Staged) -> None:
         frame_ids = np.concatenate(entry.frame_ids)
@@ -184,12 +190,13 @@ class ResultCache:
 
     # --- eviction and clearing -------------------------------------------------------------------
 
-    def evict(self) -> int:
-        """Drop entries of videos no table holds, then the least recently used ones until the
-        cache fits its limit. Returns how many entries were dropped."""
-        dropped = self._run("""SELECT name, content, scale FROM vql_catalog.result_entries
+    def evict(self, keep: t.Collection[str] = ()) -> int:
+        """Drop entries of videos no table holds (except ``keep``), then the least recently
+        used ones until the cache fits its limit. Returns how many entries were dropped."""
+        orphans = self._run("""SELECT name, content, scale FROM vql_catalog.result_entries
                                WHERE content NOT IN (SELECT sha256 FROM vql_catalog.videos v
                                    JOIN vql_catalog.table_videos USING (video_id))""")
+        dropped = [row for row in orphans if row[1] not in keep]
         rows = self._run("""SELECT name, content, scale, bytes FROM vql_catalog.result_entries
                             ORDER BY used_at DESC, bytes""")
         total = 0
@@ -207,7 +214,13 @@ class ResultCache:
         return len(dropped)
 
     def clear(self, function: str | None = None) -> tuple[int, int]:
-        """Drop every cache (or one function's). Returns (caches, frames) dropped."""
+        """Drop every cache (or one function's), committed at once. Returns (caches, frames)
+        dropped."""
+        dropped = commit_apart(self.con, lambda: self._clear(function), raise_error=True)[1]
+        self._staged.clear()
+        return dropped or (0, 0)
+
+    def _clear(self, function: str | None) -> tuple[int, int]:
         caches = self._run("SELECT name FROM vql_catalog.result_caches WHERE ? IS NULL OR "
                            "lower(function) = lower(?)", [function, function])
         frames = 0
@@ -216,5 +229,4 @@ class ResultCache:
             self._run(f"DROP TABLE vql_catalog.{name}")
             self._run("DELETE FROM vql_catalog.result_caches WHERE name = ?", [name])
             self._run("DELETE FROM vql_catalog.result_entries WHERE name = ?", [name])
-        self._staged.clear()
         return len(caches), frames

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
+from vql.catalog.apart import commit_apart
 from vql.catalog.schema import DDL, SCHEMA_VERSION
 
 from vql.errors import CatalogError, ConcurrentChangeError
@@ -90,6 +91,12 @@ class Catalog:
 
     def run(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
+
+    def apart(self, work: t.Callable[[], object], raise_error: bool = False) -> bool:
+        """Run ``work``'s writes as a transaction of their own (``apart.py``); False when they
+        were given up (a lasting conflict, a read-only database), or the error raised with
+        ``raise_error``."""
+        return commit_apart(self.con, work, raise_error=raise_error)[0]
 
     def ensure_schema(self) -> None:
         for statement in DDL:

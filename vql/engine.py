@@ -70,8 +70,13 @@ class Engine:
         self.catalog = Catalog(self.duck)
         if not read_only:
             self.catalog.ensure_schema()
+        # A second connection to the same database for what belongs to no user transaction:
+        # measured costs and accuracies, cached values, the history (vql/catalog/apart.py).
+        self.side = self.duck.cursor()
+        self.side.execute("SET enable_progress_bar = false")
+        self.measurements = Catalog(self.side)
         cache_bytes = 0 if read_only else int(self.settings.cache_mb * 2**20)
-        self.results = ResultCache(self.duck, cache_bytes)
+        self.results = ResultCache(self.side, cache_bytes)
         self.registry = FunctionRegistry(builtin_functions())
         self.notices = self._load_stored_functions(load_functions)
         self.optimizer = OptimizerOptions(reuse_results=self.results.enabled)
@@ -150,7 +155,7 @@ class Engine:
             text = to_sql(tree)
             self.flush_history()
             bound = Binder(self.catalog, self.registry, params, self.settings.batch_size,
-                           self.settings.device).bind(tree)
+                           self.settings.device, self.measurements).bind(tree)
             if type(bound).__name__ != "Transaction":
                 self._begin_implicit()
             result = execute(self, bound)
@@ -257,20 +262,16 @@ class Engine:
 
     def flush_history(self) -> None:
         """Write finished statements to vql.query_history, and function values computed by
-        finished queries to the result cache (only when no result is streaming)."""
-        try:
-            self.results.flush()
-        except duckdb.Error:
-            self.results.discard()  # an aborted transaction: those values are computed again
+        finished queries to the result cache, each committed apart from the user's
+        transaction (so a ROLLBACK keeps them); best effort: a read-only database keeps none."""
+        self.results.flush()
         if self._history:
             entries, self._history = self._history, []
-            try:
-                self.catalog.record_queries(entries)
-            except duckdb.Error:
-                return  # an aborted transaction or a read-only database: history is best effort
+            self.measurements.apart(lambda: self.measurements.record_queries(entries))
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):  # nothing was pending
             self.duck.abort()
         self.rollback()
+        self.side.close()
         self.duck.close()

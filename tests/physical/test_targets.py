@@ -139,6 +139,8 @@ def test_a_stateless_pipeline_is_profiled_from_its_exact_run(uncached: vql.Conne
     assert first.tuning is not None and first.tuning.trace is not None
     assert first.tuning.trace.frames_decoded == ROAD_FRAMES  # one pass over the video
     assert any("from the exact run over 377 frames" in n for n in first.tuning.notes)
+    # Profiles are committed apart from the user's transaction, whose snapshot predates them.
+    uncached.commit()
     knobs_stored = {r[0] for r in uncached.execute(
         "SELECT knob FROM vql_catalog.accuracy_profiles").fetchall()}
     assert knobs_stored == {"reference", "fps", "diff"}  # resolutions are not replayed
@@ -157,6 +159,7 @@ def test_a_stateless_pipeline_is_profiled_from_its_exact_run(uncached: vql.Conne
     assert other.tuning is not None
     assert any("accuracy profile reused" in note for note in other.tuning.notes)
     other.fetchall()
+    uncached.commit()  # the tuner reads profiles as committed (apart from this transaction)
     uncached.engine.duck.execute("UPDATE vql_catalog.accuracy_profiles SET content = 'other videos'")
     stale = uncached.execute(sql + " WITH ACCURACY 0.9")
     assert stale.tuning is not None
@@ -249,6 +252,7 @@ def test_drift_is_checked_under_a_latency_target_too(uncached: vql.Connection) -
     the rates it used. Brightness differs between almost any two frames; the profile is made
     to say it never does."""
     uncached.execute("SELECT avg(brightness) FROM intersection WITH ACCURACY 0.9").fetchall()
+    uncached.commit()  # the tuner reads profiles as committed (apart from this transaction)
     uncached.engine.duck.execute("UPDATE vql_catalog.accuracy_profiles SET change_rate = 0 "
                      "WHERE knob = 'fps'")
     cur = uncached.execute("SELECT avg(brightness) FROM intersection WITH LATENCY 2s")
@@ -256,6 +260,7 @@ def test_drift_is_checked_under_a_latency_target_too(uncached: vql.Connection) -
     assert cur.tuning is not None and cur.tuning.controller is not None
     assert cur.stats is not None and cur.stats.processed_pairs >= 20
     assert any(note.startswith("content drift") for note in cur.tuning.notes)
+    uncached.commit()
     assert uncached.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() \
         == [(0,)]
 

@@ -21,8 +21,11 @@ from vql.sql.parse import DIALECT
 
 class Binder:
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16, device: str = "auto"):
+                 batch_size: int = 16, device: str = "auto", measurements: Catalog | None = None):
+        """``measurements``: where measured costs are read (the engine's connection for what
+        is committed apart from the user's transaction; default ``catalog``)."""
         self.catalog = catalog
+        self.measurements = measurements or catalog
         self.registry = registry
         self.params = params
         self.batch_size = batch_size
@@ -41,7 +44,7 @@ class Binder:
         self._check_not_shadowing(tree)
         plain, options = lift(tree)
         return QueryBinder(self.catalog, self.registry, self.params, self.batch_size,
-                           self.device).bind(plain, options)
+                           self.device, self.measurements).bind(plain, options)
 
     def _check_not_shadowing(self, tree: exp.Expr) -> None:
         """A plain table or view may not take a video table's name."""

@@ -125,8 +125,9 @@ class QueryBinder:
     """Binds one statement (see the module docstring)."""
 
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16, device: str = "auto"):
+                 batch_size: int = 16, device: str = "auto", measurements: Catalog | None = None):
         self.catalog = catalog
+        self.measurements = measurements or catalog  # measured costs (see Binder)
         self.registry = registry
         self.params = params
         self.batch_size = batch_size
@@ -429,7 +430,7 @@ class QueryBinder:
         """The measured cost per frame (ANALYZE) on each device it was measured on, at the
         batch size closest to the configured one."""
         if table not in self._profiles:
-            self._profiles[table] = self.catalog.profiles(table)
+            self._profiles[table] = self.measurements.profiles(table)
         costs: dict[str, float] = {}
         for device in function.traits.devices:
             matches = [p for p in self._profiles[table] if p.operator == function.name

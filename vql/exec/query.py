@@ -103,7 +103,7 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         ctx.close()
         if planned.tuning is not None and ctx.failure is None:
             try:
-                planned.tuning.check_drift(ctx.stats, engine.catalog)
+                planned.tuning.check_drift(ctx.stats, engine.measurements)
             except duckdb.Error:
                 return  # an aborted transaction: the profile stays; nothing else is lost
 
@@ -157,7 +157,7 @@ def _batch_size(engine: Engine, plan: Relational) -> int:
     calls = [n.call for n in nodes if isinstance(n, ApplyUDF)]
     if not isinstance(scan, VideoScan) or not calls:
         return default
-    return best_batch_size(calls, engine.catalog.profiles(scan.table), default)
+    return best_batch_size(calls, engine.measurements.profiles(scan.table), default)
 
 
 def _reporter(engine: Engine, operators: list[ops.Operator]) -> ProgressReporter | None:

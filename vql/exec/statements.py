@@ -195,8 +195,8 @@ def _analyze_video_table(engine: Engine, stmt: st.AnalyzeVideoTable) -> Result:
 
     outcomes = Profiler(engine.catalog, engine.registry, engine.settings).profile(stmt.name)
     measured = [o.profile for o in outcomes if o.profile is not None]
-    with engine.atomic():
-        engine.catalog.save_profiles(stmt.name, measured)
+    engine.measurements.apart(lambda: engine.measurements.save_profiles(stmt.name, measured),
+                              raise_error=True)
     rows = [{"operator": o.operator, "status": o.status} | ({
         "variant": o.profile.variant, "resolution": o.profile.resolution,
         "batch_size": o.profile.batch_size,
@@ -228,7 +228,7 @@ def _explain(engine: Engine, stmt: st.Explain) -> Result:
     for node in plan.inputs:
         scan = chain(node)[0]
         if isinstance(scan, VideoScan):
-            found = estimate(node, engine.catalog.profiles(scan.table),
+            found = estimate(node, engine.measurements.profiles(scan.table),
                              table_cache_shares(engine, node, scan.table))
             lines += ["", f"== Estimates for {scan.alias} (this machine, CPU) ==", *found.lines]
             if found.seconds is not None:
@@ -274,7 +274,7 @@ def _analyze(engine: Engine, query: st.Query, planned: Planned) -> list[str]:
         for node in planned.plan.inputs:
             scan = chain(node)[0]
             if isinstance(scan, VideoScan):
-                estimates.update(estimate(node, engine.catalog.profiles(scan.table),
+                estimates.update(estimate(node, engine.measurements.profiles(scan.table),
                                           table_cache_shares(engine, node, scan.table)).parts)
         lines += ["", "operator | estimated | actual (own time) | rows in -> out | pass rate",
                   *operator_lines(stats, planned.operators, estimates)]

@@ -165,7 +165,8 @@ class Tuning:
         if self.profile is None or not drifted(observed, stats.processed_pairs,
                                                 self.expected_change):
             return
-        catalog.forget_accuracy(*self.profile)
+        profile = self.profile
+        catalog.apart(lambda: catalog.forget_accuracy(*profile))
         self.notes.append(f"content drift: consecutive processed frames differed {observed:.0%} "
                           f"of the time against {self.expected_change:.0%} when profiled; the "
                           "accuracy profile was dropped and the next query measures it again")
@@ -232,7 +233,7 @@ class Tuner:
         self.shares = table_cache_shares(self.engine, pipeline, self.scan.table)
         cached = self.shares.get(1.0, 0.0) >= FULLY_CACHED
         # Nothing to measure when the exact plan neither decodes nor computes.
-        profiles = self.engine.catalog.profiles(self.scan.table) if cached else \
+        profiles = self.engine.measurements.profiles(self.scan.table) if cached else \
             self._cost_profiles(notes)
         configs = knobs.candidates(pipeline, self.video_fps)
         reference_s = self._seconds(Config(), profiles, 1.0)
@@ -310,9 +311,9 @@ class Tuner:
     # --- costs -------------------------------------------------------------------------------
 
     def _cost_profiles(self, notes: list[str]) -> list[Profile]:
-        catalog = self.engine.catalog
+        catalog, measurements = self.engine.catalog, self.engine.measurements
         table = self.scan.table
-        profiles = catalog.profiles(table)
+        profiles = measurements.profiles(table)
         calls = [n.call for n in chain(self.plan.inputs[0]) if isinstance(n, ApplyUDF)]
         missing = [s for s in knobs.SCALES
                    if decode_cost(profiles, "sequential", s) is None
@@ -334,12 +335,11 @@ class Tuner:
         outcomes = Profiler(catalog, self.engine.registry, self.engine.settings).profile(
             table, frames, tuple(missing), functions, batch_sizes=(), repeats=1)
         measured = [o.profile for o in outcomes if o.profile is not None]
-        with self.engine.atomic():
-            catalog.save_profiles(table, measured)
+        measurements.apart(lambda: measurements.save_profiles(table, measured))
         notes.append(f"measured costs of {len(measured)} operator configurations on "
                      f"{frames} frames in {time.perf_counter() - started:.2f} s "
                      f"(ANALYZE {table} measures them ahead of time)")
-        return catalog.profiles(table)
+        return measurements.profiles(table) or measured
 
     def _seconds(self, config: Config, profiles: list[Profile], passing: float) -> float:
         found = estimate(knobs.configure(self.plan.inputs[0], config, pass_rate=passing)
@@ -356,14 +356,14 @@ class Tuner:
     def _accuracy_profiles(self, profiler: ClipProfiler, reference_s: float,
                            configs: list[Config], costs: list[Profile],
                            notes: list[str]) -> list[AccuracyProfile]:
-        catalog = self.engine.catalog
+        measurements = self.engine.measurements
         table = self.scan.table
         key = pipeline_key(self.plan)
-        stored = catalog.accuracy_profiles(table, key)
-        content = catalog.content(table)
+        stored = measurements.accuracy_profiles(table, key)
+        content = self.engine.catalog.content(table)
         reason = ""
         if stored:
-            age = catalog.profile_age_days(stored[0].measured_at)
+            age = measurements.profile_age_days(stored[0].measured_at)
             if stored[0].content != content:
                 reason = "the table's videos changed since it was measured"
             elif age > self.engine.settings.profile_max_age_days:
@@ -405,12 +405,10 @@ class Tuner:
 
         measured = profiler.measure(configs, clips, seconds_of, deadline=started + budget)
         measured = [dataclasses.replace(p, pipeline=key) for p in measured]
-        with self.engine.atomic():
-            catalog.save_accuracy(table, key, measured)
         notes.append(f"accuracy profiled{' again: ' + reason if reason else ''} on "
                      f"{samples_of(measured)} in {time.perf_counter() - started:.2f} s "
                      f"(budget {budget:.2f} s: {basis})")
-        return catalog.accuracy_profiles(table, key)
+        return self._keep_accuracy(key, measured)
 
     def _from_exact_run(self, profiler: ClipProfiler, configs: list[Config],
                         costs: list[Profile], reference_s: float, key: str, reason: str,
@@ -452,10 +450,16 @@ class Tuner:
                     f"from it in {time.perf_counter() - started - trace.seconds:.2f} s; this "
                     "answer is the exact run's")
         measured = [dataclasses.replace(p, pipeline=key) for p in measured]
-        with self.engine.atomic():
-            catalog.save_accuracy(table, key, measured)
         notes.append(note)
-        return catalog.accuracy_profiles(table, key)
+        return self._keep_accuracy(key, measured)
+
+    def _keep_accuracy(self, key: str, measured: list[AccuracyProfile]) -> list[AccuracyProfile]:
+        """Store a measured accuracy profile (committed apart from the user's transaction) and
+        return it as stored; as measured when it could not be stored (a read-only database)."""
+        measurements, table = self.engine.measurements, self.scan.table
+        if measurements.apart(lambda: measurements.save_accuracy(table, key, measured)):
+            return measurements.accuracy_profiles(table, key)
+        return measured
 
     def _observable(self, reference_s: float) -> bool:
         """Whether the profile is built from the exact run: no deadline (a LATENCY target
