@@ -17,6 +17,10 @@ DDL = (
         fps DOUBLE, frames INTEGER, width INTEGER, height INTEGER, duration DOUBLE,
         codec VARCHAR, keyframes INTEGER[], loaded_at TIMESTAMP)""",
     "CREATE TABLE IF NOT EXISTS vql_catalog.frames (video_id INTEGER, frame_id INTEGER, ts DOUBLE)",
+    # Frames a query could not decode, by the file's content (a damaged middle, found when a
+    # query reaches it; LOAD decodes only the first and last frames)
+    """CREATE TABLE IF NOT EXISTS vql_catalog.damaged_frames (
+        sha256 VARCHAR, frame_id INTEGER, found_at TIMESTAMP)""",
     "CREATE TABLE IF NOT EXISTS vql_catalog.video_tables (name VARCHAR, created_at TIMESTAMP)",
     """CREATE TABLE IF NOT EXISTS vql_catalog.table_videos (
         table_name VARCHAR, video_id INTEGER, added_at TIMESTAMP)""",

@@ -168,6 +168,24 @@ class Catalog:
         self.run(f"DELETE FROM vql_catalog.frames WHERE video_id IN ({orphans})")
         self.run(f"DELETE FROM vql_catalog.videos WHERE video_id IN ({orphans})")
 
+    def record_damaged(self, path: str, frame_ids: t.Collection[int]) -> None:
+        """Remember frames of the file loaded from ``path`` that could not be decoded."""
+        self.run("""INSERT INTO vql_catalog.damaged_frames
+                    SELECT v.sha256, f.frame_id, current_timestamp
+                    FROM vql_catalog.videos v, unnest(?::INTEGER[]) AS f(frame_id)
+                    WHERE v.path = ? AND NOT EXISTS (
+                        SELECT 1 FROM vql_catalog.damaged_frames d
+                        WHERE d.sha256 = v.sha256 AND d.frame_id = f.frame_id)""",
+                 [sorted(frame_ids), path])
+
+    def damaged_frames(self, table: str) -> int:
+        """How many frames of a table's videos queries could not decode."""
+        rows = self.run("""SELECT count(*) FROM vql_catalog.damaged_frames d
+                           JOIN vql_catalog.videos v USING (sha256)
+                           JOIN vql_catalog.table_videos tv USING (video_id)
+                           WHERE lower(tv.table_name) = lower(?)""", [table])
+        return int(rows[0][0])
+
     def canonical_name(self, name: str) -> str:
         rows = self.run("SELECT name FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         return rows[0][0] if rows else name

@@ -29,6 +29,7 @@ from vql.errors import (
     BindError,
     CatalogError,
     ConcurrentChangeError,
+    DamagedVideoWarning,
     DatabaseError,
     DataError,
     DeviceError,
@@ -65,7 +66,7 @@ __all__ = [
     "ParseError", "BindError", "CatalogError", "VideoError", "ModelError", "UDFError",
     "InfeasibleTargetError",
     "QueryCanceledError", "DeviceError", "ConcurrentChangeError",
-    "TargetNotOptimizedWarning", "FallbackWarning",
+    "TargetNotOptimizedWarning", "FallbackWarning", "DamagedVideoWarning",
     "STRING", "BINARY", "NUMBER", "DATETIME", "ROWID",
     "Date", "Time", "Timestamp", "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "Binary",
 ]

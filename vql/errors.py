@@ -151,6 +151,11 @@ class TargetNotOptimizedWarning(Warning, builtins.UserWarning):
     """A LATENCY/ACCURACY/COST target was stated but the plan was not optimized for it."""
 
 
+class DamagedVideoWarning(Warning, builtins.UserWarning):
+    """Some frames of a video could not be decoded (the file is damaged there): the query
+    skipped them. ``SHOW TABLES`` counts them and ``vql_catalog.damaged_frames`` lists them."""
+
+
 class FallbackWarning(Warning, builtins.UserWarning):
     """A function computes its answer another way than it would with everything installed:
     ``vehicle_count`` counting moving objects because no YOLO weights are on the model path."""

@@ -49,6 +49,7 @@ class FrameReader:
             return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=threads,
                                       width=width, height=height)
 
+        self._open = open_reader
         try:
             self._reader = self._call(open_reader, "opening it")
         except VideoError:
@@ -87,6 +88,28 @@ class FrameReader:
             raise
         except Exception as error:
             raise VideoError(self.path, f"{what} failed ({error})") from error
+
+    def read_available(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(frames, decoded): the frames that decode, and a mask over ``frame_ids`` of which
+        did. A file damaged in its middle fails a whole batch in decord; the batch is split
+        in halves until the frames that cannot be decoded are found (each is tried alone).
+        A stuck decoder still raises."""
+        try:
+            return self.read(frame_ids), np.ones(len(frame_ids), dtype=bool)
+        except VideoError:
+            if self._stuck is not None:
+                raise
+            # decord's reader is left in a state where frames far from the damage fail too:
+            # each retry starts from a fresh one
+            self._reader = self._call(self._open, "opening it again")
+            if len(frame_ids) == 1:
+                return np.empty((0, 0, 0, 3), dtype=np.uint8), np.zeros(1, dtype=bool)
+        half = len(frame_ids) // 2
+        first, first_ok = self.read_available(frame_ids[:half])
+        second, second_ok = self.read_available(frame_ids[half:])
+        parts = [part for part in (first, second) if len(part)]
+        frames = np.concatenate(parts) if parts else first
+        return frames, np.concatenate([first_ok, second_ok])
 
     def close(self) -> None:
         """Stops the decoding thread (a stuck one is left to end with the process)."""

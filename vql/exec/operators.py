@@ -195,22 +195,64 @@ class DecodeOp(UnaryOp):
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         reader: FrameReader | None = None
+        size: tuple[int, int] | None = None
+        last: np.ndarray | None = None  # the last frame decoded, a stand-in for damaged ones
         try:
             for batch in self.child.batches(ctx):
                 path = batch.column("path")[0].as_py()
                 if reader is None or reader.path != path:
                     if reader is not None:
                         reader.close()
+                    last = None
                     size = scaled_size(batch.column("width")[0].as_py(),
                                        batch.column("height")[0].as_py(), self.scale)
                     reader = FrameReader(path, self.threads, size)
-                frames = reader.read(batch.column("frame_id").to_numpy())
-                ctx.stats.frames_decoded += len(frames)
+                frame_ids = batch.column("frame_id").to_numpy()
+                frames, decoded = reader.read_available(frame_ids)
+                if not decoded.all():
+                    # Damaged there: the rows keep a stand-in frame through the pipeline (a
+                    # section expects its rows back) and the output drops them (ProjectOp).
+                    ctx.damaged.setdefault(path, set()).update(
+                        int(f) for f in frame_ids[~decoded])
+                    shape = (size[1], size[0]) if size else (
+                        batch.column("height")[0].as_py(), batch.column("width")[0].as_py())
+                    frames = stand_ins(frames, decoded, last, shape)
+                last = frames[-1]
+                ctx.stats.frames_decoded += int(decoded.sum())
                 tensor = pa.FixedShapeTensorArray.from_numpy_ndarray(frames)
                 yield batch.append_column(FRAME_FIELD, tensor)
         finally:
             if reader is not None:
                 reader.close()
+
+
+def stand_ins(frames: np.ndarray, decoded: np.ndarray, last: np.ndarray | None,
+              shape: tuple[int, int]) -> np.ndarray:
+    """A frame for every row: the decoded ones, and for each one that could not be decoded
+    the frame shown before it (as a player freezes on damage; black at a video's start), so
+    that stateful functions see no motion where the file is damaged."""
+    out = np.empty((len(decoded), *(frames.shape[1:] if len(frames) else (*shape, 3))),
+                   dtype=np.uint8)
+    if len(frames):
+        out[decoded] = frames
+    previous = last if last is not None else np.zeros(out.shape[1:], dtype=np.uint8)
+    for row in range(len(decoded)):
+        if decoded[row]:
+            previous = out[row]
+        else:
+            out[row] = previous
+    return out
+
+
+def without_damaged(batch: pa.RecordBatch, damaged: dict[str, set[int]]) -> pa.RecordBatch:
+    """The batch less its rows of frames that could not be decoded (see DecodeOp)."""
+    if not damaged or batch.num_rows == 0 or "path" not in batch.schema.names:
+        return batch
+    lost = damaged.get(batch.column("path")[0].as_py())
+    if not lost:
+        return batch
+    keep = ~np.isin(batch.column("frame_id").to_numpy(), np.fromiter(lost, dtype=np.int64))
+    return batch if keep.all() else batch.filter(pa.array(keep))
 
 
 def scaled_size(width: int, height: int, scale: float) -> tuple[int, int] | None:
@@ -471,6 +513,7 @@ class ProjectOp(UnaryOp):
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         schema = self.schema
         for batch in self.child.batches(ctx):
+            batch = without_damaged(batch, ctx.damaged)
             arrays = []
             for name in self.columns:
                 if name == FRAME_FIELD:

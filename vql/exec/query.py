@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import typing as t
 import warnings
@@ -101,6 +102,7 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
                 continue  # an aborted transaction: the rollback drops the view anyway
         views.clear()
         ctx.close()
+        _report_damage(engine, ctx.damaged)
         if planned.tuning is not None and ctx.failure is None:
             try:
                 planned.tuning.check_drift(ctx.stats, engine.measurements)
@@ -145,6 +147,33 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         if raised is error:
             raise
         raise raised from error
+
+
+def _report_damage(engine: Engine, damaged: dict[str, set[int]]) -> None:
+    """Warn of frames the query skipped because they could not be decoded, and remember them
+    in the catalog (committed apart: they are facts about the file)."""
+    for path, frame_ids in sorted(damaged.items()):
+        engine.measurements.apart(functools.partial(engine.measurements.record_damaged, path,
+                                                    frame_ids))
+        warnings.warn(errors.DamagedVideoWarning(
+            f"{path}: {len(frame_ids)} frame{'s' if len(frame_ids) != 1 else ''} could not be "
+            f"decoded (the file is damaged there) and were skipped: frames "
+            f"{_ranges(sorted(frame_ids))}; re-encode or repair the file to read them"),
+            stacklevel=2)
+    damaged.clear()
+
+
+def _ranges(numbers: list[int]) -> str:
+    """'3-7, 12' for [3, 4, 5, 6, 7, 12] (at most 10 ranges, then how many more)."""
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    text = [f"{a}-{b}" if a != b else f"{a}" for a, b in spans[:10]]
+    more = f" and {len(spans) - 10} more" if len(spans) > 10 else ""
+    return ", ".join(text) + more
 
 
 def _batch_size(engine: Engine, plan: Relational) -> int:

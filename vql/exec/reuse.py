@@ -49,9 +49,9 @@ class ReuseOp(SectionOp):
             for batch in self.child.batches(ctx):
                 waiting.append(self._look_up(batch, ctx))
                 if len(waiting) > self.lookahead:
-                    yield self._merge(waiting.popleft(), section)
+                    yield self._merge(waiting.popleft(), section, ctx)
             while waiting:
-                yield self._merge(waiting.popleft(), section)
+                yield self._merge(waiting.popleft(), section, ctx)
 
     def _look_up(self, batch: pa.RecordBatch, ctx: ExecContext) -> _Pending:
         """Find the batch's rows in the cache; push the others into the section."""
@@ -74,8 +74,8 @@ class ReuseOp(SectionOp):
         at_served = [at[served[hit]] for hit, at in zip(hits, where)]
         return _Pending(batch, content, frame_ids, at_served, served)
 
-    def _merge(self, pending: _Pending, section: Generator[pa.RecordBatch, None, None]
-               ) -> pa.RecordBatch:
+    def _merge(self, pending: _Pending, section: Generator[pa.RecordBatch, None, None],
+               ctx: ExecContext) -> pa.RecordBatch:
         """The batch with every function column: cached values and the section's, in order."""
         batch, served = pending.batch, pending.served
         if batch.num_rows == 0:
@@ -94,11 +94,23 @@ class ReuseOp(SectionOp):
             if computed is not None:
                 values = computed.column(call.column)
                 parts.append(values)
-                self.cache.stage(call.cache_key(), call.function, field_.type, pending.content,
-                                 self.scale, pending.frame_ids[missing], values)
+                self._stage(call, field_.type, pending, values, ctx)
             column = pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
             out = out.append_column(field_, column.take(inverse))
         return out
+
+
+    def _stage(self, call: UDFCall, value_type: pa.DataType, pending: _Pending,
+               values: pa.Array, ctx: ExecContext) -> None:
+        """Cache the computed values, less those of frames that could not be decoded (they
+        were computed on a stand-in frame)."""
+        frame_ids = pending.frame_ids[~pending.served]
+        lost = ctx.damaged.get(pending.batch.column("path")[0].as_py()) if ctx.damaged else None
+        if lost:
+            keep = ~np.isin(frame_ids, np.fromiter(lost, dtype=np.int64))
+            frame_ids, values = frame_ids[keep], values.filter(pa.array(keep))
+        self.cache.stage(call.cache_key(), call.function, value_type, pending.content,
+                         self.scale, frame_ids, values)
 
 
 @dataclass(frozen=True, slots=True)

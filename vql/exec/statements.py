@@ -70,20 +70,24 @@ def _show_tables(engine: Engine, stmt: st.ShowTables) -> Result:
     kinds: list[str] = []
     videos: list[int | None] = []
     frames: list[int | None] = []
+    damaged: list[int | None] = []
     for name in engine.catalog.video_tables():
         rows = engine.catalog.videos_of(name)
         names.append(name)
         kinds.append("video")
         videos.append(len(rows))
         frames.append(sum(v.frames for v in rows))
+        damaged.append(engine.catalog.damaged_frames(name))
     for name in engine.catalog.plain_tables():
         names.append(name)
         kinds.append("table")
         videos.append(None)
         frames.append(None)
+        damaged.append(None)
     table = pa.table({"name": pa.array(names, pa.string()), "kind": pa.array(kinds, pa.string()),
                       "videos": pa.array(videos, pa.int64()),
-                      "frames": pa.array(frames, pa.int64())})
+                      "frames": pa.array(frames, pa.int64()),
+                      "damaged_frames": pa.array(damaged, pa.int64())})
     return Result.of_table(table.sort_by("name"))
 
 

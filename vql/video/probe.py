@@ -97,13 +97,59 @@ def probe(path: str) -> VideoProbe:
     except VideoError:
         raise
     except Exception as error:  # decord raises RuntimeError/DECORDError with FFmpeg's words
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise VideoError(path, f"not a decodable video ({reason[:200]})") from error
+        raise VideoError(path, _reason(path, error)) from error
     return VideoProbe(
         path=path, size=size, mtime=mtime, sha256=_sha256(path), fps=fps, frames=frames,
         width=int(first[1]), height=int(first[0]), duration=end, codec=_codec(path),
         keyframes=keyframes, timestamps=timestamps,
     )
+
+
+def _reason(path: str, error: Exception) -> str:
+    """Why decord could not open ``path``, in words (its own message is a C++ check)."""
+    text = str(error)
+    damage = _mp4_damage(path)
+    if damage:
+        return f"the file is damaged or cut short: {damage}; repair or re-encode it"
+    if "cannot find video stream" in text:
+        return "the file holds no video stream (audio only?)"
+    if "av_read_frame failed" in text:
+        return ("the file is damaged or cut short: its frames cannot be read from where its "
+                "index says they are; repair or re-encode it")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    reason = lines[-1] if lines else type(error).__name__
+    return f"not a decodable video ({reason.split('] ')[-1][:200]})"
+
+
+def _mp4_damage(path: str) -> str | None:
+    """What is wrong with an MP4/MOV file's top-level boxes (ISO base media format), if it is
+    one: a box that runs past the end of the file (cut short), or no index (moov box), as
+    when a recording stops before the camera writes it. None for other formats."""
+    size = os.path.getsize(path)
+    found: list[str] = []
+    with open(path, "rb") as handle:
+        position = 0
+        while position + 8 <= size:
+            handle.seek(position)
+            header = handle.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:  # the last box, to the end of the file
+                length = size - position
+            if not found and kind != b"ftyp":
+                return None  # not an MP4/MOV file (or one without ftyp): decord decides
+            if length < 8:
+                return f"its box at byte {position} has an impossible size ({length})"
+            name = kind.decode("latin-1")
+            found.append(name)
+            if position + length > size:
+                return (f"its '{name}' box declares {length} bytes at byte {position}, but the "
+                        f"file ends {size - position} bytes after it starts")
+            position += length
+    if found and "moov" not in found:
+        return "it has no index (moov box), as when a recording stops before it is finished"
+    return None
 
 
 def _check_timestamps(path: str, timestamps: np.ndarray) -> None:
