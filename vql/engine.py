@@ -89,6 +89,7 @@ class Engine:
         # (vql/physical/observe.py). Keyed by (table, pipeline, content); a few at most.
         self.traces: dict[tuple[str, str, str], t.Any] = {}
         self._running = threading.Lock()  # held while a statement runs (see run)
+        self._functions_at_begin: dict[str, t.Any] | None = None  # see begin
 
     def _load_stored_functions(self, files: bool = True) -> list[str]:
         """The database's functions. A file function runs its file (as CREATE FUNCTION did)
@@ -226,25 +227,35 @@ class Engine:
 
     def _begin_implicit(self) -> None:
         if not self.autocommit and not self.in_transaction:
-            self.duck.execute("BEGIN TRANSACTION").fetchall()
-            self.in_transaction = True
+            self.begin()
 
     def begin(self) -> None:
         if self.in_transaction:
             raise errors.ProgrammingError("a transaction is already active")
         self.duck.execute("BEGIN TRANSACTION").fetchall()
         self.in_transaction = True
+        # CREATE/DROP FUNCTION change the registry too: a rollback puts it back as it was
+        self._functions_at_begin = self.registry.snapshot()
 
     def commit(self) -> None:
         self.flush_history()
         if self.in_transaction:
-            self.duck.execute("COMMIT").fetchall()
+            try:
+                self.duck.execute("COMMIT").fetchall()
+            except duckdb.Error as error:  # a conflict at commit: DuckDB rolled it back
+                self.rollback()
+                raise convert_duckdb_error(error) from error
             self.in_transaction = False
+            self._functions_at_begin = None
 
     def rollback(self) -> None:
         if self.in_transaction:
             self.in_transaction = False
-            self.duck.execute("ROLLBACK").fetchall()
+            if self._functions_at_begin is not None:
+                self.registry.restore(self._functions_at_begin)
+                self._functions_at_begin = None
+            with contextlib.suppress(duckdb.TransactionException):  # already ended
+                self.duck.execute("ROLLBACK").fetchall()
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

@@ -73,3 +73,57 @@ def test_threads_sharing_a_connection_get_a_programming_error(road: vql.Connecti
         thread.join()
     assert set(outcomes) <= {"ok", "refused"} and outcomes["ok"] >= 1, outcomes
     assert road.execute("SELECT count(*) FROM intersection").fetchall() == [(377,)]
+
+
+# --- found by the generated statements (tests/api/test_generated_statements.py) ---------------
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_end_and_abort_end_the_transaction_as_duckdb_reads_them(autocommit: bool) -> None:
+    """END commits and ABORT rolls back (PostgreSQL's and DuckDB's words). They went to
+    DuckDB behind the engine's back: commit() and close() then raised DuckDB's own error."""
+    con = vql.connect(":memory:", autocommit=autocommit)
+    con.execute("CREATE TABLE t (a INTEGER)")
+    con.execute("INSERT INTO t VALUES (1); END")
+    con.execute("INSERT INTO t VALUES (2)")
+    con.execute("ABORT")
+    con.execute("START TRANSACTION")
+    con.execute("INSERT INTO t VALUES (3); END TRANSACTION")
+    con.commit()
+    expected = [(1,), (2,), (3,)] if autocommit else [(1,), (3,)]
+    assert con.execute("SELECT a FROM t ORDER BY a").fetchall() == expected
+    con.close()
+    assert con.closed
+
+
+@pytest.mark.parametrize("sql", ["SELECT 1; --", "SELECT 1;/* a comment */", "SELECT 1;;"])
+def test_a_comment_after_the_last_statement_is_no_statement(con: vql.Connection,
+                                                           sql: str) -> None:
+    assert con.execute(sql).fetchall() == [(1,)]
+
+
+def test_a_rollback_takes_back_functions_created_in_the_transaction(road: vql.Connection
+                                                                    ) -> None:
+    con = vql.connect(":memory:")
+    con.execute("CREATE FUNCTION kept AS brightness(frame) > 0.4")
+    con.commit()
+    con.execute("CREATE FUNCTION h AS brightness(frame) > 0.5")
+    con.execute("DROP FUNCTION kept")
+    con.rollback()
+    names = {r[0] for r in con.execute("SHOW FUNCTIONS").fetchall()}
+    assert "kept" in names and "h" not in names
+    assert con.execute("SELECT name FROM vql_catalog.functions").fetchall() == [("kept",)]
+    con.close()
+
+
+def test_extreme_limit_and_sample_rate(road: vql.Connection) -> None:
+    """A LIMIT past a C long raised an InternalError (pyarrow's OverflowError); it is DuckDB's
+    DataError, as in DuckDB. A SAMPLE rate of 1e20 FPS overflowed the frame ticks and kept 2
+    frames of 8 (any rate above the video's keeps them all); an infinite one is refused."""
+    with pytest.raises(vql.DataError, match="out of range"):
+        road.execute("SELECT frame_id FROM intersection LIMIT 9223372036854775808")
+    assert road.execute("SELECT count(*) FROM (SELECT frame_id FROM intersection "
+                        "LIMIT 9223372036854775807)").fetchall() == [(377,)]
+    assert road.execute("SELECT count(*) FROM intersection SAMPLE 1e20 FPS").fetchall() == \
+        [(377,)]
+    with pytest.raises(vql.BindError, match="positive rate"):
+        road.execute("SELECT count(*) FROM intersection SAMPLE 1e400 FPS")

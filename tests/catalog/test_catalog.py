@@ -65,7 +65,7 @@ def bad_inputs(tmp_path: Path, real: Path) -> dict[str, str]:
     ("missing", "no such file"),
     ("empty", "the file is empty"),
     ("text", "not a decodable video"),
-    ("truncated", "not a decodable video"),
+    ("truncated", "damaged or cut short"),
     ("glob", "the glob matches no file"),
 ])
 @pytest.mark.parametrize("statement", ["LOAD VIDEO ? INTO room", "CREATE VIDEO TABLE other FROM ?"])
@@ -112,8 +112,8 @@ def test_drop_video_table_removes_its_videos(room: vql.Connection) -> None:
 
 def test_describe_and_show_tables(room: vql.Connection) -> None:
     room.execute("CREATE TABLE notes (t DOUBLE, text VARCHAR)")
-    assert room.execute("SHOW TABLES").fetchall() == [("notes", "table", None, None),
-                                                       ("room", "video", 1, 1394)]
+    assert room.execute("SHOW TABLES").fetchall() == [("notes", "table", None, None, None),
+                                                       ("room", "video", 1, 1394, 0)]
     columns = [r[0] for r in room.execute("DESCRIBE room").fetchall()]
     assert columns == ["video_id", "path", "frame_id", "ts", "fps", "width", "height",
                        "duration", "computed", "frame"]

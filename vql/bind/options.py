@@ -20,7 +20,7 @@ class QueryOptions:
     best_effort: bool = False         # BEST EFFORT: run even when no plan meets the targets
 
     def __post_init__(self) -> None:
-        if self.sample_fps is not None and self.sample_fps <= 0:
+        if self.sample_fps is not None and not 0 < self.sample_fps < float("inf"):
             raise BindError(f"SAMPLE needs a positive rate, not {self.sample_fps:g} FPS")
         if self.latency_s is not None and self.latency_s <= 0:
             raise BindError("LATENCY must be positive")

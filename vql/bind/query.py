@@ -629,8 +629,8 @@ class QueryBinder:
         offset = select.args.get("offset")
         count = _int_literal(limit.expression if limit else None)
         skip = _int_literal(offset.expression if offset else None) if offset else 0
-        if count is None or skip is None:
-            return None
+        if count is None or skip is None or count + skip >= 2**62:
+            return None  # no early stop worth making (nor a count past a C long)
         return count + skip
 
     def _pipeline(self, source: _Source, options: QueryOptions) -> PlanNode:

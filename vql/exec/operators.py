@@ -171,13 +171,19 @@ class SampleOp(UnaryOp):
             if _video_id(batch) != video:
                 video, last_tick = _video_id(batch), None
             # A tiny epsilon keeps 0.3 * 10 from flooring to 2 instead of 3.
-            ticks = np.floor(batch.column("ts").to_numpy() * self.fps + 1e-9).astype(np.int64)
+            # Above MAX_SAMPLE_FPS every frame is kept anyway (timestamps are kept to 0.1 ms);
+            # the cap keeps ts * fps within int64.
+            fps = min(self.fps, MAX_SAMPLE_FPS)
+            ticks = np.floor(batch.column("ts").to_numpy() * fps + 1e-9).astype(np.int64)
             previous = np.concatenate([[last_tick if last_tick is not None else ticks[0] - 1],
                                        ticks[:-1]])
             keep = ticks != previous
             last_tick = int(ticks[-1])
             if keep.any():
                 yield batch.filter(pa.array(keep))
+
+
+MAX_SAMPLE_FPS = 1e5
 
 
 @dataclass

@@ -49,6 +49,13 @@ class FunctionRegistry:
     def copy(self) -> FunctionRegistry:
         return FunctionRegistry(self)
 
+    def snapshot(self) -> dict[str, Function]:
+        """The functions now, for ``restore`` (a transaction that rolls back)."""
+        return dict(self._functions)
+
+    def restore(self, snapshot: dict[str, Function]) -> None:
+        self._functions = dict(snapshot)
+
 
 def load_file(path: str | Path) -> list[FrameFunction]:
     """Execute a Python file and return the frame functions it declares with ``@udf``."""

@@ -28,7 +28,27 @@ def parse(sql: str) -> list[exp.Expr]:
         raise _convert(error, sql) from error
     except TokenError as error:
         raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
-    return [tree for tree in trees if tree is not None]
+    return [_transaction_words(tree) for tree in trees
+            if tree is not None and not isinstance(tree, exp.Semicolon)]  # a comment alone
+
+
+# DuckDB's (and PostgreSQL's) other words for ending or starting a transaction, which sqlglot
+# reads as a column (ABORT) or a bare END; the engine must see them as what they do.
+_TRANSACTION_WORDS: dict[str, type[exp.Expr]] = {
+    "END": exp.Commit, "END AS TRANSACTION": exp.Commit,
+    "ABORT": exp.Rollback, "ABORT AS TRANSACTION": exp.Rollback,
+    "START AS TRANSACTION": exp.Transaction,
+}
+
+
+def _transaction_words(tree: exp.Expr) -> exp.Expr:
+    if isinstance(tree, exp.EndStatement):
+        return exp.Commit()
+    if isinstance(tree, exp.Column | exp.Alias):
+        kind = _TRANSACTION_WORDS.get(tree.sql().upper())
+        if kind is not None:
+            return kind()
+    return tree
 
 
 def parse_one(sql: str) -> exp.Expr:
