@@ -24,3 +24,16 @@ def test_seeking_and_scanning_give_the_same_pixels(road_video: Path,
     assert np.array_equal(sought, scanned[wanted])
     backwards = FrameReader(str(road_video), 2, size).read(wanted[::-1].copy())
     assert np.array_equal(backwards, scanned[wanted[::-1]])
+
+
+def test_stopping_the_read_ahead_returns_the_same_frames(road_video: Path) -> None:
+    """A slow consumer's reader seeks back after each batch (decord otherwise decodes the
+    rest of the video into memory meanwhile); the next batch seeks to its first frame. The
+    frames are those of an uninterrupted read, batch after batch and across keyframes."""
+    plain = FrameReader(str(road_video), 2)
+    stopping = FrameReader(str(road_video), 2, stop_read_ahead=True)
+    for start in range(0, 130, 16):  # keyframes every 60 frames
+        ids = np.arange(start, start + 16)
+        assert np.array_equal(stopping.read(ids), plain.read(ids))
+    plain.close()
+    stopping.close()

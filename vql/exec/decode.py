@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 import typing as t
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from vql.errors import VideoError
 
 DEFAULT_TIMEOUT_S = 120.0
+SLOW_CONSUMER_S = 0.1  # idle this long between reads: stop decord's read-ahead (see read)
 
 
 def default_timeout() -> float:
@@ -29,13 +31,16 @@ class FrameReader:
     """Decodes frames of one video file by index (RGB, H x W x 3 uint8)."""
 
     def __init__(self, path: str, threads: int, size: tuple[int, int] | None = None,
-                 timeout: float | None = None):
+                 timeout: float | None = None, stop_read_ahead: bool = False):
         """``size``: (width, height) to decode at; None for the native size. ``timeout``:
-        seconds one call may take (None: ``VQL_DECODE_TIMEOUT``, default 120)."""
+        seconds one call may take (None: ``VQL_DECODE_TIMEOUT``, default 120).
+        ``stop_read_ahead``: after every batch (a slow consumer: a model); see ``read``."""
         self.path = path
+        self.stop_read_ahead = stop_read_ahead
         self.timeout = default_timeout() if timeout is None else timeout
         self._requests: queue.Queue[Request | None] = queue.Queue()
         self._stuck: str | None = None
+        self._returned: float | None = None  # when the last read returned
         # The thread holds the queue, not the reader, so a dropped reader ends it (__del__).
         self._thread = threading.Thread(target=_serve, args=(self._requests,),
                                         name=f"vql-decode {path}", daemon=True)
@@ -81,13 +86,30 @@ class FrameReader:
     def read(self, frame_ids: np.ndarray) -> np.ndarray:
         what = f"decoding frames {int(frame_ids[0])}..{int(frame_ids[-1])}"
         ids = frame_ids.tolist()
+        # decord keeps decoding after a batch, into a queue without bound, until the next call
+        # (dmlc/decord#157, #208): behind a slow consumer (a detector) it held the rest of the
+        # video, about 1 MB a frame at 768x432. Seeking back to the start stops it; the next
+        # batch then seeks to its first frame (from the keyframe before it). Done after every
+        # batch for a slow consumer, else whenever the reader was left idle longer than
+        # SLOW_CONSUMER_S before this call.
+        idle = self.stop_read_ahead or (self._returned is not None and time.perf_counter()
+                                        - self._returned > SLOW_CONSUMER_S)
+        reader = self._reader
+
+        def decode() -> np.ndarray:
+            frames = reader.get_batch(ids).asnumpy()
+            if idle:
+                reader.seek(0)
+            return t.cast(np.ndarray, frames)
+
         try:
-            return t.cast(np.ndarray, self._call(
-                lambda: self._reader.get_batch(ids).asnumpy(), what))
+            return t.cast(np.ndarray, self._call(decode, what))
         except VideoError:
             raise
         except Exception as error:
             raise VideoError(self.path, f"{what} failed ({error})") from error
+        finally:
+            self._returned = time.perf_counter()
 
     def read_available(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, decoded): the frames that decode, and a mask over ``frame_ids`` of which

@@ -194,6 +194,7 @@ class DecodeOp(UnaryOp):
 
     threads: int
     scale: float = 1.0
+    stop_read_ahead: bool = False  # a slow consumer above (see FrameReader.read)
 
     def describe(self) -> str:
         size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
@@ -212,7 +213,8 @@ class DecodeOp(UnaryOp):
                     last = None
                     size = scaled_size(batch.column("width")[0].as_py(),
                                        batch.column("height")[0].as_py(), self.scale)
-                    reader = FrameReader(path, self.threads, size)
+                    reader = FrameReader(path, self.threads, size,
+                                         stop_read_ahead=self.stop_read_ahead)
                 frame_ids = batch.column("frame_id").to_numpy()
                 frames, decoded = reader.read_available(frame_ids)
                 if not decoded.all():

@@ -23,6 +23,7 @@ from vql.exec.profile import Measured, unwrap
 from vql.exec.reuse import ReuseOp
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
+from vql.memory import HEAVY_MS
 from vql.plan import nodes as n
 from vql.settings import Settings
 
@@ -45,6 +46,7 @@ class PhysicalPlanner:
         self._timestamps = timestamps or {}
         self._built = 0
         self.row_limit: int | None = None  # the pipeline being planned stops after these rows
+        self.model_heavy = False  # ... runs a function far costlier than decoding (a model)
         self.batch_size = batch_size or settings.batch_size  # frames per batch in pipelines
         self.builders = PHYSICAL  # node type -> builder (a replay swaps some)
 
@@ -62,6 +64,8 @@ class PhysicalPlanner:
         if isinstance(node, n.Project):  # a pipeline's root: how many rows it may need
             limits = [x.count for x in n.chain(node) if isinstance(x, n.Limit)]
             self.row_limit = min(limits) if limits else None
+            self.model_heavy = any(isinstance(x, n.ApplyUDF) and x.call.cost_ms >= HEAVY_MS
+                                   for x in n.chain(node))
         kids = node.children()
         if isinstance(node, n.Fill) or not kids:
             return self.build(node, None)
@@ -103,10 +107,16 @@ def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> op
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:
-    decode = ops.DecodeOp(child, planner.settings.decode_thread_count(), node.scale)
+    decode = ops.DecodeOp(child, planner.settings.decode_thread_count(), node.scale,
+                          stop_read_ahead=planner.model_heavy)
     depth, batch = planner.settings.prefetch, planner.batch_size
     if depth <= 0 or (planner.row_limit is not None and planner.row_limit <= 4 * depth * batch):
         return decode  # a small LIMIT: decoding ahead would be mostly wasted
+    if planner.model_heavy:
+        # Decoding is a small share of a model's time, and a decoder thread of its own held
+        # about 0.5 GB more at the peak (bench/memory.py: detection over the room video
+        # 1.17 GB with it, 0.62 GB without, 6 % slower)
+        return decode
     # Decoding runs ahead in a thread while the functions above run (both release the GIL).
     return PrefetchOp(Measured(decode, planner.next_index()), planner.settings.prefetch)
 
