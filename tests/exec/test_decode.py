@@ -37,3 +37,15 @@ def test_stopping_the_read_ahead_returns_the_same_frames(road_video: Path) -> No
         assert np.array_equal(stopping.read(ids), plain.read(ids))
     plain.close()
     stopping.close()
+
+
+def test_small_reduced_sizes_decode(road_video: Path) -> None:
+    """decord fails every batch at a few widths (48 of them: a lossy plan over a 96-pixel
+    video at half size did); the decoded width steps past them."""
+    from vql.exec.operators import MISREAD_WIDTHS, scaled_size
+
+    for width in (96, 48, 144):
+        size = scaled_size(width, 64, 0.5)
+        assert size is not None and size[0] not in MISREAD_WIDTHS
+        frames = FrameReader(str(road_video), 2, size).read(np.arange(3))
+        assert frames.shape == (3, size[1], size[0], 3)

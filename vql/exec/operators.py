@@ -267,7 +267,15 @@ def scaled_size(width: int, height: int, scale: float) -> tuple[int, int] | None
     """Decoded (width, height) at ``scale`` (even numbers, as codecs like), None for native."""
     if scale == 1:
         return None
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    wide = max(2, round(width * scale / 2) * 2)
+    while wide in MISREAD_WIDTHS:
+        wide += 2
+    return wide, max(2, round(height * scale / 2) * 2)
+
+
+# Widths decord 0.6 cannot scale to: every batch fails ("The size must exactly match"), its
+# check for padded rows being fooled. Measured over the even widths 2-1198 (car-detection.mp4).
+MISREAD_WIDTHS = frozenset({2, 4, 6, 8, 12, 16, 24, 48, 72})
 
 
 def frames_of(batch: pa.RecordBatch) -> np.ndarray:
