@@ -46,9 +46,11 @@ def commit_apart(con: duckdb.DuckDBPyConnection, work: t.Callable[[], T],
             value = work()
             con.execute("COMMIT")
             return True, value
-        except duckdb.Error as error:
+        except BaseException as error:
             with contextlib.suppress(duckdb.Error):  # no transaction left to roll back
                 con.execute("ROLLBACK")
+            if not isinstance(error, duckdb.Error):  # Ctrl-C, a bug: nothing is left open
+                raise
             if raise_error and (not is_conflict(error) or attempt == tries - 1):
                 raise
             if not is_conflict(error):

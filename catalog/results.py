@@ -13,8 +13,7 @@ Layout: ``vql_catalog.result_caches`` names one table per function key
 (``vql_catalog.results_<n>``: content, scale, frame_id, value) and
 ``vql_catalog.result_entries`` holds one row per (cache, video content, scale) with its size
 and when it was last used; eviction drops the least recently used entries until the cache
-fits ``VQL_CACHE_MB``. Entries of videos no video table holds any more (a file that changed
-and was loaded again, a dropped table) are dropped at the next eviction.
+fits ``VQL_CACHE_MB`` (entries of videos no table holds any more, never used again, go first).
 
 Values are staged in memory while a query streams and written by ``flush`` once the query's
 result is finished. The cache reads and writes through its own connection, each write a
@@ -139,10 +138,7 @@ class ResultCache:
         for entry in staged.values():
             commit_apart(self.con, partial(self._write, entry))
         if staged:
-            # The videos just cached may belong to a table the user's open transaction loaded,
-            # which this connection cannot see yet: they are not orphans.
-            fresh = {entry.content for entry in staged.values()}
-            commit_apart(self.con, lambda: self.evict(keep=fresh))
+            commit_apart(self.con, self.evict)
 
     def _write(self, entry: _Staged) -> None:
         frame_ids = np.concatenate(entry.frame_ids)
@@ -190,19 +186,16 @@ class ResultCache:
 
     # --- eviction and clearing -------------------------------------------------------------------
 
-    def evict(self, keep: t.Collection[str] = ()) -> int:
-        """Drop entries of videos no table holds (except ``keep``), then the least recently
-        used ones until the cache fits its limit. Returns how many entries were dropped."""
-        orphans = self._run("""SELECT name, content, scale FROM vql_catalog.result_entries
-                               WHERE content NOT IN (SELECT sha256 FROM vql_catalog.videos v
-                                   JOIN vql_catalog.table_videos USING (video_id))""")
-        dropped = [row for row in orphans if row[1] not in keep]
+    def evict(self) -> int:
+        """Drop the least recently used entries until the cache fits its limit. Returns how
+        many entries were dropped. Entries of videos no table holds any more are not dropped
+        as such: this connection does not see tables the user's open transaction loaded, so
+        it cannot tell; unused, they are the first to go."""
         rows = self._run("""SELECT name, content, scale, bytes FROM vql_catalog.result_entries
                             ORDER BY used_at DESC, bytes""")
         total = 0
+        dropped = []
         for name, content, scale, size in rows:
-            if (name, content, scale) in dropped:
-                continue
             total += size
             if total > self.max_bytes:
                 dropped.append((name, content, scale))

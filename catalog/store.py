@@ -161,30 +161,39 @@ class Catalog:
         self.claim_names()
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
-        self.run("DELETE FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)", [name])
-        self.run("DELETE FROM vql_catalog.accuracy_profiles WHERE lower(table_name) = lower(?)",
-                 [name])
         orphans = "SELECT video_id FROM vql_catalog.videos EXCEPT SELECT video_id FROM vql_catalog.table_videos"
         self.run(f"DELETE FROM vql_catalog.frames WHERE video_id IN ({orphans})")
         self.run(f"DELETE FROM vql_catalog.videos WHERE video_id IN ({orphans})")
 
-    def record_damaged(self, path: str, frame_ids: t.Collection[int]) -> None:
-        """Remember frames of the file loaded from ``path`` that could not be decoded."""
+    def record_damaged(self, content: str, frame_ids: t.Collection[int]) -> None:
+        """Remember frames of the file with this content (SHA-256) that could not be decoded."""
         self.run("""INSERT INTO vql_catalog.damaged_frames
-                    SELECT v.sha256, f.frame_id, current_timestamp
-                    FROM vql_catalog.videos v, unnest(?::INTEGER[]) AS f(frame_id)
-                    WHERE v.path = ? AND NOT EXISTS (
-                        SELECT 1 FROM vql_catalog.damaged_frames d
-                        WHERE d.sha256 = v.sha256 AND d.frame_id = f.frame_id)""",
-                 [sorted(frame_ids), path])
+                    SELECT ?, f.frame_id, current_timestamp
+                    FROM unnest(?::INTEGER[]) AS f(frame_id)
+                    WHERE NOT EXISTS (SELECT 1 FROM vql_catalog.damaged_frames d
+                                      WHERE d.sha256 = ? AND d.frame_id = f.frame_id)""",
+                 [content, sorted(frame_ids), content])
 
     def damaged_frames(self, table: str) -> int:
-        """How many frames of a table's videos queries could not decode."""
-        rows = self.run("""SELECT count(*) FROM vql_catalog.damaged_frames d
+        """How many frames of a table's videos queries could not decode (0 in a database
+        opened read-only from before VQL kept them)."""
+        if not self.run("""SELECT 1 FROM information_schema.tables WHERE table_schema =
+                           'vql_catalog' AND table_name = 'damaged_frames'"""):
+            return 0
+        rows = self.run("""SELECT count(DISTINCT (d.sha256, d.frame_id))
+                           FROM vql_catalog.damaged_frames d
                            JOIN vql_catalog.videos v USING (sha256)
                            JOIN vql_catalog.table_videos tv USING (video_id)
                            WHERE lower(tv.table_name) = lower(?)""", [table])
         return int(rows[0][0])
+
+    def forget_profiles(self, table: str) -> None:
+        """Drop a table's measured costs and accuracies (written apart from the user's
+        transaction, so dropped apart from it too: a DELETE in the user's transaction of rows
+        the other connection rewrote since it began would abort it)."""
+        self.run("DELETE FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)", [table])
+        self.run("DELETE FROM vql_catalog.accuracy_profiles WHERE lower(table_name) = lower(?)",
+                 [table])
 
     def canonical_name(self, name: str) -> str:
         rows = self.run("SELECT name FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
 import pytest
 
 import vql
+from vql.settings import Settings
 
 QUERIES = ("SELECT avg(brightness) FROM intersection SAMPLE 5 FPS",
            "SELECT avg(brightness) FROM intersection SAMPLE 3 FPS")
@@ -68,3 +70,26 @@ def test_a_rollback_keeps_cached_values_and_measurements(tmp_path: Path,
             == [(True,)]
         assert con.execute("SELECT count(*) FROM vql_catalog.query_history WHERE sql LIKE "
                            "'%ACCURACY 0.8%'").fetchall() == [(1,)]
+
+
+def test_what_is_written_apart_does_not_fight_the_users_transaction(
+        tmp_path: Path, road_video: Path, room_video: Path) -> None:
+    """Within one open transaction: DROP of a table whose profiles the other connection
+    rewrote aborted the transaction ('Conflict on tuple deletion'); caching a second table's
+    values evicted the first's as orphans (their table was not committed yet)."""
+    with vql.connect(str(tmp_path / "t.duckdb"), settings=dataclasses.replace(
+            Settings.from_env(), cache_mb=1024)) as con:
+        con.execute("LOAD VIDEO ? INTO a", [str(road_video)])
+        con.execute("LOAD VIDEO ? INTO b", [str(room_video)])
+        con.execute("SELECT avg(brightness) FROM a").fetchall()
+        con.execute("SELECT avg(brightness) FROM b").fetchall()
+        again = con.execute("SELECT avg(brightness) FROM a")
+        again.fetchall()
+        assert again.stats is not None and again.stats.frames_reused == 377
+        con.execute("ANALYZE a")
+        con.commit()
+        con.execute("ANALYZE a")
+        con.execute("DROP VIDEO TABLE a")
+        con.commit()
+        assert con.execute("SELECT count(*) FROM vql_catalog.profiles WHERE table_name = 'a'"
+                           ).fetchall() == [(0,)]

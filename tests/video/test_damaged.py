@@ -3,6 +3,7 @@ with the reason instead of being loaded for every query to fail (issue 12, item 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -23,17 +24,23 @@ def test_a_file_cut_short_is_refused_at_load(con: vql.Connection, road_video: Pa
     assert con.execute("SELECT count(*) FROM whole").fetchall() == [(377,)]
 
 
+def damaged_copy(road_video: Path, folder: Path) -> Path:
+    """The road video with 5 % of its bytes overwritten at its middle (frames 170-239 lost)."""
+    data = bytearray(road_video.read_bytes())
+    middle, span = len(data) // 2, len(data) // 20
+    data[middle:middle + span] = bytes((i * 97 + 13) % 256 for i in range(span))
+    damaged = folder / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
 def test_frames_damaged_in_the_middle_are_skipped_and_reported(
         con: vql.Connection, road_video: Path, tmp_path: Path) -> None:
     """5 % of the road video's bytes overwritten at its middle: decord fails any batch that
     touches the damage (before, every pixel query over the table failed). Now the frames that
     cannot be decoded are skipped, named in a warning and counted in SHOW TABLES; the rest of
     the video answers, with and without the result cache and sampling."""
-    data = bytearray(road_video.read_bytes())
-    middle, span = len(data) // 2, len(data) // 20
-    data[middle:middle + span] = bytes((i * 97 + 13) % 256 for i in range(span))
-    damaged = tmp_path / "damaged.mp4"
-    damaged.write_bytes(bytes(data))
+    damaged = damaged_copy(road_video, tmp_path)
     con.execute("LOAD VIDEO ? INTO d", [str(damaged)])
     with pytest.warns(vql.DamagedVideoWarning, match=r"could not be decoded .* frames \d+-\d+"):
         rows = con.execute("SELECT frame_id, brightness FROM d").fetchall()
@@ -51,3 +58,31 @@ def test_frames_damaged_in_the_middle_are_skipped_and_reported(
     with pytest.warns(vql.DamagedVideoWarning):
         assert con.execute("SELECT count(*) FROM d WHERE moving_objects(frame) >= 0 "
                            "SAMPLE 5 FPS").fetchall()[0][0] > 0
+
+
+def test_damage_is_skipped_where_it_was_met_and_before_counting(
+        con: vql.Connection, road_video: Path, tmp_path: Path) -> None:
+    """A LIMIT counts only frames that decode (it counted the skipped ones: 170 rows for
+    LIMIT 200); a pipeline that decodes nothing keeps every row (another pipeline's damage
+    dropped its rows, depending on which ran first); targets, ANALYZE and RENDER work too."""
+    con.execute("LOAD VIDEO ? INTO d", [str(damaged_copy(road_video, tmp_path))])
+    with pytest.warns(vql.DamagedVideoWarning):
+        assert len(con.execute("SELECT frame_id, brightness FROM d LIMIT 200").fetchall()) \
+            == 200
+    with pytest.warns(vql.DamagedVideoWarning):
+        decoded = con.execute("SELECT count(*) FROM d WHERE brightness > 0").fetchall()[0][0]
+    for sql in ("SELECT count(*) FROM (SELECT frame_id FROM d UNION ALL "
+                "SELECT frame_id FROM d WHERE brightness > 0)",
+                "SELECT count(*) FROM (SELECT frame_id FROM d WHERE brightness > 0 UNION ALL "
+                "SELECT frame_id FROM d)"):
+        with pytest.warns(vql.DamagedVideoWarning):
+            assert con.execute(sql).fetchall() == [(377 + decoded,)]
+    with warnings.catch_warnings():  # whether its frames meet the damage depends on the plan
+        warnings.simplefilter("ignore", vql.DamagedVideoWarning)
+        con.execute("SELECT avg(brightness) FROM d WITH ACCURACY 0.5 BEST EFFORT").fetchall()
+        con.execute("ANALYZE d")
+    target = tmp_path / "around.mp4"
+    with pytest.warns(vql.DamagedVideoWarning):
+        con.execute(f"RENDER '{target}' AS SELECT path, frame_id, brightness FROM d "
+                    "WHERE frame_id BETWEEN 150 AND 260")
+    assert target.stat().st_size > 0

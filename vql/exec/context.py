@@ -54,8 +54,9 @@ class ExecContext:
         self.threads: list[threading.Thread] = []  # the statement's threads, waited for at close
         self.stats = QueryStats()
         self.failure: BaseException | None = None
-        # Frames that could not be decoded (a file damaged there), by path: skipped, reported
-        self.damaged: dict[str, set[int]] = {}
+        # Frames that could not be decoded (a file damaged there), by decoding operator and
+        # path: skipped by that operator's pipeline, reported (operators.damaged_below)
+        self.damaged: dict[int, dict[str, set[int]]] = {}
         self._filter_cons: dict[int, duckdb.DuckDBPyConnection] = {}
 
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import time
 import typing as t
 
 import numpy as np
@@ -19,7 +18,6 @@ import numpy as np
 from vql.errors import VideoError
 
 DEFAULT_TIMEOUT_S = 120.0
-SLOW_CONSUMER_S = 0.1  # idle this long between reads: stop decord's read-ahead (see read)
 
 
 def default_timeout() -> float:
@@ -40,7 +38,7 @@ class FrameReader:
         self.timeout = default_timeout() if timeout is None else timeout
         self._requests: queue.Queue[Request | None] = queue.Queue()
         self._stuck: str | None = None
-        self._returned: float | None = None  # when the last read returned
+        self._decoded_any = False  # whether any frame was decoded (see read_or_skip)
         # The thread holds the queue, not the reader, so a dropped reader ends it (__del__).
         self._thread = threading.Thread(target=_serve, args=(self._requests,),
                                         name=f"vql-decode {path}", daemon=True)
@@ -89,16 +87,14 @@ class FrameReader:
         # decord keeps decoding after a batch, into a queue without bound, until the next call
         # (dmlc/decord#157, #208): behind a slow consumer (a detector) it held the rest of the
         # video, about 1 MB a frame at 768x432. Seeking back to the start stops it; the next
-        # batch then seeks to its first frame (from the keyframe before it). Done after every
-        # batch for a slow consumer, else whenever the reader was left idle longer than
-        # SLOW_CONSUMER_S before this call.
-        idle = self.stop_read_ahead or (self._returned is not None and time.perf_counter()
-                                        - self._returned > SLOW_CONSUMER_S)
+        # batch then seeks to its first frame (from the keyframe before it: up to a GOP of
+        # decoding more per batch), so it is done for a slow consumer only (a model).
+        stop = self.stop_read_ahead
         reader = self._reader
 
         def decode() -> np.ndarray:
             frames = reader.get_batch(ids).asnumpy()
-            if idle:
+            if stop:
                 reader.seek(0)
             return t.cast(np.ndarray, frames)
 
@@ -108,8 +104,6 @@ class FrameReader:
             raise
         except Exception as error:
             raise VideoError(self.path, f"{what} failed ({error})") from error
-        finally:
-            self._returned = time.perf_counter()
 
     def read_available(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, decoded): the frames that decode, and a mask over ``frame_ids`` of which
@@ -117,13 +111,20 @@ class FrameReader:
         in halves until the frames that cannot be decoded are found (each is tried alone).
         A stuck decoder still raises."""
         try:
-            return self.read(frame_ids), np.ones(len(frame_ids), dtype=bool)
+            frames = self.read(frame_ids)
+            self._decoded_any = True
+            return frames, np.ones(len(frame_ids), dtype=bool)
         except VideoError:
             if self._stuck is not None:
                 raise
             # decord's reader is left in a state where frames far from the damage fail too:
             # each retry starts from a fresh one
-            self._reader = self._call(self._open, "opening it again")
+            try:
+                self._reader = self._call(self._open, "opening it again")
+            except VideoError:
+                raise
+            except Exception as error:  # the file went away or changed meanwhile
+                raise VideoError(self.path, f"cannot open it again ({error})") from error
             if len(frame_ids) == 1:
                 return np.empty((0, 0, 0, 3), dtype=np.uint8), np.zeros(1, dtype=bool)
         half = len(frame_ids) // 2
@@ -132,6 +133,27 @@ class FrameReader:
         parts = [part for part in (first, second) if len(part)]
         frames = np.concatenate(parts) if parts else first
         return frames, np.concatenate([first_ok, second_ok])
+
+    def read_or_skip(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``read_available``, except that when no frame of the batch decodes and this
+        reader has decoded none yet, its first frame is tried (LOAD decoded it): if that
+        fails too, the failure is not damage (a size decord cannot produce, a file it cannot
+        read) and the batch's error is raised."""
+        try:
+            frames = self.read(frame_ids)
+        except VideoError as error:
+            if self._stuck is not None:
+                raise
+            frames, decoded = self.read_available(frame_ids)
+            if not decoded.any() and not self._decoded_any:
+                try:
+                    self.read(np.zeros(1, dtype=np.int64))
+                except VideoError:
+                    raise error from None
+                self._decoded_any = True
+            return frames, decoded
+        self._decoded_any = True
+        return frames, np.ones(len(frame_ids), dtype=bool)
 
     def close(self) -> None:
         """Stops the decoding thread (a stuck one is left to end with the process)."""

@@ -216,11 +216,12 @@ class DecodeOp(UnaryOp):
                     reader = FrameReader(path, self.threads, size,
                                          stop_read_ahead=self.stop_read_ahead)
                 frame_ids = batch.column("frame_id").to_numpy()
-                frames, decoded = reader.read_available(frame_ids)
+                frames, decoded = reader.read_or_skip(frame_ids)
                 if not decoded.all():
                     # Damaged there: the rows keep a stand-in frame through the pipeline (a
-                    # section expects its rows back) and the output drops them (ProjectOp).
-                    ctx.damaged.setdefault(path, set()).update(
+                    # section expects its rows back); the operators above that count or
+                    # output rows drop them (damaged_below).
+                    ctx.damaged.setdefault(id(self), {}).setdefault(path, set()).update(
                         int(f) for f in frame_ids[~decoded])
                     shape = (size[1], size[0]) if size else (
                         batch.column("height")[0].as_py(), batch.column("width")[0].as_py())
@@ -252,6 +253,22 @@ def stand_ins(frames: np.ndarray, decoded: np.ndarray, last: np.ndarray | None,
     return out
 
 
+def damaged_below(op: t.Any, ctx: ExecContext) -> dict[str, set[int]]:
+    """Frames that the decoders under ``op`` (its own pipeline, not another of the query)
+    could not decode so far, by path."""
+    if not ctx.damaged:
+        return {}
+    found: dict[str, set[int]] = {}
+    stack = [op]
+    while stack:
+        node = stack.pop()
+        inner = getattr(node, "inner", node)  # a Measured wrapper
+        for path, frames in ctx.damaged.get(id(inner), {}).items():
+            found.setdefault(path, set()).update(list(frames))  # list(): a prefetch thread adds
+        stack.extend(node.children)
+    return found
+
+
 def without_damaged(batch: pa.RecordBatch, damaged: dict[str, set[int]]) -> pa.RecordBatch:
     """The batch less its rows of frames that could not be decoded (see DecodeOp)."""
     if not damaged or batch.num_rows == 0 or "path" not in batch.schema.names:
@@ -259,7 +276,7 @@ def without_damaged(batch: pa.RecordBatch, damaged: dict[str, set[int]]) -> pa.R
     lost = damaged.get(batch.column("path")[0].as_py())
     if not lost:
         return batch
-    keep = ~np.isin(batch.column("frame_id").to_numpy(), np.fromiter(lost, dtype=np.int64))
+    keep = ~np.isin(batch.column("frame_id").to_numpy(), np.array(list(lost), dtype=np.int64))
     return batch if keep.all() else batch.filter(pa.array(keep))
 
 
@@ -485,6 +502,7 @@ class LimitOp(UnaryOp):
         if left <= 0:
             return
         for batch in self.child.batches(ctx):
+            batch = without_damaged(batch, damaged_below(self.child, ctx))
             yield batch.slice(0, left)
             left -= min(left, batch.num_rows)
             if left == 0:
@@ -529,7 +547,7 @@ class ProjectOp(UnaryOp):
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         schema = self.schema
         for batch in self.child.batches(ctx):
-            batch = without_damaged(batch, ctx.damaged)
+            batch = without_damaged(batch, damaged_below(self.child, ctx))
             arrays = []
             for name in self.columns:
                 if name == FRAME_FIELD:

@@ -149,18 +149,26 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         raise raised from error
 
 
-def _report_damage(engine: Engine, damaged: dict[str, set[int]]) -> None:
+def _report_damage(engine: Engine, damaged: dict[int, dict[str, set[int]]]) -> None:
     """Warn of frames the query skipped because they could not be decoded, and remember them
     in the catalog (committed apart: they are facts about the file)."""
-    for path, frame_ids in sorted(damaged.items()):
-        engine.measurements.apart(functools.partial(engine.measurements.record_damaged, path,
-                                                    frame_ids))
+    by_path: dict[str, set[int]] = {}
+    for found in damaged.values():
+        for path, frames in found.items():
+            by_path.setdefault(path, set()).update(frames)
+    damaged.clear()
+    for path, frame_ids in sorted(by_path.items()):
+        # The file's content as this transaction sees it (it may have loaded the file)
+        content = engine.catalog.run("SELECT sha256 FROM vql_catalog.videos WHERE path = ?",
+                                     [path])
+        if content:
+            engine.measurements.apart(functools.partial(
+                engine.measurements.record_damaged, str(content[0][0]), frame_ids))
         warnings.warn(errors.DamagedVideoWarning(
             f"{path}: {len(frame_ids)} frame{'s' if len(frame_ids) != 1 else ''} could not be "
             f"decoded (the file is damaged there) and were skipped: frames "
             f"{_ranges(sorted(frame_ids))}; re-encode or repair the file to read them"),
             stacklevel=2)
-    damaged.clear()
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from vql.catalog.results import Cached, ResultCache
 from vql.exec.context import ExecContext
-from vql.exec.operators import SectionOp
+from vql.exec.operators import SectionOp, damaged_below
 from vql.plan.nodes import UDFCall
 
 
@@ -105,9 +105,9 @@ class ReuseOp(SectionOp):
         """Cache the computed values, less those of frames that could not be decoded (they
         were computed on a stand-in frame)."""
         frame_ids = pending.frame_ids[~pending.served]
-        lost = ctx.damaged.get(pending.batch.column("path")[0].as_py()) if ctx.damaged else None
+        lost = damaged_below(self.section, ctx).get(pending.batch.column("path")[0].as_py())
         if lost:
-            keep = ~np.isin(frame_ids, np.fromiter(lost, dtype=np.int64))
+            keep = ~np.isin(frame_ids, np.array(list(lost), dtype=np.int64))
             frame_ids, values = frame_ids[keep], values.filter(pa.array(keep))
         self.cache.stage(call.cache_key(), call.function, value_type, pending.content,
                          self.scale, frame_ids, values)

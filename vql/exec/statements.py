@@ -47,6 +47,8 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
         raise CatalogError(f"video table {stmt.name!r} already exists; use LOAD VIDEO ... INTO "
                            f"{stmt.name} to add videos to it")
     probes = probe_all(stmt.source)  # every file is checked before the catalog changes
+    if not exists:  # measurements left by a dropped table of that name are not this one's
+        engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
     with engine.atomic():
         if not exists:
             catalog.create_video_table(stmt.name)
@@ -62,6 +64,7 @@ def _drop_video_table(engine: Engine, stmt: st.DropVideoTable) -> Result:
     if engine.catalog.is_video_table(stmt.name):
         with engine.atomic():
             engine.catalog.drop_video_table(stmt.name)
+        engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
     return Result()
 
 

@@ -107,9 +107,12 @@ class Profiler:
         run = np.arange(min(frames, first.frames))
         sample = f"{len(run)} consecutive frames of {first.path}"
         reader = FrameReader(first.path, threads, scaled_size(first.width, first.height, scale))
-        pixels = reader.read(run)  # warms the decoder; the timed read below starts over
+        # warms the decoder; the timed read below starts over (frames of a damaged file that
+        # cannot be decoded are left out of both)
+        pixels, decoded = reader.read_or_skip(run)
+        run = run[decoded]
         started = time.perf_counter()
-        reader.read(run)
+        reader.read_or_skip(run)
         elapsed = time.perf_counter() - started
         outcomes = [self._decode(table, "sequential", elapsed, len(run), sample, scale)]
         outcomes.append(self._seek(table, videos, frames, threads, scale))
@@ -135,7 +138,7 @@ class Profiler:
                     video.path, threads, scaled_size(video.width, video.height, scale))
             reader = readers[video.path]
             started = time.perf_counter()
-            reader.read(np.array([frame_id]))
+            reader.read_or_skip(np.array([frame_id]))  # a damaged frame costs its attempt
             seconds += time.perf_counter() - started
         sample = f"{len(picked)} frames spread over {len(videos)} videos"
         return self._decode(table, "seek", seconds, len(picked), sample, scale)

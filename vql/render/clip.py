@@ -114,7 +114,11 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
             if path not in readers:
                 readers.clear()  # one open file at a time
                 readers[path] = FrameReader(path, threads)
-            frames = readers[path].read(np.array([r["frame_id"] for r in rows]))
+            frames, decoded = readers[path].read_or_skip(
+                np.array([r["frame_id"] for r in rows]))
+            rows = [row for row, ok in zip(rows, decoded, strict=True) if ok]  # damaged: left out
+            if not rows:
+                continue
             if sink is None:
                 sink = _VideoSink(target, fps or _playback_rate(readers[path], rows))
             for row, frame in zip(rows, frames, strict=True):

@@ -35,20 +35,23 @@ def parse(sql: str) -> list[exp.Expr]:
 # DuckDB's (and PostgreSQL's) other words for ending or starting a transaction, which sqlglot
 # reads as a column (ABORT) or a bare END; the engine must see them as what they do.
 _TRANSACTION_WORDS: dict[str, type[exp.Expr]] = {
-    "END": exp.Commit, "END AS TRANSACTION": exp.Commit,
-    "ABORT": exp.Rollback, "ABORT AS TRANSACTION": exp.Rollback,
-    "START AS TRANSACTION": exp.Transaction,
+    "END": exp.Commit, "END TRANSACTION": exp.Commit, "END WORK": exp.Commit,
+    "ABORT": exp.Rollback, "ABORT TRANSACTION": exp.Rollback, "ABORT WORK": exp.Rollback,
+    "START TRANSACTION": exp.Transaction,
 }
 
 
 def _transaction_words(tree: exp.Expr) -> exp.Expr:
     if isinstance(tree, exp.EndStatement):
         return exp.Commit()
-    if isinstance(tree, exp.Column | exp.Alias):
-        kind = _TRANSACTION_WORDS.get(tree.sql().upper())
-        if kind is not None:
-            return kind()
-    return tree
+    words = ""
+    if isinstance(tree, exp.Column) and not tree.table:
+        words = tree.name
+    elif isinstance(tree, exp.Alias) and isinstance(tree.this, exp.Column) \
+            and not tree.this.table:
+        words = f"{tree.this.name} {tree.alias}"
+    kind = _TRANSACTION_WORDS.get(words.upper())
+    return kind() if kind is not None else tree
 
 
 def parse_one(sql: str) -> exp.Expr:

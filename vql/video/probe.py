@@ -125,6 +125,13 @@ def _mp4_damage(path: str) -> str | None:
     """What is wrong with an MP4/MOV file's top-level boxes (ISO base media format), if it is
     one: a box that runs past the end of the file (cut short), or no index (moov box), as
     when a recording stops before the camera writes it. None for other formats."""
+    try:
+        return _box_damage(path)
+    except OSError:  # unreadable: decord's own reason stands
+        return None
+
+
+def _box_damage(path: str) -> str | None:
     size = os.path.getsize(path)
     found: list[str] = []
     with open(path, "rb") as handle:
