@@ -112,7 +112,7 @@ def _reason(path: str, error: Exception) -> str:
     if damage:
         return f"the file is damaged or cut short: {damage}; repair or re-encode it"
     if "cannot find video stream" in text:
-        return "the file holds no video stream (audio only?)"
+        return "the file holds no video stream that can be read (audio only, or a damaged index)"
     if "av_read_frame failed" in text:
         return ("the file is damaged or cut short: its frames cannot be read from where its "
                 "index says they are; repair or re-encode it")
