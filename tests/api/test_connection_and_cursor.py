@@ -185,3 +185,13 @@ def test_an_interrupted_query_leaves_the_connection_usable(tmp_path: Path, road_
     assert not [t for t in threading.enumerate() if t.name == "vql-prefetch"]  # decoding stopped
     assert con.execute("SELECT count(*) FROM road WHERE brightness > 0").fetchall() == [(377,)]
     con.close()
+
+
+def test_integer_sums_are_python_ints(road: vql.Connection) -> None:
+    """sum() of integers is DuckDB's 128-bit HUGEINT, which reached Python as Decimal and
+    pandas as an object column; DuckDB's and sqlite3's APIs give int (issue 13)."""
+    cur = road.execute("SELECT sum(frame_id) AS s, count(*) AS n FROM intersection")
+    assert cur.fetchall() == [(70876, 377)]
+    assert type(road.execute("SELECT sum(frame_id) FROM intersection").fetchone()[0]) is int
+    frame = road.execute("SELECT sum(frame_id) AS s FROM intersection").fetchdf()
+    assert str(frame.dtypes["s"]) == "int64" and frame["s"][0] == 70876

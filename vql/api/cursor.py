@@ -148,6 +148,8 @@ class Cursor:
                 return False
             self._current = batch
             columns = [column.to_pylist() for column in batch.columns]
+            for index in self._huge_columns():  # int, as DuckDB's and sqlite3's APIs give
+                columns[index] = [None if v is None else int(v) for v in columns[index]]
             self._rows = list(zip(*columns)) if columns else [()] * batch.num_rows
             self._position = 0
         return True
@@ -214,7 +216,22 @@ class Cursor:
         except ImportError as error:
             raise errors.MissingDependencyError(
                 "fetchdf needs pandas: pip install 'vql[pandas]'") from error
-        return self.fetch_arrow_table().to_pandas()
+        table = self.fetch_arrow_table()
+        for index in self._huge_columns():
+            # an integer column (int64 when every value fits, else float64 as DuckDB's df()
+            # gives), not an object column of Decimals
+            try:
+                column = table.column(index).cast(pa.int64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = table.column(index).cast(pa.float64())
+            table = table.set_column(index, table.field(index).with_type(column.type), column)
+        return table.to_pandas()
+
+    def _huge_columns(self) -> list[int]:
+        """Columns of DuckDB's 128-bit integers (sum() of integers), which reach Arrow as
+        decimal128(38, 0) and Python as Decimal."""
+        return [i for i, column in enumerate(self.description or ())
+                if column[1] in ("HUGEINT", "UHUGEINT")]
 
     def _schema(self) -> pa.Schema:
         if self._current is not None:
