@@ -20,11 +20,16 @@ def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subpro
                           timeout=120, cwd=cwd)
 
 
-def test_command_prints_a_table_and_the_time() -> None:
+def test_command_prints_a_table_and_the_timer_is_off_or_on_stderr() -> None:
+    """As in DuckDB's shell the timer is off, and when on it goes to stderr, so that piped
+    output is only the result (issue 13)."""
     result = run("-c", "SELECT 40 + 2 AS answer;")
     assert result.returncode == 0, result.stderr
     assert "| answer |" in result.stdout and "|     42 |" in result.stdout
-    assert "Run Time:" in result.stdout
+    assert "Run Time" not in result.stdout + result.stderr
+    timed = run(stdin=".timer on\n.mode csv\nSELECT 40 + 2 AS answer;\n")
+    assert timed.stdout.split() == ["answer", "42"]
+    assert "Run Time:" in timed.stderr
 
 
 def test_errors_exit_non_zero_with_a_caret() -> None:
@@ -72,7 +77,6 @@ def test_interactive_shell_through_a_pty(tmp_path: Path) -> None:
         shell.sendline("SELECT 20 +")
         shell.sendline("22 AS answer;")  # a statement over two lines
         shell.expect(r"\|\s+42 \|")
-        shell.expect("Run Time")
         shell.sendline("SELECT nope;")
         shell.expect("Referenced column")
         shell.sendline(".help")
@@ -105,7 +109,7 @@ def test_ctrl_c_cancels_the_query_not_the_shell(tmp_path: Path, room_video: Path
     try:
         shell.expect("vql> ")
         shell.sendline(f"LOAD VIDEO '{room_video}' INTO room;")
-        shell.expect("Run Time")
+        shell.expect("videos_added")
         shell.expect("vql> ")
         shell.sendline("SELECT count(*) FROM room WHERE has_object(frame, 'person');")  # ~20 s
         shell.expect("has_object")
@@ -126,3 +130,11 @@ def test_a_fallback_is_said_once(road_video: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("vehicle_count counts moving objects") == 1
     assert result.stderr.startswith("Warning: ")
+
+
+def test_dot_commands_between_piped_statements_apply_in_order() -> None:
+    """A dot command after a statement was read as SQL ('.mode' a ParseError): it now runs
+    between the statements before and after it, as in sqlite3 and DuckDB."""
+    result = run(stdin="SELECT 1 AS a;\n.mode csv\nSELECT 2 AS b;\n")
+    assert result.returncode == 0, result.stderr
+    assert "| a |" in result.stdout and result.stdout.split()[-2:] == ["b", "2"]

@@ -91,7 +91,7 @@ def test_tab_completes_in_the_interactive_shell(tmp_path: Path, road_video: Path
     try:
         shell.expect("vql> ")
         shell.sendline(f"LOAD VIDEO '{road_video}' INTO intersection;")
-        shell.expect("Run Time")
+        shell.expect("videos_added")
         shell.send("SELECT count(*) AS n FROM interse\t")
         shell.send(";\r")
         shell.expect(r"\|\s+377 \|")

@@ -24,7 +24,7 @@ Dot commands:
   .help              this text
   .tables            video tables and plain tables (SHOW TABLES)
   .functions         the functions you can call (SHOW FUNCTIONS)
-  .timer on|off      print each statement's run time (on)
+  .timer on|off      print each statement's run time, on stderr (off)
   .progress on|off   show frames done, rate and time left while a query runs (on at a terminal)
   .explain on|off    print each query's plan before its result (off)
   .mode MODE         table (shortens long results), or every row as csv, json (lines) or
@@ -58,7 +58,7 @@ class Shell:
         self.con = connection
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.timer = True
+        self.timer = False  # as in DuckDB's shell; on stderr, so piped output stays clean
         self.explain = False
         self.mode = "table"
         self.output: t.TextIO | None = None  # results go here instead of ``out`` (.output)
@@ -96,16 +96,22 @@ class Shell:
     # --- running text ------------------------------------------------------------------------
 
     def run_text(self, text: str) -> bool:
-        """Run dot commands (one per line) and ';'-separated statements; stop at an error."""
+        """Run dot commands (one per line, between statements) and ';'-separated statements,
+        in order; stop at an error."""
         sql_lines: list[str] = []
         for line in text.splitlines():
-            if line.strip().startswith(".") and not "".join(sql_lines).strip():
-                if not self.run_command(line.strip()):
+            pending = "\n".join(sql_lines)
+            if line.strip().startswith(".") and (not pending.strip() or is_complete(pending)):
+                if not self._run_statements(pending) or not self.run_command(line.strip()):
                     return False
+                sql_lines = []
                 continue
             sql_lines.append(line)
+        return self._run_statements("\n".join(sql_lines))
+
+    def _run_statements(self, text: str) -> bool:
         try:
-            statements = split_statements("\n".join(sql_lines))
+            statements = split_statements(text)
         except vql.Error as error:
             print(fmt.error(error), file=self.err, flush=True)
             return False
@@ -133,12 +139,12 @@ class Shell:
                     cursor.execute(sql)
                 for _, message in cursor.messages:
                     print(f"Warning: {message}", file=self.err, flush=True)
-                if cursor.description is not None:
-                    self._print_rows(cursor)
-                elif cursor.rowcount >= 0:
-                    self.print(f"OK, {cursor.rowcount} row{'s' if cursor.rowcount != 1 else ''}")
-                else:
-                    self.print("OK")
+                with warnings.catch_warnings(record=True) as later:
+                    # raised once the rows are read (frames of a damaged file skipped)
+                    warnings.simplefilter("always", vql.DamagedVideoWarning)
+                    self._print_result(cursor)
+                for warning in later:
+                    print(f"Warning: {warning.message}", file=self.err, flush=True)
             except vql.Error as error:
                 self._clear_progress()
                 print(fmt.error(error), file=self.err, flush=True)
@@ -147,8 +153,16 @@ class Shell:
                 print(f"Error: {error}", file=self.err, flush=True)
                 return False
         if self.timer:
-            self.print(f"Run Time: {time.perf_counter() - started:.3f} s")
+            print(f"Run Time: {time.perf_counter() - started:.3f} s", file=self.err, flush=True)
         return True
+
+    def _print_result(self, cursor: vql.Cursor) -> None:
+        if cursor.description is not None:
+            self._print_rows(cursor)
+        elif cursor.rowcount >= 0:
+            self.print(f"OK, {cursor.rowcount} row{'s' if cursor.rowcount != 1 else ''}")
+        else:
+            self.print("OK")
 
     def _print_rows(self, cursor: vql.Cursor) -> None:
         self._clear_progress()
