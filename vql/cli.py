@@ -1,4 +1,5 @@
-"""The ``vql`` command: an interactive shell, ``vql -c "SQL"``, ``vql script.sql``, or
+"""The ``vql`` command: an interactive shell (``vql [my.duckdb]``), ``vql my.duckdb "SQL"`` or
+``vql -c "SQL"``, ``vql script.sql``, or
 ``vql run QUERY_FILE --videos GLOB`` (a batch run over an archive, ``vql.batch``), or
 ``vql render QUERY --out FILE`` (a picture of a query's result, ``vql.render``)."""
 
@@ -19,10 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vql", description="VQL: ask questions of videos in SQL.",
         epilog="With no SQL given and a terminal attached, starts the interactive shell. "
                "'vql run --help' describes batch runs over video archives.")
-    parser.add_argument("script", nargs="?", help="a file of ';'-separated statements to run")
+    parser.add_argument("target", nargs="?", metavar="DATABASE|SCRIPT",
+                        help="a database file to open (as 'duckdb my.duckdb'; created if it does "
+                             "not exist), or a file of ';'-separated statements (.sql) to run")
+    parser.add_argument("sql", nargs="?", metavar="SQL",
+                        help="after a database: run these statements and exit")
     parser.add_argument("-c", "--command", help="run these statements and exit")
-    parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
+    parser.add_argument("--db", default=None,
                         help="the database file (default: $VQL_DATABASE or :memory:)")
+    parser.add_argument("-readonly", "--readonly", action="store_true",
+                        help="open the database read-only (another process may hold it)")
     parser.add_argument("--no-functions", action="store_true",
                         help="do not run the files of the database's CREATE FUNCTION ... FROM "
                              "functions (open a database you did not make this way)")
@@ -38,9 +45,23 @@ def main(argv: list[str] | None = None) -> int:
         return run_main(argv[1:])
     if argv[:1] == ["render"]:
         return render_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    database, script = args.db, None
+    if args.target is not None:
+        if is_database(args.target):
+            if database is not None:
+                parser.error(f"two databases: --db {database} and {args.target}")
+            database = args.target
+        else:
+            script = args.target
+            if args.sql is not None:
+                parser.error(f"{args.target!r} is a script, not a database: give SQL after a "
+                             "database file")
+    database = database or os.environ.get("VQL_DATABASE", ":memory:")
+    command = args.command if args.command is not None else args.sql
     try:
-        connection = vql.connect(args.db, autocommit=True,
+        connection = vql.connect(database, autocommit=True, read_only=args.readonly,
                                  load_functions=not args.no_functions)
     except vql.Error as error:
         print(f"Error: {error}", file=sys.stderr)
@@ -49,14 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     for _, message in connection.messages:
         print(f"Warning: {message}", file=sys.stderr)
     try:
-        if args.command is not None:
-            ok = shell.run_text(args.command)
-        elif args.script is not None:
-            path = Path(args.script)
+        if command is not None:
+            ok = shell.run_text(command)
+        elif script is not None:
+            path = Path(script)
             if not path.is_file():
-                print(f"Error: no such script {args.script!r}", file=sys.stderr)
+                print(f"Error: no such script {script!r}", file=sys.stderr)
                 return 1
-            ok = shell.run_text(path.read_text())
+            try:
+                text = path.read_text()
+            except UnicodeDecodeError:
+                print(f"Error: {script!r} is neither a DuckDB database nor a text file of "
+                      "statements", file=sys.stderr)
+                return 1
+            ok = shell.run_text(text)
         elif sys.stdin is None:
             print("Error: no statements: give -c SQL, a script, or standard input",
                   file=sys.stderr)
@@ -72,6 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         connection.close()
     return 0 if ok else 1
+
+
+DATABASE_SUFFIXES = (".duckdb", ".db", ".ddb", ".vql")
+
+
+def is_database(target: str) -> bool:
+    """Whether the command line's first argument names a database (opened, or created when it
+    does not exist) rather than a script: a DuckDB file (its header says so), a database
+    suffix, or a missing file that is not a .sql script."""
+    path = Path(target)
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return handle.read(12)[8:12] == b"DUCK"
+    return target == ":memory:" or path.suffix.lower() in DATABASE_SUFFIXES or (
+        not path.exists() and path.suffix.lower() != ".sql")
 
 
 def render_main(argv: list[str]) -> int:

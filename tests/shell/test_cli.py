@@ -138,3 +138,21 @@ def test_dot_commands_between_piped_statements_apply_in_order() -> None:
     result = run(stdin="SELECT 1 AS a;\n.mode csv\nSELECT 2 AS b;\n")
     assert result.returncode == 0, result.stderr
     assert "| a |" in result.stdout and result.stdout.split()[-2:] == ["b", "2"]
+
+
+def test_the_first_argument_is_a_database_as_in_duckdb(tmp_path: Path) -> None:
+    """'vql my.duckdb' opens (or creates) that database, 'vql my.duckdb SQL' runs SQL in it
+    (it was read as a script: 'no such script', or a UnicodeDecodeError for a real
+    database); '-readonly' opens it read-only; a .sql file is still a script (issue 13)."""
+    database = tmp_path / "my.duckdb"
+    assert run(str(database), "CREATE TABLE t AS SELECT 42 AS x").returncode == 0
+    piped = run(str(database), stdin="SELECT x + 1 AS y FROM t;\n")
+    assert piped.returncode == 0 and "| 43 |" in piped.stdout
+    plain = tmp_path / "plain"  # a DuckDB file without a database suffix: read its header
+    plain.write_bytes(database.read_bytes())
+    assert "| 42 |" in run(str(plain), "SELECT x FROM t").stdout
+    refused = run("-readonly", str(database), "DROP TABLE t")
+    assert refused.returncode == 1 and "read-only" in refused.stderr
+    script = tmp_path / "s.sql"
+    script.write_text("SELECT x FROM t;")
+    assert "| 42 |" in run("--db", str(database), str(script)).stdout
