@@ -127,3 +127,9 @@ def test_extreme_limit_and_sample_rate(road: vql.Connection) -> None:
         [(377,)]
     with pytest.raises(vql.BindError, match="positive rate"):
         road.execute("SELECT count(*) FROM intersection SAMPLE 1e400 FPS")
+
+
+def test_a_marker_before_a_cast(con: vql.Connection) -> None:
+    """'?::INT' was one token to the tokenizer: a ParseError, and a wrong marker count with
+    another '?' (issue 13)."""
+    assert con.execute("SELECT ?::INT + ?", ["5", 1]).fetchall() == [(6,)]

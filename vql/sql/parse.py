@@ -110,13 +110,15 @@ def number_placeholders(sql: str) -> tuple[str, int]:
         tokens = DIALECT.tokenize(sql)
     except TokenError as error:
         raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
-    marks = [tok for tok in tokens if tok.token_type == TokenType.PLACEHOLDER and tok.text == "?"]
+    # '?::INT' reaches the tokenizer as one '?::' operator: a marker and a cast here.
+    marks = [tok for tok in tokens if (tok.token_type == TokenType.PLACEHOLDER and tok.text == "?")
+             or tok.token_type == TokenType.QDCOLON]
     if not marks:
         return sql, 0
     pieces, last = [], 0
     for number, token in enumerate(marks, start=1):
         pieces.append(sql[last:token.start])
-        pieces.append(f"${number}")
+        pieces.append(f"${number}" + ("::" if token.token_type == TokenType.QDCOLON else ""))
         last = token.end + 1
     pieces.append(sql[last:])
     return "".join(pieces), len(marks)
