@@ -152,3 +152,14 @@ def test_bad_timeline_targets_are_refused_before_the_query_runs(
         road.execute(f"RENDER TIMELINE '{target}' AS SELECT ts, brightness FROM intersection")
     stats = road.execute("SELECT 1").fetchall()
     assert stats == [(1,)]
+
+
+def test_the_target_can_be_a_parameter(road: vql.Connection, tmp_path: Path) -> None:
+    """'RENDER ? AS ...' wrote to a folder named ./1/ (the marker's number) (issue 13)."""
+    target = tmp_path / "by-parameter.png"
+    (path, kind, points), = road.execute(
+        "RENDER TIMELINE ? AS SELECT path, ts, brightness FROM intersection WHERE frame_id < ?",
+        [str(target), 50]).fetchall()
+    assert Path(path) == target and target.is_file() and points == 50
+    with pytest.raises(vql.BindError, match="must be a string"):
+        road.execute("RENDER TIMELINE ? AS SELECT path, ts, brightness FROM intersection", [3])

@@ -214,7 +214,8 @@ def _render(binder: Binder, tree: d.RenderQuery) -> st.Bound:
     inner = binder.bind(tree.this)
     if not isinstance(inner, st.Query) or inner.returns_rows is False:
         raise BindError("RENDER takes a query that returns rows")
-    return st.Render(inner, tree.args["target"].name, bool(tree.args.get("timeline")),
+    target = _text_argument(binder, tree.args["target"], "the RENDER target")
+    return st.Render(inner, target, bool(tree.args.get("timeline")),
                      bool(tree.args.get("overwrite")))
 
 
