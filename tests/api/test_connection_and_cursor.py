@@ -195,3 +195,14 @@ def test_integer_sums_are_python_ints(road: vql.Connection) -> None:
     assert type(road.execute("SELECT sum(frame_id) FROM intersection").fetchone()[0]) is int
     frame = road.execute("SELECT sum(frame_id) AS s FROM intersection").fetchdf()
     assert str(frame.dtypes["s"]) == "int64" and frame["s"][0] == 70876
+
+
+def test_duckdb_names_and_a_readable_stats_line(road: vql.Connection) -> None:
+    """con.sql(...).df() / .arrow() / .fetchall() as in DuckDB; print(cur.stats) is one line
+    (issue 13)."""
+    cur = road.sql("SELECT frame_id, brightness FROM intersection WHERE frame_id < 20")
+    assert cur.arrow().num_rows == 20
+    assert len(road.sql("SELECT 1 AS a").df()) == 1
+    assert road.sql("SELECT ? + 1", [1]).fetchall() == [(2,)]
+    assert str(cur.stats) == ("377 frames scanned, 20 decoded, brightness on 20, "
+                              "357 rows filtered in the pipeline")

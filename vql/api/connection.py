@@ -114,6 +114,11 @@ class Connection:
         """A new cursor with ``operation`` executed (as sqlite3 and DuckDB offer)."""
         return self.cursor().execute(operation, parameters)
 
+    def sql(self, query: str, params: Sequence[t.Any] | None = None) -> Cursor:
+        """``execute`` under DuckDB's name: ``con.sql("...").df()``, ``.arrow()``,
+        ``.fetchall()``. Unlike DuckDB's lazy relation it runs at once."""
+        return self.execute(query, params)
+
     def executemany(self, operation: str,
                     seq_of_parameters: t.Iterable[Sequence[t.Any]]) -> Cursor:
         """A new cursor with ``operation`` executed once per parameter sequence."""

@@ -227,6 +227,14 @@ class Cursor:
             table = table.set_column(index, table.field(index).with_type(column.type), column)
         return table.to_pandas()
 
+    def df(self) -> t.Any:
+        """``fetchdf`` under DuckDB's name."""
+        return self.fetchdf()
+
+    def arrow(self) -> pa.Table:
+        """``fetch_arrow_table`` under DuckDB's name."""
+        return self.fetch_arrow_table()
+
     def _huge_columns(self) -> list[int]:
         """Columns of DuckDB's 128-bit integers (sum() of integers), which reach Arrow as
         decimal128(38, 0) and Python as Decimal."""

@@ -36,6 +36,18 @@ class QueryStats:
     processed_pairs: int = 0     # consecutive processed frames of a lossy plan (per video)
     processed_changes: int = 0   # ... whose function values differ
 
+    def __str__(self) -> str:
+        """One line: what was read, decoded, reused and computed (``print(cursor.stats)``)."""
+        parts = [f"{self.frames_scanned} frames scanned", f"{self.frames_decoded} decoded"]
+        if self.frames_reused:
+            parts.append(f"{self.frames_reused} from the result cache")
+        parts += [f"{name} on {count}" for name, count in sorted(self.udf_frames.items())]
+        if self.rows_filtered_out:
+            parts.append(f"{self.rows_filtered_out} rows filtered in the pipeline")
+        if self.rows_filled:
+            parts.append(f"{self.rows_filled} rows filled from sampled frames")
+        return ", ".join(parts)
+
     def change_rate(self) -> float | None:
         return self.processed_changes / self.processed_pairs if self.processed_pairs else None
 
