@@ -99,3 +99,19 @@ def test_statement_splitting_respects_quotes_and_comments() -> None:
 
 def test_qmark_markers_are_numbered_not_replaced() -> None:
     assert number_placeholders("SELECT ?, '?' WHERE a = ?") == ("SELECT $1, '?' WHERE a = $2", 2)
+
+
+def test_a_misspelled_statement_keyword_is_pointed_at() -> None:
+    """'SELEC frame_id FROM room' pointed at FROM, where the parser gave up (issue 13)."""
+    import vql
+    from vql.sql.parse import parse
+
+    with pytest.raises(vql.ParseError, match=r"unknown statement 'SELEC' \(did you mean SELECT") \
+            as raised:
+        parse("SELEC frame_id FROM room")
+    assert raised.value.position is not None
+    assert (raised.value.position.column, raised.value.position.length) == (1, 5)
+    with pytest.raises(vql.ParseError, match="did you mean LOAD") as second:
+        parse("SELECT 1;\n  LAOD VIDEO 'x.mp4' INTO t")
+    assert second.value.position is not None
+    assert (second.value.position.line, second.value.position.column) == (2, 3)

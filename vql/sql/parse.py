@@ -25,7 +25,7 @@ def parse(sql: str) -> list[exp.Expr]:
     try:
         trees = DIALECT.parse(sql)
     except SqlglotParseError as error:
-        raise _convert(error, sql) from error
+        raise (_misspelled_statement(sql) or _convert(error, sql)) from error
     except TokenError as error:
         raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
     return [_transaction_words(tree) for tree in trees
@@ -122,6 +122,41 @@ def number_placeholders(sql: str) -> tuple[str, int]:
         last = token.end + 1
     pieces.append(sql[last:])
     return "".join(pieces), len(marks)
+
+
+# The words a statement starts with (VQL's and DuckDB's), for 'SELEC ...' -> 'SELECT'.
+STATEMENT_WORDS = (
+    "SELECT", "WITH", "FROM", "VALUES", "LOAD", "CREATE", "DROP", "SHOW", "DESCRIBE",
+    "EXPLAIN", "RENDER", "INSERT", "UPDATE", "DELETE", "BEGIN", "COMMIT", "ROLLBACK",
+    "ANALYZE", "CLEAR", "SUMMARIZE", "PRAGMA", "SET", "COPY", "ATTACH", "DETACH", "ALTER",
+    "EXPORT", "IMPORT", "INSTALL", "USE", "CHECKPOINT", "VACUUM", "CALL", "PIVOT", "UNPIVOT",
+    "END", "ABORT", "START", "RESET", "TRUNCATE")
+
+
+def _misspelled_statement(sql: str) -> ParseError | None:
+    """A statement whose first word is close to a statement keyword but is none ('SELEC'):
+    the error points at that word and names the keyword, rather than at where the parser
+    gave up further on."""
+    import difflib
+
+    try:
+        tokens = DIALECT.tokenize(sql)
+    except TokenError:
+        return None
+    starts = [0] + [i + 1 for i, tok in enumerate(tokens) if tok.token_type == TokenType.SEMICOLON]
+    for index in starts:
+        if index >= len(tokens) or tokens[index].token_type != TokenType.VAR:
+            continue
+        token = tokens[index]
+        word = token.text.upper()
+        match = difflib.get_close_matches(word, STATEMENT_WORDS, n=1, cutoff=0.75)
+        if word in STATEMENT_WORDS or not match:
+            continue
+        line = sql.count("\n", 0, token.start) + 1
+        column = token.start - (sql.rfind("\n", 0, token.start) + 1) + 1
+        return ParseError(f"unknown statement {token.text!r} (did you mean {match[0]}?)",
+                          sql=sql, position=Position(line, column, len(token.text)))
+    return None
 
 
 def _convert(error: SqlglotParseError, sql: str) -> ParseError:
