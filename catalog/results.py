@@ -206,6 +206,23 @@ class ResultCache:
                       "AND scale = ?", [name, content, scale])
         return len(dropped)
 
+    def forget(self, contents: t.Collection[str]) -> None:
+        """Drop the cached values of videos no table holds any more (a dropped table, a file
+        that changed and was loaded again), committed apart; kept when that fails."""
+        if not contents or not self.enabled:
+            return
+
+        def drop() -> None:
+            names = self._run("SELECT DISTINCT name FROM vql_catalog.result_entries "
+                              "WHERE content IN (SELECT unnest(?))", [list(contents)])
+            for (name,) in names:
+                self._run(f"DELETE FROM vql_catalog.{name} WHERE content IN (SELECT unnest(?))",
+                          [list(contents)])
+            self._run("DELETE FROM vql_catalog.result_entries WHERE content IN "
+                      "(SELECT unnest(?))", [list(contents)])
+
+        commit_apart(self.con, drop)
+
     def clear(self, function: str | None = None) -> tuple[int, int]:
         """Drop every cache (or one function's), committed at once. Returns (caches, frames)
         dropped."""

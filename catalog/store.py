@@ -300,6 +300,12 @@ class Catalog:
                            ORDER BY operator, variant, device, batch_size""", [table])
         return [Profile(*r) for r in rows]
 
+    def held_contents(self) -> set[str]:
+        """The content hashes of every video some video table holds."""
+        rows = self.run("""SELECT DISTINCT v.sha256 FROM vql_catalog.videos v
+                           JOIN vql_catalog.table_videos USING (video_id)""")
+        return {str(r[0]) for r in rows}
+
     def video_contents(self, table: str) -> dict[int, str]:
         """video_id -> content hash (SHA-256) of a table's videos."""
         rows = self.run("""SELECT v.video_id, v.sha256 FROM vql_catalog.videos v

@@ -80,7 +80,7 @@ def test_a_changed_file_misses_and_its_old_values_are_dropped(
     with vql.connect(":memory:") as fresh:
         fresh.execute("LOAD VIDEO ? INTO intersection", [str(room)])
         assert rows == fresh.execute(BRIGHT + " WHERE frame_id < 100").fetchall()
-    con.execute("SELECT 1").fetchall()  # flushes, then evicts values no video has
+    con.execute("SELECT 1").fetchall()  # flushes (the old content's went at the LOAD)
     contents = {r[0] for r in con.execute(
         "SELECT content FROM vql_catalog.result_entries").fetchall()}
     assert contents == {r[0] for r in con.execute(

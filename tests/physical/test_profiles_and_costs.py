@@ -60,6 +60,7 @@ def test_profiles_persist_and_go_with_the_table(tmp_path: Path, road_video: Path
                             "'road'").fetchall()
         assert n > 0
         con.execute("DROP VIDEO TABLE road")
+        con.commit()  # profiles are dropped apart from the transaction, whose snapshot has them
         assert con.execute("SELECT count(*) FROM vql_catalog.profiles").fetchall() == [(0,)]
 
 

@@ -49,11 +49,13 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
     probes = probe_all(stmt.source)  # every file is checked before the catalog changes
     if not exists:  # measurements left by a dropped table of that name are not this one's
         engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
+    held = catalog.held_contents()
     with engine.atomic():
         if not exists:
             catalog.create_video_table(stmt.name)
         name = catalog.canonical_name(stmt.name)
         added = catalog.add_videos(name, probes)
+    engine.results.forget(held - catalog.held_contents())  # a file that changed on disk
     videos = catalog.videos_of(name)
     table = pa.table({"table": [name], "videos_added": [added], "videos": [len(videos)],
                       "frames": [sum(v.frames for v in videos)]})
@@ -62,9 +64,11 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
 
 def _drop_video_table(engine: Engine, stmt: st.DropVideoTable) -> Result:
     if engine.catalog.is_video_table(stmt.name):
+        held = engine.catalog.held_contents()
         with engine.atomic():
             engine.catalog.drop_video_table(stmt.name)
         engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
+        engine.results.forget(held - engine.catalog.held_contents())
     return Result()
 
 
