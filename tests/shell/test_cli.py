@@ -156,3 +156,15 @@ def test_the_first_argument_is_a_database_as_in_duckdb(tmp_path: Path) -> None:
     script = tmp_path / "s.sql"
     script.write_text("SELECT x FROM t;")
     assert "| 42 |" in run("--db", str(database), str(script)).stdout
+
+
+def test_explain_is_never_cut(tmp_path: Path, road_video: Path) -> None:
+    """Plan lines were cut at 90 characters inside a table box (issue 13): in the table mode
+    a plan prints as its own lines, whole."""
+    sql = (f"LOAD VIDEO '{road_video}' INTO road; EXPLAIN SELECT frame_id, brightness, "
+           "has_object(frame, 'car') AS car_in_view FROM road WHERE brightness > 0.3;")
+    result = run("-c", sql)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "== Physical plan ==" in lines and not any(line.endswith("…") for line in lines)
+    assert any("AS car_in_view" in line and len(line) > 90 for line in lines)

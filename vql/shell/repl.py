@@ -166,10 +166,14 @@ class Shell:
 
     def _print_rows(self, cursor: vql.Cursor) -> None:
         self._clear_progress()
-        # EXPLAIN and the catalog's answers are for reading: always a table, on the screen
-        # unless results go to a file.
-        mode = self.mode if not _is_plan(cursor) else "table"
         target = self.output or self.out
+        if _is_plan(cursor) and self.mode == "table":
+            # A plan is text to read: its lines as they are, never cut to a table's width
+            for row in cursor:
+                print("\n".join(str(value) for value in row), file=target)
+            target.flush()
+            return
+        mode = self.mode
         if mode == "parquet" and self.output_path is None:
             raise vql.ProgrammingError("parquet is binary: choose a file first with .output FILE")
         count = MODES[mode](cursor, target, self.output_path)
