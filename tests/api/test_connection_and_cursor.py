@@ -195,6 +195,10 @@ def test_integer_sums_are_python_ints(road: vql.Connection) -> None:
     assert type(road.execute("SELECT sum(frame_id) FROM intersection").fetchone()[0]) is int
     frame = road.execute("SELECT sum(frame_id) AS s FROM intersection").fetchdf()
     assert str(frame.dtypes["s"]) == "int64" and frame["s"][0] == 70876
+    # past int64, float64 as DuckDB's df() gives
+    big = road.execute("SELECT sum(frame_id) * 100000000000000000000 AS b "
+                       "FROM intersection").fetchdf()
+    assert str(big.dtypes["b"]) == "float64" and big["b"][0] == 70876e20
 
 
 def test_duckdb_names_and_a_readable_stats_line(road: vql.Connection) -> None:
