@@ -55,7 +55,7 @@ def convert_duckdb_error(error: BaseException) -> errors.Error:
 
 class Engine:
     def __init__(self, database: str = ":memory:", *, settings: Settings | None = None,
-                 read_only: bool = False, autocommit: bool = False,
+                 read_only: bool = False, autocommit: bool = True,
                  load_functions: bool = True):
         try:
             self.duck = duckdb.connect(database, read_only=read_only)
@@ -283,6 +283,10 @@ class Engine:
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):  # nothing was pending
             self.duck.abort()
+        # what the last queries learned and computed is kept, whatever happens to the
+        # user's transaction
+        with contextlib.suppress(errors.Error, duckdb.Error):
+            self.flush_history()
         self.rollback()
         self.side.close()
         self.duck.close()

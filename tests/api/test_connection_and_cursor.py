@@ -111,16 +111,16 @@ def test_closed_objects_refuse_work() -> None:
         con.cursor()
 
 
-def test_transactions_follow_pep_249(tmp_path: Path) -> None:
+def test_transactions_follow_pep_249_without_autocommit(tmp_path: Path) -> None:
     database = str(tmp_path / "t.duckdb")
-    con = vql.connect(database)
+    con = vql.connect(database, autocommit=False)
     con.execute("CREATE TABLE kept (a INTEGER)")
     con.commit()
     con.execute("CREATE TABLE dropped (a INTEGER)")
     con.rollback()
     con.execute("INSERT INTO kept VALUES (1)")
     con.close()  # closing without commit rolls back
-    with vql.connect(database) as again:
+    with vql.connect(database, autocommit=False) as again:
         tables = [r[0] for r in again.execute("SHOW TABLES").fetchall()]
         assert tables == ["kept"]
         assert again.execute("SELECT count(*) FROM kept").fetchall() == [(0,)]
@@ -129,8 +129,10 @@ def test_transactions_follow_pep_249(tmp_path: Path) -> None:
         assert third.execute("SELECT a FROM kept").fetchall() == [(2,)]
 
 
-def test_a_failed_statement_rolls_the_transaction_back_and_says_so(tmp_path: Path) -> None:
+def test_a_failed_statement_rolls_an_open_transaction_back_and_says_so(tmp_path: Path
+                                                                         ) -> None:
     con = vql.connect(str(tmp_path / "t.duckdb"))
+    con.execute("BEGIN")
     con.execute("CREATE TABLE t (a INTEGER)")
     with pytest.raises(vql.DataError, match="the transaction was rolled back"):
         con.execute("SELECT 'x'::INTEGER")
@@ -141,7 +143,7 @@ def test_a_failed_statement_rolls_the_transaction_back_and_says_so(tmp_path: Pat
 
 
 def test_video_loads_are_transactional(tmp_path: Path, road_video: Path) -> None:
-    con = vql.connect(str(tmp_path / "t.duckdb"))
+    con = vql.connect(str(tmp_path / "t.duckdb"), autocommit=False)
     con.execute("LOAD VIDEO ? INTO road", [str(road_video)])
     con.rollback()
     assert con.execute("SHOW TABLES").fetchall() == []

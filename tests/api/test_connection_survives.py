@@ -105,7 +105,7 @@ def test_a_rollback_takes_back_functions_created_in_the_transaction(road: vql.Co
                                                                     ) -> None:
     con = vql.connect(":memory:")
     con.execute("CREATE FUNCTION kept AS brightness(frame) > 0.4")
-    con.commit()
+    con.execute("BEGIN")
     con.execute("CREATE FUNCTION h AS brightness(frame) > 0.5")
     con.execute("DROP FUNCTION kept")
     con.rollback()

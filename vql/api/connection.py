@@ -16,12 +16,18 @@ from vql.settings import Settings
 class Connection:
     """A connection to one VQL database (a DuckDB file, or ``:memory:``).
 
-    As PEP 249 asks, a transaction starts implicitly with the first statement and lasts until
-    ``commit()`` or ``rollback()``; closing without committing rolls back. Set
-    ``autocommit = True`` (the shell does) to commit every statement as it runs. A statement
-    that fails inside DuckDB aborts the transaction; VQL then rolls it back and says so in the
-    error. Used as a context manager, the connection commits (or rolls back on an exception)
-    and closes.
+    By default each statement is committed as it succeeds (``autocommit`` is True, as in
+    DuckDB's Python API and in the sqlite3 and duckdb shells), so a later mistake never undoes
+    earlier work: a failed statement undoes only itself. ``BEGIN`` opens a transaction
+    explicitly; it lasts until ``COMMIT``/``ROLLBACK`` (or ``commit()``/``rollback()``), and a
+    statement that fails inside DuckDB aborts it, which VQL rolls back and says so in the error.
+
+    ``autocommit=False`` gives PEP 249's model instead: a transaction starts implicitly with the
+    first statement and lasts until ``commit()`` or ``rollback()``; closing without committing
+    rolls it back, and so does a statement that fails inside DuckDB. (PEP 249 asks for this as
+    the default; VQL departs from it because that default loses loads and functions to a
+    typo, see docs/interfaces.md.) Used as a context manager, the connection commits (or
+    rolls back on an exception) and closes.
     """
 
     Warning = errors.Warning
@@ -36,7 +42,7 @@ class Connection:
     NotSupportedError = errors.NotSupportedError
 
     def __init__(self, database: str = ":memory:", *, read_only: bool = False,
-                 autocommit: bool = False, settings: Settings | None = None,
+                 autocommit: bool = True, settings: Settings | None = None,
                  load_functions: bool = True):
         self._engine = Engine(str(database), settings=settings, read_only=read_only,
                               autocommit=autocommit, load_functions=load_functions)
@@ -162,12 +168,15 @@ class Connection:
             self._active = None
 
 
-def connect(database: str = ":memory:", *, read_only: bool = False, autocommit: bool = False,
+def connect(database: str = ":memory:", *, read_only: bool = False, autocommit: bool = True,
             settings: Settings | None = None, load_functions: bool = True) -> Connection:
     """Open a VQL database: a DuckDB file path (created if missing) or ``":memory:"``.
 
     ``load_functions=False`` opens it without running the files of its ``CREATE FUNCTION ...
     FROM`` functions: a function file is Python code, so open a database you did not make
-    this way. Otherwise each file runs only if unchanged since its CREATE FUNCTION."""
+    this way. Otherwise each file runs only if unchanged since its CREATE FUNCTION.
+
+    ``autocommit`` (default True) commits each statement as it succeeds; False gives PEP 249's
+    implicit transactions, ended by ``commit()`` or ``rollback()``."""
     return Connection(database, read_only=read_only, autocommit=autocommit, settings=settings,
                       load_functions=load_functions)
