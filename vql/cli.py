@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import vql
-from vql.settings import Settings
+from vql.settings import Settings, default_database
 from vql.shell.repl import Shell
+
+# -csv, -json, ...: the output modes as flags, as in the duckdb and sqlite3 shells
+MODE_FLAGS = ("table", "box", "csv", "json", "jsonlines", "line", "markdown")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,9 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after a database: run these statements and exit")
     parser.add_argument("-c", "--command", help="run these statements and exit")
     parser.add_argument("--db", default=None,
-                        help="the database file (default: $VQL_DATABASE or :memory:)")
+                        help="the database file (default: $VQL_DATABASE, else vql.duckdb in "
+                             "this folder; ':memory:' for one that is not kept)")
     parser.add_argument("-readonly", "--readonly", action="store_true",
-                        help="open the database read-only (another process may hold it)")
+                        help="open the database read-only (other processes may read it too)")
+    modes = parser.add_mutually_exclusive_group()
+    for mode in MODE_FLAGS:
+        modes.add_argument(f"-{mode}", f"--{mode}", dest="mode", action="store_const",
+                           const=mode, help=f"write results as .mode {mode} does")
     parser.add_argument("--no-functions", action="store_true",
                         help="do not run the files of the database's CREATE FUNCTION ... FROM "
                              "functions (open a database you did not make this way)")
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["render"]:
         return render_main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     database, script = args.db, None
     if args.target is not None:
         if is_database(args.target):
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.sql is not None:
                 parser.error(f"{args.target!r} is a script, not a database: give SQL after a "
                              "database file")
-    database = database or os.environ.get("VQL_DATABASE", ":memory:")
+    database = database or default_database()
     command = args.command if args.command is not None else args.sql
     try:
         connection = vql.connect(database, autocommit=True, read_only=args.readonly,
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     shell = Shell(connection)
+    if args.mode is not None:
+        shell.mode = args.mode
     for _, message in connection.messages:
         print(f"Warning: {message}", file=sys.stderr)
     try:
@@ -129,8 +138,8 @@ def render_main(argv: list[str]) -> int:
     parser.add_argument("--timeline", action="store_true", help="plot values over time")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace FILE if it exists (never a video a table reads)")
-    parser.add_argument("--db", default=os.environ.get("VQL_DATABASE", ":memory:"),
-                        help="the database file (default: $VQL_DATABASE or :memory:)")
+    parser.add_argument("--db", default=default_database(),
+                        help="the database file (default: $VQL_DATABASE, else vql.duckdb)")
     args = parser.parse_args(argv)
     target = args.out.replace("'", "''")
     head = "RENDER TIMELINE" if args.timeline else "RENDER"

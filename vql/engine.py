@@ -25,6 +25,7 @@ from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
 from vql.exec.statements import build_macro, execute, function_from_file
 from vql.functions.registry import FunctionRegistry, file_hash
+from vql.lock import is_lock_conflict, lock_error
 from vql.optimize import OptimizerOptions
 from vql.settings import Settings
 from vql.sql.parse import number_placeholders, parse, to_sql
@@ -60,6 +61,8 @@ class Engine:
         try:
             self.duck = duckdb.connect(database, read_only=read_only)
         except duckdb.Error as error:
+            if is_lock_conflict(str(error)):
+                raise lock_error(database, str(error), read_only) from error
             raise errors.OperationalError(f"cannot open database {database!r}: {error}") \
                 from error
         # VQL reports progress itself (Connection.set_progress_handler); DuckDB's own bar would

@@ -113,6 +113,11 @@ class ConcurrentChangeError(OperationalError):
     was rolled back and can be run again."""
 
 
+class DatabaseInUseError(OperationalError):
+    """Another process holds the database file (DuckDB allows one writer, or several readers
+    while none writes); the message names that process and what to do."""
+
+
 class VideoError(DataError):
     """A file could not be read as a video."""
 

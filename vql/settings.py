@@ -58,6 +58,17 @@ def _float_env(name: str, default: float) -> float:
     return float(raw) if raw.strip() else default
 
 
+DEFAULT_DATABASE = "vql.duckdb"
+
+
+def default_database() -> str:
+    """The database ``vql`` and ``vql run`` open when none is named: ``$VQL_DATABASE``, else
+    ``vql.duckdb`` in the working directory. A file, not ``:memory:`` (the default of the
+    ``duckdb`` shell), because what VQL learns (loads, measured costs, cached values) takes
+    long to make again; ``vql :memory:`` opens a database that is not kept."""
+    return os.environ.get("VQL_DATABASE") or DEFAULT_DATABASE
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Engine settings; ``Settings.from_env()`` reads them from the environment."""

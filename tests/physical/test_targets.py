@@ -330,7 +330,7 @@ def test_the_shell_prints_the_estimated_accuracy_under_a_lossy_result(road_video
     query = "SELECT avg(vehicle_count) FROM intersection WITH ACCURACY 0.8;\n"
     # recorded, then measured against the record, then lossy
     script = f"CREATE VIDEO TABLE intersection FROM '{road_video}';\n" + query * 3
-    result = subprocess.run([sys.executable, "-m", "vql.cli", "-c", script],
+    result = subprocess.run([sys.executable, "-m", "vql.cli", ":memory:", "-c", script],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Estimated accuracy: " in result.stdout and "aggregate metric" in result.stdout

@@ -6,18 +6,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pexpect
 import pytest
 
+import vql
+
 VQL = [sys.executable, "-m", "vql.cli"]
 
 
-def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``vql ARGS``, in a new empty folder unless ``cwd`` is given (the default database,
+    vql.duckdb, is made in the working folder)."""
     return subprocess.run([*VQL, *args], input=stdin, capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+                          timeout=120, cwd=cwd or tempfile.mkdtemp(prefix="vql-cli-"),
+                          env=env)
 
 
 def test_command_prints_a_table_and_the_timer_is_off_or_on_stderr() -> None:
@@ -70,7 +77,7 @@ def test_missing_script_is_an_error(tmp_path: Path) -> None:
 def test_interactive_shell_through_a_pty(tmp_path: Path) -> None:
     env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
     shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120))
+                          timeout=60, dimensions=(40, 120), cwd=str(tmp_path))
     try:
         shell.expect("Type .help for help")
         shell.expect("vql> ")
@@ -105,7 +112,7 @@ def test_no_input_at_all_is_an_error_not_a_crash() -> None:
 def test_ctrl_c_cancels_the_query_not_the_shell(tmp_path: Path, room_video: Path) -> None:
     env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
     shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120))
+                          timeout=60, dimensions=(40, 120), cwd=str(tmp_path))
     try:
         shell.expect("vql> ")
         shell.sendline(f"LOAD VIDEO '{room_video}' INTO room;")
@@ -168,3 +175,97 @@ def test_explain_is_never_cut(tmp_path: Path, road_video: Path) -> None:
     lines = result.stdout.splitlines()
     assert "== Physical plan ==" in lines and not any(line.endswith("…") for line in lines)
     assert any("AS car_in_view" in line and len(line) > 90 for line in lines)
+
+
+MIXED = "SELECT 1 AS a, 'x|y' AS b UNION ALL SELECT 2, NULL ORDER BY a"
+
+
+@pytest.mark.parametrize("flag,expected", [
+    ("-csv", "a,b\n1,x|y\n2,\n"),
+    ("-json", '[{"a": 1, "b": "x|y"},\n{"a": 2, "b": null}]\n'),
+    ("-jsonlines", '{"a": 1, "b": "x|y"}\n{"a": 2, "b": null}\n'),
+    ("-line", "a = 1\nb = x|y\n\na = 2\nb = NULL\n"),
+    ("-markdown", "| a | b |\n|---|---|\n| 1 | x\\|y |\n| 2 | NULL |\n"),
+    ("-box", "┌───┬──────┐\n│ a │ b    │\n├───┼──────┤\n│ 1 │ x|y  │\n│ 2 │ NULL │\n"
+             "└───┴──────┘\n(2 rows)\n"),
+])
+def test_output_flags_as_in_duckdb(flag: str, expected: str) -> None:
+    """``vql :memory: -csv "SQL"`` and the other flags of the duckdb and sqlite3 shells; the
+    flag may come before or after the database."""
+    result = run(":memory:", flag, MIXED)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+    assert run(flag, ":memory:", MIXED).stdout == expected
+
+
+def test_a_wide_result_hides_middle_columns_to_fit_the_terminal() -> None:
+    columns = ", ".join(f"{i} AS column_number_{i}" for i in range(12))
+    result = run(":memory:", f"SELECT {columns}", env=dict(os.environ, COLUMNS="80"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80  # no line wraps
+    assert "column_number_0" in lines[1] and "column_number_11" in lines[1] and "…" in lines[1]
+    assert "12 columns" in lines[-1] and "shown" in lines[-1]
+    every = run(":memory:", "-line", f"SELECT {columns}")  # all of them, a line each
+    assert every.stdout.count("column_number_") == 12
+
+
+def test_vql_and_vql_run_share_one_default_database(tmp_path: Path) -> None:
+    """Both open $VQL_DATABASE, else vql.duckdb in the working folder (the shell used
+    :memory:, vql run ./vql.duckdb)."""
+    assert run("-c", "CREATE TABLE notes AS SELECT 7 AS n;", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "vql.duckdb").is_file()
+    again = run("-csv", "-c", "SELECT n FROM notes;", cwd=tmp_path)
+    assert again.stdout == "n\n7\n", again.stderr
+    named = tmp_path / "elsewhere.duckdb"
+    env = dict(os.environ, VQL_DATABASE=str(named))
+    assert run("-c", "CREATE TABLE t AS SELECT 1;", cwd=tmp_path, env=env).returncode == 0
+    assert named.is_file()
+    from vql.batch.cli import build_parser
+
+    query = tmp_path / "q.sql"
+    query.write_text("SELECT 1;")
+    assert build_parser().parse_args([str(query), "--videos", "x"]).db == "vql.duckdb"
+
+
+HOLD = """
+import sys, time, vql
+con = vql.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("holder,second", [("rw", "rw"), ("rw", "ro"), ("ro", "rw")])
+def test_a_database_another_process_holds_names_it_and_what_to_do(
+        tmp_path: Path, holder: str, second: str) -> None:
+    database = tmp_path / "held.duckdb"
+    assert run(str(database), "CREATE TABLE t AS SELECT 1 AS a").returncode == 0
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(database), holder],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "holding\n"
+        flags = ["-readonly"] if second == "ro" else []
+        result = run(*flags, str(database), "SELECT a FROM t")
+        assert result.returncode == 1
+        message = result.stderr
+        assert f"in use by process {process.pid}" in message, message
+        assert "Traceback" not in message
+        if holder == "ro":
+            assert "open it read-only too" in message and "-readonly" in message
+        elif second == "ro":
+            assert "close that one" in message
+        else:
+            assert "close that one" in message and "-readonly" in message
+    finally:
+        process.kill()
+        process.wait()
+    with pytest.raises(vql.DatabaseInUseError, match="in use by process"):
+        process = subprocess.Popen([sys.executable, "-c", HOLD, str(database), "rw"],
+                                   stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout is not None and process.stdout.readline() == "holding\n"
+            vql.connect(str(database))
+        finally:
+            process.kill()
+            process.wait()

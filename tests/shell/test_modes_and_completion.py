@@ -33,8 +33,12 @@ def test_csv_and_json_modes_write_every_row(road: vql.Connection) -> None:
     assert lines[1].startswith("0,0.0,")
     out.truncate(0), out.seek(0)
     assert shell.run_text(".mode json\n" + QUERY)
-    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    rows = json.loads(out.getvalue())  # one array, as DuckDB's .mode json
     assert len(rows) == 50 and rows[3]["frame_id"] == 3 and 0 < rows[3]["level"] < 1
+    out.truncate(0), out.seek(0)
+    assert shell.run_text(".mode jsonlines\n" + QUERY)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == 50 and rows[3]["frame_id"] == 3
 
 
 def test_output_to_a_file_and_back(road: vql.Connection, tmp_path: Path) -> None:
@@ -87,7 +91,7 @@ def test_completion_names_come_from_the_catalog(road: vql.Connection) -> None:
 def test_tab_completes_in_the_interactive_shell(tmp_path: Path, road_video: Path) -> None:
     env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
     shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120))
+                          timeout=60, dimensions=(40, 120), cwd=str(tmp_path))
     try:
         shell.expect("vql> ")
         shell.sendline(f"LOAD VIDEO '{road_video}' INTO intersection;")

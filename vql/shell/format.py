@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from vql.errors import Error
 
@@ -27,8 +28,27 @@ def cell(value: t.Any) -> str:
     return text if len(text) <= MAX_WIDTH else text[:MAX_WIDTH - 1] + "…"
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | None = None) -> str:
-    """A boxed table; when there are many rows, the first and last ones with a count between."""
+@dataclass(frozen=True)
+class Frame:
+    """The characters of a table's rules: ASCII (sqlite's ``.mode table``) or box drawing
+    (``.mode box``)."""
+
+    top: tuple[str, str, str, str]      # left, fill, join, right
+    middle: tuple[str, str, str, str]
+    bottom: tuple[str, str, str, str]
+    bar: str
+
+
+ASCII = Frame(("+", "-", "+", "+"), ("+", "-", "+", "+"), ("+", "-", "+", "+"), "|")
+BOX = Frame(("┌", "─", "┬", "┐"), ("├", "─", "┼", "┤"), ("└", "─", "┴", "┘"), "│")
+GAP = "…"  # stands for hidden rows, and for hidden columns in the header
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | None = None,
+          max_width: int | None = None, frame: Frame = ASCII) -> str:
+    """A framed table; when there are many rows, the first and last ones with a count between;
+    when it is wider than ``max_width`` characters, the middle columns are hidden (as DuckDB's
+    shell does) and the count says how many are shown."""
     total = len(rows) if total is None else total
     shown: list[Sequence[t.Any] | None] = list(rows)
     if total > len(rows) or len(rows) > FULL_ROWS:
@@ -38,19 +58,79 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | 
     for row in text_rows:
         for i, value in enumerate(row or ()):
             widths[i] = max(widths[i], len(value))
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |", line]
+    keep = _columns_that_fit(widths, max_width)
+    names = _pick(list(columns), keep)
+    kept_widths = _pick(widths, keep, 1)
+    numeric = _pick([all(_numeric(r[i]) or r[i] == "NULL" for r in text_rows if r is not None)
+                     for i in range(len(columns))], keep, False)
+
+    def rule(chars: tuple[str, str, str, str]) -> str:
+        left, fill, join, right = chars
+        return left + join.join(fill * (w + 2) for w in kept_widths) + right
+
+    def line(values: Sequence[str], align: Sequence[bool]) -> str:
+        bar = frame.bar
+        cells = [v.rjust(w) if right else v.ljust(w)
+                 for v, w, right in zip(values, kept_widths, align)]
+        return f"{bar} " + f" {bar} ".join(cells) + f" {bar}"
+
+    out = [rule(frame.top), line(names, [False] * len(names)), rule(frame.middle)]
     for row in text_rows:
         if row is None:
-            out.append("| " + " | ".join("…".center(w) for w in widths) + " |")
+            out.append(line([GAP.center(w) for w in kept_widths], [False] * len(kept_widths)))
         else:
-            out.append("| " + " | ".join(v.rjust(w) if _numeric(v) else v.ljust(w)
-                                         for v, w in zip(row, widths)) + " |")
-    out.append(line)
+            out.append(line(_pick(row, keep, GAP), numeric))
+    out.append(rule(frame.bottom))
     shown_count = sum(1 for r in text_rows if r is not None)
     hidden = f", {shown_count} shown" if shown_count < total else ""
-    out.append(f"({total} row{'s' if total != 1 else ''}{hidden})")
+    footer = f"({total} row{'s' if total != 1 else ''}{hidden}"
+    if keep is not None:
+        footer += f"; {len(columns)} columns, {sum(keep)} shown: widen the terminal or use " \
+                  ".mode line to see all"
+    out.append(footer + ")")
     return "\n".join(out)
+
+
+def _columns_that_fit(widths: Sequence[int], max_width: int | None) -> list[bool] | None:
+    """Which columns to show so the table fits ``max_width`` (None: all fit): the first and
+    last ones, alternately, as many as fit beside a one-character ``…`` column."""
+    def width_of(ws: Iterable[int]) -> int:
+        return 1 + sum(w + 3 for w in ws)
+
+    if max_width is None or width_of(widths) <= max_width or len(widths) < 2:
+        return None
+    keep = [False] * len(widths)
+    used = width_of([len(GAP)])
+    left, right = 0, len(widths) - 1
+    take_left = True
+    while left <= right:
+        index = left if take_left else right
+        if used + widths[index] + 3 > max_width and any(keep):
+            break
+        keep[index] = True
+        used += widths[index] + 3
+        if take_left:
+            left += 1
+        else:
+            right -= 1
+        take_left = not take_left
+    return keep if not all(keep) else None
+
+
+def _pick(values: Sequence[t.Any], keep: list[bool] | None, gap: t.Any = GAP) -> list[t.Any]:
+    """``values`` of the kept columns, with ``gap`` where hidden ones were."""
+    if keep is None:
+        return list(values)
+    out: list[t.Any] = []
+    for value, kept in zip(values, keep):
+        if kept:
+            out.append(value)
+        elif not out or out[-1] is not _HIDDEN:
+            out.append(_HIDDEN)
+    return [gap if v is _HIDDEN else v for v in out]
+
+
+_HIDDEN = object()
 
 
 def window(rows: Iterable[Sequence[t.Any]]) -> tuple[list[Sequence[t.Any]], int]:

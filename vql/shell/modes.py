@@ -1,5 +1,7 @@
-"""How the shell writes a result: a table on screen, or every row as CSV, JSON lines or Parquet
-(``.mode``). Only the table mode shortens long results; the others stream every row."""
+"""How the shell writes a result (``.mode``, or a flag such as ``-csv``): a table on screen
+(``table``, ``box``), or every row as ``csv``, ``json`` (an array, as DuckDB's), ``jsonlines``,
+``line`` (a line per column), ``markdown`` or ``parquet``. Only the table modes shorten long
+results and hide columns that do not fit the terminal; the others stream every row."""
 
 from __future__ import annotations
 
@@ -29,14 +31,30 @@ def _plain(value: t.Any) -> t.Any:
     return value
 
 
-def write_table(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
+def write_table(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+                width: int | None = None, frame: fmt.Frame = fmt.ASCII) -> int:
     columns = [d[0] for d in cursor.description or ()]
     rows, total = fmt.window(cursor)  # streams: long results are never held whole
-    print(fmt.table(columns, rows, total), file=out)
+    print(fmt.table(columns, rows, total, width, frame), file=out)
     return total
 
 
-def write_csv(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
+def write_box(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+              width: int | None = None) -> int:
+    return write_table(cursor, out, path, width, fmt.BOX)
+
+
+def _text(value: t.Any) -> str:
+    """A value as one line of text: NULL for None, lists and structs as JSON."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | dict):
+        return json.dumps(_plain(value))
+    return str(_plain(value)).replace("\n", " ")
+
+
+def write_csv(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+              width: int | None = None) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([d[0] for d in cursor.description or ()])
     count = 0
@@ -47,8 +65,23 @@ def write_csv(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
     return count
 
 
-def write_json(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
-    """JSON lines: one object per row."""
+def write_json(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+               width: int | None = None) -> int:
+    """A JSON array of one object per row, as DuckDB's ``.mode json``, written as the rows
+    stream (one row per line)."""
+    columns = [d[0] for d in cursor.description or ()]
+    count = 0
+    for row in cursor:
+        out.write(("[" if count == 0 else ",\n") +
+                  json.dumps({c: _plain(v) for c, v in zip(columns, row)}))
+        count += 1
+    out.write("]\n" if count else "[]\n")
+    return count
+
+
+def write_jsonlines(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+                    width: int | None = None) -> int:
+    """JSON lines: one object per row (``pandas.read_json(..., lines=True)``)."""
     columns = [d[0] for d in cursor.description or ()]
     count = 0
     for row in cursor:
@@ -57,7 +90,41 @@ def write_json(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
     return count
 
 
-def write_parquet(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
+def write_line(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+               width: int | None = None) -> int:
+    """A line per column, ``name = value``, and a blank line between rows (as sqlite3's and
+    DuckDB's ``.mode line``): every column of a wide result can be read."""
+    columns = [d[0] for d in cursor.description or ()]
+    pad = max((len(c) for c in columns), default=0)
+    count = 0
+    for row in cursor:
+        if count:
+            out.write("\n")
+        for name, value in zip(columns, row):
+            out.write(f"{name.rjust(pad)} = {_text(value)}\n")
+        count += 1
+    return count
+
+
+def write_markdown(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+                   width: int | None = None) -> int:
+    """A GitHub-flavoured Markdown table of every row (``|`` in values escaped)."""
+    columns = [d[0] for d in cursor.description or ()]
+
+    def line(values: t.Iterable[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |\n"
+
+    out.write(line(columns))
+    out.write("|" + "|".join("---" for _ in columns) + "|\n")
+    count = 0
+    for row in cursor:
+        out.write(line(_text(v) for v in row))
+        count += 1
+    return count
+
+
+def write_parquet(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+                  width: int | None = None) -> int:
     import pyarrow.parquet as pq
 
     if path is None:
@@ -71,8 +138,12 @@ def write_parquet(cursor: vql.Cursor, out: t.TextIO, path: Path | None) -> int:
     return count
 
 
-Writer = Callable[[vql.Cursor, t.TextIO, "Path | None"], int]
+# (cursor, where to write, the .output file if any, the terminal's width) -> rows written
+Writer = Callable[[vql.Cursor, t.TextIO, "Path | None", "int | None"], int]
 
 MODES: dict[str, Writer] = {
-    "table": write_table, "csv": write_csv, "json": write_json, "parquet": write_parquet,
+    "table": write_table, "box": write_box, "csv": write_csv, "json": write_json,
+    "jsonlines": write_jsonlines, "line": write_line, "markdown": write_markdown,
+    "parquet": write_parquet,
 }
+TABLE_MODES = frozenset({"table", "box"})  # shortened to fit the screen; plans print whole

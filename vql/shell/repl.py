@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 import typing as t
@@ -12,7 +13,7 @@ from pathlib import Path
 import vql
 from vql.shell import format as fmt
 from vql.shell.complete import SqlCompleter
-from vql.shell.modes import MODES
+from vql.shell.modes import MODES, TABLE_MODES
 from vql.sql.parse import is_complete, parse_one, split_statements
 
 HELP = """\
@@ -27,8 +28,8 @@ Dot commands:
   .timer on|off      print each statement's run time, on stderr (off)
   .progress on|off   show frames done, rate and time left while a query runs (on at a terminal)
   .explain on|off    print each query's plan before its result (off)
-  .mode MODE         table (shortens long results), or every row as csv, json (lines) or
-                     parquet (needs .output FILE)
+  .mode MODE         table or box (long results shortened, wide ones fit the screen), or
+                     every row as csv, json, jsonlines, line, markdown or parquet (needs .output)
   .output [FILE]     write results to FILE (replaced), or to the screen again without FILE
 Tab completes keywords, tables, columns and functions; the history is kept across sessions.
   .quit / .exit      leave the shell (Ctrl-D works too)
@@ -74,6 +75,10 @@ class Shell:
         }
         is_tty = getattr(self.err, "isatty", None)
         self.set_progress(bool(is_tty and is_tty()))
+
+    def width(self) -> int:
+        """The terminal's width (``$COLUMNS`` first, as the shells read it; 120 when unknown)."""
+        return shutil.get_terminal_size((120, 24)).columns
 
     def print(self, text: str = "") -> None:
         self._clear_progress()
@@ -167,7 +172,7 @@ class Shell:
     def _print_rows(self, cursor: vql.Cursor) -> None:
         self._clear_progress()
         target = self.output or self.out
-        if _is_plan(cursor) and self.mode == "table":
+        if _is_plan(cursor) and self.mode in TABLE_MODES:
             # A plan is text to read: its lines as they are, never cut to a table's width
             for row in cursor:
                 print("\n".join(str(value) for value in row), file=target)
@@ -176,7 +181,8 @@ class Shell:
         mode = self.mode
         if mode == "parquet" and self.output_path is None:
             raise vql.ProgrammingError("parquet is binary: choose a file first with .output FILE")
-        count = MODES[mode](cursor, target, self.output_path)
+        width = self.width() if self.output is None else None
+        count = MODES[mode](cursor, target, self.output_path, width)
         target.flush()
         if self.output is not None:
             self.print(f"{count} row{'s' if count != 1 else ''} written to {self.output_path}")
@@ -265,7 +271,10 @@ class Shell:
             history=FileHistory(history_file), key_bindings=bindings, multiline=True,
             completer=completer, complete_while_typing=False,
             prompt_continuation=lambda width, line, wrap: "...> ".rjust(width))
-        self.print(f"VQL {vql.__version__} on {self.con.engine.database}. "
+        database = self.con.engine.database
+        kept = "not kept after you leave" if database == ":memory:" else \
+            f"kept in {Path(database).resolve()}"
+        self.print(f"VQL {vql.__version__} on {database} ({kept}). "
                    "Statements end with ';'. Type .help for help.")
         while self.running:
             try:
