@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# make demo VIDEO=clip.mp4 asks a video of yours; OFFLINE=1 never downloads the sample video.
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py $(VIDEO)
+	$(BIN)/python examples/demo.py $(if $(OFFLINE),--offline) $(VIDEO)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
