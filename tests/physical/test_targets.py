@@ -285,6 +285,33 @@ def test_an_infeasible_target_is_refused_unless_best_effort(road: vql.Connection
     assert cur.tuning is not None and any("BEST EFFORT" in n for n in cur.tuning.notes)
 
 
+SLOW_FUNCTION = """
+import time, pyarrow as pa, vql
+@vql.udf(inputs=["frame"], returns=pa.float64())
+def slow_level(frames):
+    time.sleep(0.03 * len(frames))  # a floor: measuring 6 frames at 3 sizes takes >= 0.5 s
+    return frames.reshape(len(frames), -1).mean(axis=1) / 255.0
+"""
+
+
+def test_a_target_used_up_by_measuring_still_answers_and_says_why(
+        road_video: Path, tmp_path: Path) -> None:
+    """The first query with a target measures costs, which can take longer than the target
+    itself: it was refused ('no plan meets WITH LATENCY 2 s: the fastest takes about 0.26 s')
+    although a plan meets it. Now the plan chosen for the whole target runs, with a warning."""
+    function = tmp_path / "slow.py"
+    function.write_text(SLOW_FUNCTION)
+    con = vql.connect(":memory:")
+    con.execute("LOAD VIDEO ? INTO intersection", [str(road_video)])
+    con.execute("CREATE FUNCTION slow_level FROM ?", [str(function)])
+    with pytest.warns(vql.TargetNotOptimizedWarning, match="missed by this query: measuring "
+                      r"took \d+\.\d+ s of it"):
+        cur = con.execute("SELECT avg(slow_level) FROM intersection WITH LATENCY 0.5s")
+    assert 0 < cur.fetchall()[0][0] < 1
+    assert cur.tuning is not None and cur.tuning.lossy and cur.tuning.late is not None
+    con.close()
+
+
 def test_an_exact_plan_computes_every_row(road: vql.Connection) -> None:
     cur = road.execute("SELECT computed, congested FROM intersection")
     assert all(r[0] for r in cur.fetchall())

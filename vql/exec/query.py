@@ -69,6 +69,8 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
                 if not explain:
                     raise InfeasibleTargetError(message)
                 tuning.notes.append(message)
+            if tuning.late is not None and not explain:
+                notes.append(tuning.late)
             plan = tuning.plan
     picker = tuning.controller if tuning is not None else None
     batch = _batch_size(engine, plan)
