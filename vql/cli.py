@@ -129,12 +129,14 @@ def render_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="vql render",
         description="Draw a query's result: each row on its frame (boxes of detections, the "
-                    "frame's time and the row's values) as a clip (.mp4, .avi) or a folder of "
+                    "frame's time and the row's values) as a clip (.mp4 in H.264, .gif, .avi) "
+                    "or a folder of "
                     "PNGs; or, with --timeline, its number and boolean columns over time as a "
                     "PNG plot. The same as RENDER [TIMELINE] 'FILE' AS QUERY.")
     parser.add_argument("query", help="a SELECT with path and frame_id (a clip or images), or "
                         "ts/frame_id and values (a timeline)")
-    parser.add_argument("--out", required=True, help="clip.mp4, clip.avi, a folder, or plot.png")
+    parser.add_argument("--out", required=True,
+                        help="clip.mp4, clip.gif, clip.avi, a folder, or plot.png")
     parser.add_argument("--timeline", action="store_true", help="plot values over time")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace FILE if it exists (never a video a table reads)")

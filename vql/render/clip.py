@@ -1,4 +1,5 @@
-"""Annotated frames of a query's result, as a short clip (.mp4, .avi) or a folder of PNGs."""
+"""Annotated frames of a query's result, as a short clip (.mp4 in H.264, .gif, .avi) or a
+folder of PNGs (see ``vql.render.writers`` for how each is written)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vql.errors import OperationalError, ProgrammingError
+from vql.errors import ProgrammingError
 from vql.exec.decode import FrameReader
 from vql.render.draw import annotate
+from vql.render.writers import CLIP_SUFFIXES, Sink, open_sink
 
 # A clip is short: past this many rows the rest are left out, and the answer says so.
 MAX_FRAMES = 1000
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 NEEDED = ("path", "frame_id")
 
 
@@ -25,48 +26,7 @@ class Rendered:
     path: str
     items: int          # frames drawn (a clip) or points plotted (a timeline)
     left_out: int = 0   # rows past the limit
-
-
-class _VideoSink:
-    def __init__(self, path: Path, fps: float):
-        self.path, self.fps = path, fps
-        self.writer: t.Any = None
-        self.size: tuple[int, int] | None = None
-
-    def write(self, image: np.ndarray, name: str) -> None:
-        import cv2
-
-        if self.writer is None:
-            self.size = (image.shape[1], image.shape[0])
-            fourcc = cv2.VideoWriter.fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
-            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self.size)
-            if not self.writer.isOpened():
-                raise OperationalError(f"cannot write a video to {str(self.path)!r}")
-        if (image.shape[1], image.shape[0]) != self.size:  # frames of another video's size
-            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self.writer.write(np.ascontiguousarray(image[..., ::-1]))
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-
-
-class _ImageSink:
-    def __init__(self, folder: Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self.count = 0
-
-    def write(self, image: np.ndarray, name: str) -> None:
-        import cv2
-
-        self.count += 1
-        target = self.folder / f"{self.count:05d}_{name}.png"
-        if not cv2.imwrite(str(target), np.ascontiguousarray(image[..., ::-1])):
-            raise OperationalError(f"cannot write {str(target)!r}")
-
-    def close(self) -> None:
-        """Nothing stays open: ``write`` writes each image whole."""
+    codec: str = ""     # a clip's or images' format: 'h264', 'mpeg4', 'gif', 'mjpeg', 'png'
 
 
 def _rows(reader: pa.RecordBatchReader, limit: int) -> Iterator[tuple[list[dict[str, t.Any]], int]]:
@@ -89,20 +49,23 @@ def _rows(reader: pa.RecordBatchReader, limit: int) -> Iterator[tuple[list[dict[
 def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: int = MAX_FRAMES,
                 fps: float | None = None, threads: int = 2) -> Rendered:
     """Draw each row of ``reader`` (which must have ``path`` and ``frame_id``) on its frame
-    and write the frames, in row order, to ``out``: a ``.mp4``/``.avi`` clip or a folder of
-    PNGs. A clip plays at ``fps``, by default the video's rate divided by the usual step
-    between the rows' frames (so sampled rows play in real time)."""
+    and write the frames, in row order, to ``out``: a clip (``.mp4`` in H.264 where an
+    encoder is installed, ``.gif``, ``.avi``) or a folder of PNGs (no suffix). A clip plays
+    at ``fps``, by default the video's rate divided by the usual step between the rows'
+    frames (so sampled rows play in real time). Frames have the first video's size (a GIF's
+    at most ``writers.GIF_MAX_SIDE`` on the long side), plus the header strip above them."""
     missing = [c for c in NEEDED if c not in reader.schema.names]
     if missing:
         raise ProgrammingError(f"to render a result, select the columns {', '.join(NEEDED)} "
                                f"(missing: {', '.join(missing)})")
     target = Path(out)
     suffix = target.suffix.lower()
-    if suffix and suffix not in VIDEO_CODECS:
+    if suffix and suffix not in CLIP_SUFFIXES:
         raise ProgrammingError(f"cannot render to {str(out)!r}: write a clip ("
-                               f"{', '.join(VIDEO_CODECS)}) or a folder of images (no suffix)")
+                               f"{', '.join(CLIP_SUFFIXES)}) or a folder of images (no suffix)")
     columns = reader.schema.names
-    sink: _VideoSink | _ImageSink | None = None if suffix else _ImageSink(target)
+    sink: Sink | None = None
+    size: tuple[int, int] | None = None
     drawn = left_out = 0
     readers: dict[str, FrameReader] = {}
     try:
@@ -120,17 +83,39 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
             if not rows:
                 continue
             if sink is None:
-                sink = _VideoSink(target, fps or _playback_rate(readers[path], rows))
+                sink = open_sink(target, fps or _playback_rate(readers[path], rows))
+                size = _output_size(frames[0], sink.max_side)
+            assert size is not None
             for row, frame in zip(rows, frames, strict=True):
-                sink.write(annotate(frame, row, columns),
+                picture, scale = _resized(frame, size)
+                sink.write(annotate(picture, row, columns, scale),
                            f"{Path(path).stem}_{row['frame_id']}")
                 drawn += 1
     finally:
         if sink is not None:
             sink.close()
-    if drawn == 0:
+    if drawn == 0 or sink is None:
         raise ProgrammingError("the query returned no rows: there is nothing to render")
-    return Rendered(str(target), drawn, left_out)
+    return Rendered(str(target), drawn, left_out, sink.codec)
+
+
+def _output_size(frame: np.ndarray, max_side: int | None) -> tuple[int, int]:
+    """(width, height) of the drawn frames: the first frame's, scaled down to ``max_side``."""
+    height, width = frame.shape[:2]
+    factor = 1.0 if max_side is None else min(1.0, max_side / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def _resized(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float]]:
+    """``frame`` at ``size``, and the (x, y) factors that take its detections there. Scaling
+    before drawing keeps the boxes and text of a small GIF sharp."""
+    height, width = frame.shape[:2]
+    if (width, height) == size:
+        return frame, (1.0, 1.0)
+    import cv2
+
+    resized = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return resized, (size[0] / width, size[1] / height)
 
 
 def _playback_rate(reader: FrameReader, rows: list[dict[str, t.Any]]) -> float:

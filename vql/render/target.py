@@ -2,8 +2,8 @@
 data and a bad name is one clear error.
 
 * the name must not be empty, and its kind must fit: a timeline is an image (``.png``,
-  ``.svg``, ``.pdf``, ``.jpg``), a clip a video (``.mp4``, ``.avi``) or a folder of PNG images
-  (no suffix);
+  ``.svg``, ``.pdf``, ``.jpg``), a clip a video (``.mp4``, ``.gif``, ``.avi``) or a folder of
+  PNG images (no suffix);
 * never over a video a video table reads, nor over the database file (or its WAL);
 * not over an existing file (or into a non-empty folder) unless the statement says OVERWRITE;
 * the folder it goes into must exist (a folder of images is created, its parent must exist).
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vql.errors import OperationalError, ProgrammingError
-from vql.render.clip import VIDEO_CODECS
+from vql.render.writers import CLIP_SUFFIXES
 
 TIMELINE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
@@ -35,14 +35,14 @@ def check_target(target: str, timeline: bool, overwrite: bool,
     if timeline and suffix not in TIMELINE_SUFFIXES:
         raise ProgrammingError(f"a timeline is an image: name it {', '.join(TIMELINE_SUFFIXES)}"
                                f", not {target!r}")
-    if not timeline and suffix and suffix not in VIDEO_CODECS:
+    if not timeline and suffix and suffix not in CLIP_SUFFIXES:
         raise ProgrammingError(f"cannot render to {target!r}: write a clip "
-                               f"({', '.join(VIDEO_CODECS)}) or a folder of images (no suffix)")
+                               f"({', '.join(CLIP_SUFFIXES)}) or a folder of images (no suffix)")
     folder = not timeline and not suffix
     if path.exists():
         if folder and not path.is_dir():
             raise ProgrammingError(f"{target!r} exists and is not a folder: a clip needs a "
-                                   ".mp4 or .avi name, images a folder")
+                                   ".mp4, .gif or .avi name, images a folder")
         if not folder and path.is_dir():
             raise ProgrammingError(f"{target!r} is a folder, not a file")
         if not overwrite and (not folder or any(path.iterdir())):
