@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import typing as t
 
 import vql
 from vql.batch.runner import ArchiveRun, RunProgress, RunReport
+from vql.exec.progress import time_left
+from vql.settings import default_database
 
 # Exit statuses: all videos processed; the run could not start; some files failed; Ctrl-C.
 OK, ERROR, FAILURES, INTERRUPTED = 0, 1, 2, 130
@@ -21,21 +22,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "its own (an aggregate is per video), committing each video's results as "
                     "it finishes. Run the same command again to continue an interrupted run: "
                     "finished, unchanged videos are skipped.",
-        epilog="Exit status: 0 all videos processed, 2 some files failed (listed), 1 the run "
-               "could not start or stopped on an error that is not about a file, 130 "
-               "interrupted.")
+        epilog="Exit status: 0 every video processed (now or by an earlier start); 2 some "
+               "files failed (each listed with its whole reason; the others' results are "
+               "written); 1 the run could not start, or stopped on an error that is not about "
+               "a file; 130 interrupted (Ctrl-C).")
     parser.add_argument("query_file", help="a file of ';'-separated statements: queries "
                         "(SELECT ...) and set-up statements such as CREATE FUNCTION")
     parser.add_argument("--videos", required=True,
                         help="a video file or a glob, quoted (e.g. 'archive/**/*.mp4')")
-    parser.add_argument("--db", default=os.environ.get("VQL_DATABASE") or "vql.duckdb",
+    parser.add_argument("--db", default=default_database(),
                         help="the database that keeps the videos, results and run records "
-                             "(default: $VQL_DATABASE or vql.duckdb)")
+                             "(default: $VQL_DATABASE, else vql.duckdb in this folder, as for "
+                             "vql)")
     parser.add_argument("--table", default="videos",
                         help="the video table the queries read (default: videos)")
-    parser.add_argument("--out", help="results.parquet or results.csv (written when the run "
-                        "finishes), or a table name; default: a table named after the query "
-                        "file. Several queries get _1, _2, ... suffixes")
+    parser.add_argument("--out", help="results.parquet or results.csv: the file written when the "
+                        "run finishes, ordered by video_path and result_row; with several "
+                        "queries, one file holding them all, its first column 'query' the "
+                        "query's number in QUERY_FILE (1, 2, ...) and then every query's "
+                        "columns (NULL where a query has no such column). Or a table name. The "
+                        "results are also kept in tables named after --out (default: the query "
+                        "file's name), NAME_1, NAME_2, ... with several queries")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (default 1: in this process)")
     return parser
@@ -49,11 +56,7 @@ class ProgressLine:
         self.tty = self.stream.isatty()
 
     def __call__(self, state: RunProgress) -> None:
-        left = state.seconds_left
-        eta = "-" if left is None else _clock(left)
-        failed = f", {state.failed} failed" if state.failed else ""
-        head = (f"[{state.done}/{state.total} videos] {state.frames_per_second:,.0f} frames/s"
-                f"{failed}, ETA {eta}")
+        head = progress_head(state)
         if self.tty:
             print(f"\r\033[K{head}", end="", file=self.stream, flush=True)
         else:
@@ -65,19 +68,22 @@ class ProgressLine:
             print(file=self.stream)
 
 
-def _clock(seconds: float) -> str:
-    whole = int(round(seconds))
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+def progress_head(state: RunProgress) -> str:
+    """``[3/40 videos] 412 frames/s, 1 failed, about 2 min 10 s left``."""
+    failed = f", {state.failed} failed" if state.failed else ""
+    left = state.seconds_left
+    eta = f", {time_left(left)}" if left is not None and state.done < state.total else ""
+    return f"[{state.done}/{state.total} videos] {state.frames_per_second:,.0f} frames/s{failed}{eta}"
 
 
 def summary(report: RunReport) -> str:
+    """What a run did: counts (a failed file is a failure, not processed), where the results
+    are, and each failure with its whole reason."""
     rate = report.frames / report.seconds if report.seconds else 0.0
-    lines = [f"run {report.run}: {report.videos} videos matched, {report.skipped} finished "
-             f"earlier, {report.processed} processed in {report.seconds:.1f} s "
-             f"({report.frames:,} frames, {rate:,.0f} frames/s)"]
-    for index, output in enumerate(report.outputs):
-        written = f" -> {report.files[index]}" if index < len(report.files) else ""
-        lines.append(f"results: table {output}{written}")
+    lines = [f"run {report.run}: {report.videos} videos matched; {report.processed} processed, "
+             f"{len(report.failures)} failed, {report.skipped} finished earlier "
+             f"({report.seconds:.1f} s, {report.frames:,} frames decoded, {rate:,.0f} frames/s)"]
+    lines.append(f"results: {_where(report)}")
     if report.failures:
         lines.append(f"failed ({len(report.failures)}):")
         lines.extend(f"  {path}: {error}" for path, error in report.failures)
@@ -85,6 +91,16 @@ def summary(report: RunReport) -> str:
         lines.append("interrupted: the finished videos are committed; run the same command "
                      "again to continue")
     return "\n".join(lines)
+
+
+def _where(report: RunReport) -> str:
+    tables = ", ".join(report.outputs)
+    if len(report.outputs) == 1:
+        return f"{report.files[0]} (and table {tables})" if report.files else f"table {tables}"
+    if not report.files:
+        return f"tables {tables} (queries 1-{len(report.outputs)})"
+    return (f"{report.files[0]} ({len(report.outputs)} queries, told apart by its column "
+            f"'query'; and tables {tables})")
 
 
 def run_main(argv: list[str]) -> int:

@@ -16,6 +16,7 @@ from vql.errors import (
     MissingDependencyError,
     ModelError,
     ProgrammingError,
+    VideoError,
 )
 from vql.settings import Settings
 from vql.video.probe import VideoProbe, probe
@@ -76,6 +77,13 @@ def process(job: Job) -> Outcome:
         return Outcome(job.path, found, tuple(results), None, frames,
                        time.perf_counter() - started)
     except Exception as error:
-        reason = str(error) if isinstance(error, Error) else f"{type(error).__name__}: {error}"
-        return Outcome(job.path, found, (), reason, frames, time.perf_counter() - started,
-                       fatal=isinstance(error, FATAL))
+        return Outcome(job.path, found, (), _reason(job.path, error), frames,
+                       time.perf_counter() - started, fatal=isinstance(error, FATAL))
+
+
+def _reason(path: str, error: Exception) -> str:
+    """Why the video failed, whole; a VideoError about the file itself without its "cannot
+    read video PATH:" opening (the run lists each failure under its path)."""
+    if isinstance(error, VideoError) and error.path == path:
+        return error.reason
+    return str(error) if isinstance(error, Error) else f"{type(error).__name__}: {error}"

@@ -76,10 +76,10 @@ class Ledger:
                          "(?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
                          [self.run, path, size, mtime, status, error, frames, rows, seconds])
 
-    def failures(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.catalog.run(
-            "SELECT path, error FROM vql_catalog.run_videos WHERE run = ? AND status = ? "
-            "ORDER BY path", [self.run, FAILED])]
+    def recorded(self) -> set[str]:
+        """The paths this run holds a record of (done or failed)."""
+        return {r[0] for r in self.catalog.run(
+            "SELECT path FROM vql_catalog.run_videos WHERE run = ?", [self.run])}
 
     def close(self, status: str) -> None:
         self.catalog.run("UPDATE vql_catalog.runs SET status = ?, finished_at = "
@@ -92,7 +92,7 @@ class Ledger:
         get the video's path and their position in its result. Returns the rows stored."""
         exists = output.lower() in {n.lower() for n in self.catalog.plain_tables()}
         if exists:
-            self.catalog.run(f"DELETE FROM {_quote(output)} WHERE video_path = ?", [path])
+            self.catalog.run(f"DELETE FROM {quote_name(output)} WHERE video_path = ?", [path])
         if result is None:
             return 0
         rows = result.num_rows
@@ -101,16 +101,17 @@ class Ledger:
         self.catalog.con.register("__vql_run_rows", keyed)
         try:
             if exists:
-                self.catalog.run(f"INSERT INTO {_quote(output)} BY NAME "
+                self.catalog.run(f"INSERT INTO {quote_name(output)} BY NAME "
                                  "SELECT * FROM __vql_run_rows")
             else:
-                self.catalog.run(f"CREATE TABLE {_quote(output)} AS SELECT * FROM __vql_run_rows")
+                self.catalog.run(f"CREATE TABLE {quote_name(output)} AS SELECT * FROM __vql_run_rows")
         finally:
             self.catalog.con.unregister("__vql_run_rows")
         return rows
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -1,6 +1,6 @@
 """The coordinator of a batch run: it owns the database, hands one video at a time to worker
-processes (or runs them in line with one worker) and commits each video's results as it
-arrives."""
+processes (or runs them in line with one worker), commits each video's results as it
+arrives, and writes the results to the file ``out`` names when the run finishes."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 from sqlglot import exp
 
 from vql.api.connection import Connection
 from vql.batch.jobs import Job, Outcome, process, quiet_worker
-from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec
+from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec, quote_name
 from vql.errors import OperationalError, ProgrammingError
 from vql.sql.dialect import VideoQuery
 from vql.sql.parse import parse_one, split_statements
@@ -32,6 +33,9 @@ class RunStopped(OperationalError):
 
 # Output formats by file suffix; any other --out is a table name.
 EXPORTS = {".parquet": "FORMAT PARQUET", ".csv": "FORMAT CSV, HEADER"}
+# The columns a result file adds in front of the queries' own: the query's number in the query
+# file (only when it holds several), the video, and the row's place in that video's result.
+QUERY, VIDEO, ROW = "query", "video_path", "result_row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +65,12 @@ class RunProgress:
 class RunReport:
     run: str
     table: str
-    outputs: tuple[str, ...]
-    files: tuple[str, ...] = ()     # written when the run finished
+    outputs: tuple[str, ...]        # a result table per query
+    files: tuple[str, ...] = ()     # the file written when the run finished (all queries)
     videos: int = 0                 # files the glob matched
     skipped: int = 0                # finished by an earlier start and unchanged
-    processed: int = 0              # finished by this start (failed ones included)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # every failed file, with why
+    processed: int = 0              # processed by this start, with results (failed: not counted)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # failed in this start, why
     frames: int = 0
     seconds: float = 0.0
     interrupted: bool = False
@@ -89,7 +93,7 @@ class ArchiveRun:
         self.workers = max(1, workers)
         self.progress = progress
         setup, queries = _statements(self.query_file)
-        self.outputs, self.files = _outputs(out, self.query_file, len(queries))
+        self.outputs, self.file = _outputs(out, self.query_file, len(queries))
         self.spec = RunSpec(str(self.query_file.resolve()), setup, queries, table, self.outputs)
         self.ledger = Ledger(self.engine.catalog, self.spec)
 
@@ -102,7 +106,7 @@ class ArchiveRun:
                 catalog.create_video_table(self.table)
             self.ledger.start()
             finished = self.ledger.finished()
-            for gone in sorted(set(finished) - set(paths)):  # no longer in the archive
+            for gone in sorted(self.ledger.recorded() - set(paths)):  # no longer in the archive
                 self._forget(gone)
         pending = [p for p in paths if finished.get(p) != file_fingerprint(p)]
         report = RunReport(self.spec.key, self.table, self.outputs, videos=len(paths),
@@ -115,6 +119,8 @@ class ArchiveRun:
                     raise RunStopped(f"the run stopped at {outcome.path}: {outcome.error} "
                                      f"({state.done} videos were finished and are kept)")
                 self._commit(outcome)
+                if outcome.error is not None:
+                    report.failures.append((outcome.path, outcome.error))
                 state = RunProgress(
                     state.total, state.done + 1, state.failed + (outcome.error is not None),
                     state.frames + outcome.frames, time.perf_counter() - started,
@@ -125,8 +131,8 @@ class ArchiveRun:
             report.interrupted = True
         finally:
             outcomes.close()  # stops the workers now when the loop ended early
-        report.processed, report.frames = state.done, state.frames
-        report.failures = self.ledger.failures()
+        report.processed, report.frames = state.done - state.failed, state.frames
+        report.failures.sort()
         if not report.interrupted:
             with self.engine.atomic():
                 self.ledger.close("finished with failures" if report.failures else "finished")
@@ -213,21 +219,63 @@ class ArchiveRun:
                                 [self.ledger.run, path])
 
     def _export(self) -> tuple[str, ...]:
-        written = []
+        """Write the results to ``self.file``, ordered by video and row: one query's as its
+        table holds them; several queries' in one file, the columns of all of them (by name)
+        after a ``query`` column holding the query's number (1 for the file's first query):
+        what the user named, read by pandas or DuckDB as one table."""
+        if self.file is None:
+            return ()
         existing = {n.lower() for n in self.engine.catalog.plain_tables()}
-        for output, target in zip(self.outputs, self.files, strict=True):
-            if target is None:
-                continue
-            how = EXPORTS[Path(target).suffix.lower()]
-            if output.lower() in existing:
-                source = f'SELECT * FROM "{output}" ORDER BY video_path, result_row'
-            else:  # nothing succeeded: an empty file says so
-                source = "SELECT NULL::VARCHAR AS video_path, NULL::BIGINT AS result_row LIMIT 0"
-            escaped = target.replace("'", "''")
+        written = [(n, o) for n, o in enumerate(self.outputs, 1) if o.lower() in existing]
+        several = len(self.outputs) > 1
+        if several:
+            self._check_query_column([o for _, o in written])
+        selects = [f"SELECT {f'{number} AS {QUERY}, ' if several else ''}* FROM {quote_name(output)}"
+                   for number, output in written]
+        order = f"{QUERY + ', ' if several else ''}{VIDEO}, {ROW}"
+        if not selects:  # nothing succeeded: an empty file says so
+            selects = [f"SELECT {f'NULL::INTEGER AS {QUERY}, ' if several else ''}"
+                       f"NULL::VARCHAR AS {VIDEO}, NULL::BIGINT AS {ROW} LIMIT 0"]
+        source = f"{' UNION ALL BY NAME '.join(f'({q})' for q in selects)} ORDER BY {order}"
+        how = EXPORTS[Path(self.file).suffix.lower()]
+        escaped = self.file.replace("'", "''")
+        try:
             self.engine.duck.execute(f"COPY ({source}) TO '{escaped}' ({how})").fetchall()
-            written.append(target)
-        return tuple(written)
+        except duckdb.Error as error:
+            clashes = self._clashes(written)  # a column DuckDB cannot make one type of
+            if clashes:
+                raise ProgrammingError(
+                    f"cannot write the results of the {len(self.outputs)} queries into one "
+                    f"file {self.file!r}: {clashes}; rename the column in one of them (AS), or "
+                    f"give --out a table name (the results are kept in the tables "
+                    f"{', '.join(self.outputs)})") from error
+            raise OperationalError(f"cannot write the results to {self.file!r}: {error} (they "
+                                   f"are kept in the tables {', '.join(self.outputs)})") from error
+        return (self.file,)
 
+    def _columns(self, output: str) -> dict[str, str]:
+        rows = self.engine.duck.execute(f"DESCRIBE {quote_name(output)}").fetchall()
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    def _check_query_column(self, outputs: list[str]) -> None:
+        for output in outputs:
+            if QUERY in {c.lower() for c in self._columns(output)}:
+                raise ProgrammingError(
+                    f"query {self.outputs.index(output) + 1} has a column named {QUERY!r}, "
+                    f"which the file {self.file!r} uses for the number of the query a row "
+                    "comes from; rename it (AS) or write the results to a table (--out NAME)")
+
+    def _clashes(self, written: list[tuple[int, str]]) -> str:
+        """The columns whose type differs by query, in words ("" when none does). DuckDB
+        unites some (INTEGER and DOUBLE, anything and VARCHAR), not others (a list and a
+        number)."""
+        types: dict[str, list[tuple[int, str]]] = {}
+        for number, output in written:
+            for column, kind in self._columns(output).items():
+                types.setdefault(column, []).append((number, kind))
+        return "; ".join(f"{column!r} is " + " and ".join(f"{kind} in query {number}"
+                                                          for number, kind in kinds)
+                         for column, kinds in types.items() if len({k for _, k in kinds}) > 1)
 
 
 def _statements(query_file: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -245,25 +293,24 @@ def _statements(query_file: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _outputs(out: str | None, query_file: Path, count: int
-             ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
-    """Result table names and files to export, one per query. ``out``: a .parquet or .csv
-    file (its stem names the tables), a table name, or None (the query file's stem)."""
-    target = Path(out) if out else None
-    exported = target is not None and target.suffix.lower() in EXPORTS
-    stem = (target.stem if exported else out) if target is not None else query_file.stem
-    base = re.sub(r"\W", "_", str(stem)) or "results"
+             ) -> tuple[tuple[str, ...], str | None]:
+    """Result table names, one per query, and the file to write them all to (or None).
+    ``out``: a .parquet or .csv file (its stem names the tables), a table name, or None (the
+    query file's stem). Several queries get tables ``name_1``, ``name_2``, ..."""
+    file = out if out is not None and Path(out).suffix.lower() in EXPORTS else None
+    if out is not None and file is None and not re.fullmatch(r"\w+", out):
+        raise ProgrammingError(f"--out {out!r} is neither a file to write (.parquet or .csv) "
+                               "nor a table name (letters, digits and _)")
+    if file is not None and not Path(file).parent.is_dir():
+        raise ProgrammingError(f"--out {out!r}: the folder {str(Path(file).parent)!r} does "
+                               "not exist")
+    stem = Path(file).stem if file is not None else (out or query_file.stem)
+    base = re.sub(r"\W", "_", stem) or "results"
     if base[0].isdigit():
         base = f"results_{base}"
-    names: tuple[str, ...]
     if count == 1:
-        names = (base,)
-        files: tuple[str | None, ...] = (str(target),) if exported else (None,)
-    else:
-        names = tuple(f"{base}_{i}" for i in range(1, count + 1))
-        files = tuple(str(target.with_name(f"{target.stem}_{i}{target.suffix}"))
-                      if exported and target is not None else None
-                      for i in range(1, count + 1))
-    return names, files
+        return (base,), file
+    return tuple(f"{base}_{i}" for i in range(1, count + 1)), file
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -16,6 +16,7 @@ import typing as t
 import numpy as np
 
 from vql.errors import VideoError
+from vql.video.probe import native_log
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -53,12 +54,19 @@ class FrameReader:
                                       width=width, height=height)
 
         self._open = open_reader
-        try:
-            self._reader = self._call(open_reader, "opening it")
-        except VideoError:
-            raise
-        except Exception as error:
-            raise VideoError(path, f"cannot open for decoding ({error})") from error
+        self._reader = self._opened("opening it", "cannot open for decoding")
+
+    def _opened(self, what: str, failure: str) -> t.Any:
+        """A new decord reader of the file. What FFmpeg and decord print while it opens is
+        caught (not shown on the terminal) and joins the error (see ``native_log``); the
+        window is this thread's wait, so a stuck decoder ends it too."""
+        with native_log() as said:
+            try:
+                return self._call(self._open, what)
+            except VideoError:
+                raise
+            except Exception as error:  # the file went away or changed, or is not a video
+                raise VideoError(self.path, f"{failure} ({error}){said.words()}") from error
 
     def _call(self, work: t.Callable[[], t.Any], what: str) -> t.Any:
         if self._stuck is not None:
@@ -119,12 +127,7 @@ class FrameReader:
                 raise
             # decord's reader is left in a state where frames far from the damage fail too:
             # each retry starts from a fresh one
-            try:
-                self._reader = self._call(self._open, "opening it again")
-            except VideoError:
-                raise
-            except Exception as error:  # the file went away or changed meanwhile
-                raise VideoError(self.path, f"cannot open it again ({error})") from error
+            self._reader = self._opened("opening it again", "cannot open it again")
             if len(frame_ids) == 1:
                 return np.empty((0, 0, 0, 3), dtype=np.uint8), np.zeros(1, dtype=bool)
         half = len(frame_ids) // 2

@@ -12,6 +12,22 @@ from dataclasses import dataclass
 from vql.errors import QueryCanceledError
 
 
+def time_left(seconds: float) -> str:
+    """Time left as VQL writes it everywhere (the shell's progress line, ``vql run``'s,
+    ``Progress.describe``): whole seconds under a minute, then minutes and seconds, then hours
+    and minutes; an estimate, so it says "about".
+
+    >>> time_left(2.6), time_left(200), time_left(7530)
+    ('about 3 s left', 'about 3 min 20 s left', 'about 2 h 5 min left')
+    """
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"about {whole} s left"
+    if whole < 3600:
+        return f"about {whole // 60} min {whole % 60} s left"
+    return f"about {whole // 3600} h {whole % 3600 // 60} min left"
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     frames_done: int
@@ -35,7 +51,7 @@ class Progress:
         return min(self.frames_done / self.frames_total, 1.0) if self.frames_total else 0.0
 
     def describe(self) -> str:
-        eta = "" if self.eta_s is None else f", about {self.eta_s:.0f} s left"
+        eta = "" if self.eta_s is None else f", {time_left(self.eta_s)}"
         return (f"{self.frames_done}/{self.frames_total} frames ({self.fraction:.0%}), "
                 f"{self.rate:.0f} frames/s{eta}")
 

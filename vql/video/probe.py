@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import dataclasses
+import functools
 import glob
 import hashlib
 import os
+import re
+import sys
+import tempfile
+import threading
 import typing as t
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,12 +82,19 @@ def _codec(path: str) -> str:
 
 
 def probe(path: str) -> VideoProbe:
-    """Open ``path`` with decord and read its metadata; raises VideoError on any failure."""
-    import decord
-
+    """Open ``path`` with decord and read its metadata; raises VideoError on any failure, in
+    words that include what FFmpeg said about the file (see ``native_log``)."""
     size, mtime = file_fingerprint(path)
     if size == 0:
         raise VideoError(path, "the file is empty (0 bytes)")
+    with native_log() as said:
+        found = _probe(path, size, mtime, said)
+    return dataclasses.replace(found, sha256=_sha256(path))  # outside the window: it is long
+
+
+def _probe(path: str, size: int, mtime: float, said: NativeLog) -> VideoProbe:
+    import decord
+
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
         frames = len(reader)
@@ -93,32 +109,36 @@ def probe(path: str) -> VideoProbe:
         fps = float(reader.get_avg_fps())
         end = round(float(reader.get_frame_timestamp(frames - 1)[1]), 4)
         _check_timestamps(path, timestamps)
-        _check_last_frame(path, reader, frames)
+        _check_last_frame(path, reader, frames, said)
     except VideoError:
         raise
     except Exception as error:  # decord raises RuntimeError/DECORDError with FFmpeg's words
-        raise VideoError(path, _reason(path, error)) from error
+        raise VideoError(path, _reason(path, error, said)) from error
     return VideoProbe(
-        path=path, size=size, mtime=mtime, sha256=_sha256(path), fps=fps, frames=frames,
+        path=path, size=size, mtime=mtime, sha256="", fps=fps, frames=frames,
         width=int(first[1]), height=int(first[0]), duration=end, codec=_codec(path),
         keyframes=keyframes, timestamps=timestamps,
     )
 
 
-def _reason(path: str, error: Exception) -> str:
-    """Why decord could not open ``path``, in words (its own message is a C++ check)."""
+def _reason(path: str, error: Exception, said: NativeLog) -> str:
+    """Why decord could not open ``path``, in words (its own message is a C++ check or
+    "Error reading PATH...", FFmpeg's lines say more)."""
     text = str(error)
     damage = _mp4_damage(path)
     if damage:
-        return f"the file is damaged or cut short: {damage}; repair or re-encode it"
+        return f"the file is damaged or cut short: {damage}; repair or re-encode it{said.words()}"
     if "cannot find video stream" in text:
-        return "the file holds no video stream that can be read (audio only, or a damaged index)"
+        return ("the file holds no video stream that can be read (audio only, or a damaged "
+                f"index){said.words()}")
     if "av_read_frame failed" in text:
         return ("the file is damaged or cut short: its frames cannot be read from where its "
-                "index says they are; repair or re-encode it")
+                f"index says they are; repair or re-encode it{said.words()}")
+    if said.lines():
+        return f"not a decodable video{said.words()}"
     lines = [line for line in text.strip().splitlines() if line.strip()]
     reason = lines[-1] if lines else type(error).__name__
-    return f"not a decodable video ({reason.split('] ')[-1][:200]})"
+    return f"not a decodable video ({_NATIVE_PREFIX.sub('', reason)})"
 
 
 def _mp4_damage(path: str) -> str | None:
@@ -175,7 +195,7 @@ def _check_timestamps(path: str, timestamps: np.ndarray) -> None:
                            "real frame rate for RATE")
 
 
-def _check_last_frame(path: str, reader: t.Any, frames: int) -> None:
+def _check_last_frame(path: str, reader: t.Any, frames: int, said: NativeLog) -> None:
     """Refuse a file cut short: its index lists frames whose data is gone, so every query
     that reaches them would fail (decoding the last one costs at most a keyframe interval)."""
     try:
@@ -183,7 +203,7 @@ def _check_last_frame(path: str, reader: t.Any, frames: int) -> None:
     except Exception as error:  # decord raises DECORDError with FFmpeg's words
         raise VideoError(path, f"the file is damaged or cut short: its last frame ({frames - 1} "
                                f"of {frames} listed) cannot be decoded; repair or re-encode "
-                               "it") from error
+                               f"it{said.words()}") from error
 
 
 def probe_all(source: str) -> list[VideoProbe]:
@@ -191,4 +211,157 @@ def probe_all(source: str) -> list[VideoProbe]:
     return [probe(path) for path in expand_source(source)]
 
 
-__all__ = ["VideoProbe", "expand_source", "probe", "probe_all", "file_fingerprint", "Path"]
+# --- FFmpeg's and decord's own lines ----------------------------------------------------------
+#
+# decord's C++ code and the FFmpeg inside it write to file descriptor 2 directly, past Python's
+# sys.stderr: "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55..] moov atom not found", "[14:07:33]
+# /github/workspace/src/video/video_reader.cc:83: ERROR opening: ...". decord bundles its own
+# FFmpeg (decord.libs/libavutil-*.so.56), so PyAV's ``av.logging`` sets the level of another
+# copy and cannot reach these. Two things keep them off the terminal:
+# - while a file is opened or probed (``native_log``), fd 2 points at a temporary file; the
+#   lines caught become words in the VideoError ("(FFmpeg: moov atom not found)"), and any
+#   other line written meanwhile (a Python warning from another thread) is passed on to the
+#   real stderr when the window closes. fd 2 is the process's, so windows are serialised by a
+#   lock and kept to the opening calls;
+# - outside those windows decord's FFmpeg is told to log nothing (av_log_set_level through
+#   ctypes): decoding frames damaged in the middle of a file printed lines per packet ("Invalid
+#   NAL unit size"), from decord's own read-ahead threads too; DamagedVideoWarning names the
+#   frames instead.
+
+_FFMPEG_LINE = re.compile(r"^\[[^\]\n]* @ (?:0x)?[0-9a-fA-F]+\] ?")   # [h264 @ 0x55..]
+_DECORD_LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] [^ \n]+\.(?:cc|cpp|h):\d+: ")  # [14:07:33] a.cc:83:
+_NATIVE_PREFIX = re.compile(f"{_FFMPEG_LINE.pattern}|{_DECORD_LINE.pattern}")
+_AV_LOG_QUIET, _AV_LOG_ERROR = -8, 16
+_MOST_WORDS = 4  # distinct lines quoted in an error; the rest are counted
+
+
+class NativeLog:
+    """The lines FFmpeg and decord wrote to fd 2 during a ``native_log`` window."""
+
+    def __init__(self, sink: t.IO[bytes] | None):
+        self._sink = sink
+
+    def raw(self) -> bytes:
+        """Everything fd 2 received so far in the window (C writes to stderr unbuffered)."""
+        if self._sink is None:
+            return b""
+        return os.pread(self._sink.fileno(), os.fstat(self._sink.fileno()).st_size, 0)
+
+    def lines(self) -> list[str]:
+        """FFmpeg's and decord's lines, without their prefixes ("moov atom not found")."""
+        text = self.raw().decode("utf-8", errors="replace")
+        return [_native_words(line) for line in text.splitlines() if _is_native(line)]
+
+    def words(self) -> str:
+        """`` (FFmpeg: ...; ...)`` to append to an error message, or "" when it said nothing."""
+        distinct = list(dict.fromkeys(line for line in self.lines() if line))
+        if not distinct:
+            return ""
+        more = len(distinct) - _MOST_WORDS
+        shown = "; ".join(distinct[:_MOST_WORDS]) + (f"; {more} more" if more > 0 else "")
+        return f" (FFmpeg: {shown})"
+
+
+def _is_native(line: str) -> bool:
+    return bool(_FFMPEG_LINE.match(line) or _DECORD_LINE.match(line))
+
+
+def _native_words(line: str) -> str:
+    """A line without its prefix; decord's "ERROR opening: PATH, why" keeps the why (FFmpeg's
+    av_strerror text), as the path is in the error already."""
+    words = _NATIVE_PREFIX.sub("", line, count=1).strip()
+    opening = re.match(r"ERROR opening: .*, ([^,]+)$", words)
+    return opening.group(1) if opening else words
+
+
+_window = threading.RLock()
+_open_window: NativeLog | None = None  # the window the lock's holder has open
+
+
+@contextlib.contextmanager
+def native_log() -> Iterator[NativeLog]:
+    """Catch what FFmpeg and decord write to fd 2 while the block runs (see above). Windows
+    are one at a time in the process; one opened inside another by the same thread is the
+    outer one. Without a usable fd 2 (closed) or temporary file nothing is caught."""
+    global _open_window
+    with _window:
+        if _open_window is not None:
+            yield _open_window
+            return
+        with _redirected_stderr() as sink:
+            _open_window = log = NativeLog(sink)
+            _set_decoder_log_level(_AV_LOG_ERROR)
+            try:
+                yield log
+            finally:
+                _set_decoder_log_level(_AV_LOG_QUIET)
+                _open_window = None
+
+
+@contextlib.contextmanager
+def _redirected_stderr() -> Iterator[t.IO[bytes] | None]:
+    """fd 2 points at a temporary file (yielded) in the block; then it is restored and the
+    file's lines that are not FFmpeg's or decord's are written to it."""
+    with contextlib.ExitStack() as stack:
+        try:
+            sink = stack.enter_context(tempfile.TemporaryFile(prefix="vql-ffmpeg-"))
+            saved = os.dup(2)
+        except OSError:  # no fd 2, or no temporary file: nothing is caught
+            sink = None
+        if sink is None:
+            yield None
+            return
+        stack.callback(os.close, saved)
+        try:
+            _flush_python_stderr()
+            os.dup2(sink.fileno(), 2)
+            yield sink
+        finally:
+            _flush_python_stderr()
+            os.dup2(saved, 2)
+            _pass_on(NativeLog(sink).raw())
+
+
+def _flush_python_stderr() -> None:
+    stream = sys.stderr
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to keep
+            stream.flush()
+
+
+def _pass_on(caught: bytes) -> None:
+    """Write the lines caught in a window that are not FFmpeg's or decord's to the real fd 2."""
+    others = [line for line in caught.splitlines(keepends=True)
+              if not _is_native(line.decode("utf-8", errors="replace"))]
+    if others:
+        with contextlib.suppress(OSError):
+            os.write(2, b"".join(others))
+
+
+def _set_decoder_log_level(level: int) -> None:
+    library = _decoder_avutil()
+    if library is not None:
+        library.av_log_set_level(level)
+
+
+@functools.cache
+def _decoder_avutil() -> ctypes.CDLL | None:
+    """decord's own libavutil (its wheels bundle FFmpeg beside the package: decord.libs on
+    Linux, .dylibs on macOS); None when it is not found (a decord built against the system's
+    FFmpeg): then only the opening windows keep FFmpeg's lines off the terminal."""
+    try:
+        import decord
+    except ImportError:  # probing says so itself
+        return None
+    package = Path(decord.__file__).resolve().parent
+    for folder in (package.parent / "decord.libs", package / ".dylibs", package):
+        for candidate in sorted(folder.glob("*avutil*")):
+            try:
+                return ctypes.CDLL(str(candidate))
+            except OSError:
+                continue
+    return None
+
+
+__all__ = ["NativeLog", "VideoProbe", "expand_source", "file_fingerprint", "native_log",
+           "probe", "probe_all", "Path"]
