@@ -133,3 +133,22 @@ def test_closing_without_commit_keeps_cached_values(tmp_path: Path, road_video: 
         cursor = again.execute(CACHED)
         cursor.fetchall()
         assert cursor.stats is not None and cursor.stats.frames_decoded == 0
+
+
+def test_a_script_that_ends_without_close_keeps_cached_values(tmp_path: Path,
+                                                              road_video: Path) -> None:
+    """Computed values were written when the next statement began or at close(): a script
+    that just ended lost them."""
+    import subprocess
+    import sys
+
+    database = str(tmp_path / "work.duckdb")
+    script = ("import sys, vql\ncon = vql.connect(sys.argv[1])\n"
+              "con.execute('LOAD VIDEO ? INTO road', [sys.argv[2]])\n"
+              f"print(con.execute({CACHED!r}).fetchall())\n")
+    subprocess.run([sys.executable, "-c", script, database, str(road_video)], check=True,
+                   timeout=120)
+    with vql.connect(database) as again:
+        cursor = again.execute(CACHED)
+        cursor.fetchall()
+        assert cursor.stats is not None and cursor.stats.frames_decoded == 0

@@ -138,6 +138,9 @@ class Cursor:
         if self._result is not None and self._result.finish is not None:
             finish, self._result.finish = self._result.finish, None
             finish()
+            # keep what the query computed and learned now, not when the next statement
+            # runs: a script may end without close()
+            self.connection._engine.flush_history()
         self.connection._clear_active(self)
 
     def _load_rows(self) -> bool:
