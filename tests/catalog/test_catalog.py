@@ -170,7 +170,10 @@ def test_two_connections_cannot_make_the_same_name_twice(tmp_path: Path,
     """Names have no constraint (schema.py says why): two connections creating the same
     table or function at once conflict, and the later one is told to run it again."""
     database = str(tmp_path / "both.duckdb")
-    first, second = vql.connect(database), vql.connect(database)
+    # two open transactions (with autocommit the second connection would see the first's
+    # table and load into it)
+    first = vql.connect(database, autocommit=False)
+    second = vql.connect(database, autocommit=False)
     first.execute("LOAD VIDEO ? INTO newtab", [str(road_video)])
     with pytest.raises(vql.ConcurrentChangeError, match="run the statement again"):
         second.execute("LOAD VIDEO ? INTO newtab", [str(road_video)])
