@@ -5,8 +5,8 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 7  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
-                    # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores
+SCHEMA_VERSION = 8  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
+                    # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores; 8: views
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -27,6 +27,10 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS vql_catalog.functions (
         name VARCHAR, kind VARCHAR, params VARCHAR[], body VARCHAR, source VARCHAR,
         created_at TIMESTAMP)""",
+    # Views that read video tables (CREATE VIEW v AS SELECT ... FROM <video table>): DuckDB
+    # cannot hold them (a video table is no DuckDB relation), so their query is kept here, as
+    # VQL text, and the binder reads it in place of the view (vql/bind/views.py).
+    "CREATE TABLE IF NOT EXISTS vql_catalog.views (name VARCHAR, sql VARCHAR, created_at TIMESTAMP)",
     # Measured costs (ANALYZE <video table>): milliseconds per frame of one operator in one
     # configuration, on a sample of the table's frames. ``variant`` is the access pattern for
     # decode and the constant arguments for a function.

@@ -88,6 +88,7 @@ class Catalog:
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
+        self._has_views = False  # whether vql_catalog.views exists (see views)
 
     def run(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
@@ -277,6 +278,34 @@ class Catalog:
         existed = bool(self.run("SELECT 1 FROM vql_catalog.functions WHERE lower(name) = lower(?)",
                                 [name]))
         self.run("DELETE FROM vql_catalog.functions WHERE lower(name) = lower(?)", [name])
+        return existed
+
+    # --- views over video tables ----------------------------------------------------------
+
+    def views(self) -> dict[str, str]:
+        """Stored views (name -> VQL query text); none in a database older than views that
+        is opened read-only (its schema was not upgraded)."""
+        # Looked up first (once it is there, it stays): a failed query would abort the user's
+        # transaction.
+        if not self._has_views:
+            self._has_views = bool(self.run(
+                """SELECT 1 FROM duckdb_tables() WHERE schema_name = 'vql_catalog'
+                   AND table_name = 'views' AND database_name = current_database()"""))
+            if not self._has_views:
+                return {}
+        rows = self.run("SELECT name, sql FROM vql_catalog.views ORDER BY name")
+        return {r[0]: r[1] for r in rows}
+
+    def save_view(self, name: str, sql: str) -> None:
+        self.claim_names()
+        self.delete_view(name)
+        self.run("INSERT INTO vql_catalog.views VALUES (?, ?, current_timestamp)", [name, sql])
+
+    def delete_view(self, name: str) -> bool:
+        self.claim_names()
+        existed = bool(self.run("SELECT 1 FROM vql_catalog.views WHERE lower(name) = lower(?)",
+                                [name]))
+        self.run("DELETE FROM vql_catalog.views WHERE lower(name) = lower(?)", [name])
         return existed
 
     # --- profiles ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import duckdb
 
 from vql import errors
 from vql.bind.binder import Binder
+from vql.bind.names import user_facing
 from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.exec.progress import ProgressHandler
@@ -47,7 +48,7 @@ _DUCKDB_ERRORS: tuple[tuple[type[BaseException], type[errors.Error]], ...] = (
 
 
 def convert_duckdb_error(error: BaseException) -> errors.Error:
-    message = str(error).split("\n\nLINE ")[0].strip()
+    message = user_facing(str(error).split("\n\nLINE ")[0].strip())
     for source, target in _DUCKDB_ERRORS:
         if isinstance(error, source):
             return target(message)

@@ -115,3 +115,22 @@ def test_a_misspelled_statement_keyword_is_pointed_at() -> None:
         parse("SELECT 1;\n  LAOD VIDEO 'x.mp4' INTO t")
     assert second.value.position is not None
     assert (second.value.position.line, second.value.position.column) == (2, 3)
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT len(x) , (a+1)*2, NOT x, CASE WHEN a THEN 1 END, -b, t.* FROM t",
+     ["len(x)", "(a+1)*2", "NOT x", "CASE WHEN a THEN 1 END", "-b", "t.*"]),
+    ("SELECT DISTINCT ON (a) len(x), y FROM t", ["len(x)", "y"]),
+    ("SELECT 1; SELECT len(x), [1, 2][1] SAMPLE 1 FPS", ["len(x)", "[1, 2][1]"]),
+    ("FROM road SELECT len(x) WHERE 1", ["len(x)"]),
+])
+def test_projections_as_written(sql: str, expected: list[str]) -> None:
+    """Result columns are named after what was written (sqlglot prints len(x) as LENGTH(x))."""
+    from sqlglot import exp
+
+    from vql.sql.parse import SOURCE, projection_texts
+
+    tree = parse(sql)[-1]
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    assert isinstance(select, exp.Select)
+    assert projection_texts(select, tree.meta[SOURCE]) == expected

@@ -147,3 +147,57 @@ def test_failing_user_function_names_itself_and_the_frames(road: vql.Connection,
                                             r"ValueError: boom"):
         road.execute("SELECT kaboom FROM intersection").fetchall()
     assert road.execute("SELECT 42").fetchall() == [(42,)]  # the connection still works
+
+
+def test_typed_macro_parameters(tmp_path: Path, road_video: Path) -> None:
+    """CREATE FUNCTION f(frame, k INTEGER): arguments are taken as DuckDB's typed macros take
+    them (of the type, or implicitly cast to it), the type shows in SHOW FUNCTIONS, and the
+    function reloads with its types when the database is opened again."""
+    database = str(tmp_path / "typed.duckdb")
+    with vql.connect(database) as con:
+        con.execute("LOAD VIDEO ? INTO road", [str(road_video)])
+        con.execute("CREATE FUNCTION atleast(frame, k INTEGER) AS brightness(frame) * 10 >= k")
+        con.execute("CREATE FUNCTION near(frame, lo DOUBLE, hi DOUBLE) "
+                    "AS brightness(frame) BETWEEN lo AND hi")
+    with vql.connect(database) as con:
+        signatures = dict(r[:3:2] for r in con.execute("SHOW FUNCTIONS").fetchall())
+        assert signatures["atleast"] == "atleast(frame, k INTEGER)"
+        assert signatures["near"] == "near(frame, lo DOUBLE, hi DOUBLE)"
+        rows = con.execute("SELECT frame_id, atleast(frame, 4), atleast(frame, ?::SMALLINT), "
+                           "near(frame, 0, 1) FROM road WHERE frame_id < 2", [9]).fetchall()
+        assert rows == [(0, True, False, True), (1, True, False, True)]
+        assert con.execute("SELECT count(*) FROM road WHERE atleast(frame, frame_id) "
+                           "AND frame_id < 8").fetchall() == [(5,)]  # 0..4 <= 4.48
+
+
+@pytest.mark.parametrize(("call", "fragment"), [
+    ("atleast(frame, '2')", "argument 'k' must be INTEGER, not '2' (VARCHAR)"),
+    ("atleast(frame, 2.5)", "argument 'k' must be INTEGER, not 2.5 (DECIMAL(2,1))"),
+    ("atleast(frame, 3000000000)", "argument 'k' must be INTEGER, not 3000000000 (BIGINT)"),
+    ("atleast(frame, ?)", "argument 'k' must be INTEGER, not 'x' (VARCHAR)"),
+])
+def test_a_constant_of_the_wrong_type_is_a_bind_error(road: vql.Connection, call: str,
+                                                      fragment: str) -> None:
+    road.execute("CREATE FUNCTION atleast(frame, k INTEGER) AS brightness(frame) * 10 >= k")
+    with pytest.raises(vql.BindError) as raised:
+        road.execute(f"SELECT {call} FROM intersection", ["x"] if "?" in call else [])
+    assert f"atleast(frame, k INTEGER): {fragment}" in str(raised.value)
+    assert raised.value.position is not None  # with a caret under the call
+
+
+def test_a_column_of_the_wrong_type_names_the_function(road: vql.Connection) -> None:
+    road.execute("CREATE FUNCTION atleast(frame, k INTEGER) AS brightness(frame) * 10 >= k")
+    with pytest.raises(vql.Error, match=r"atleast\(frame, k INTEGER\): argument 'k' must be "
+                                        r"INTEGER, not VARCHAR"):
+        road.execute("SELECT atleast(frame, path) FROM intersection LIMIT 1").fetchall()
+
+
+@pytest.mark.parametrize(("sql", "fragment"), [
+    ("CREATE FUNCTION f(frame, k INTEGR) AS 1", "parameter 'k' has an unknown type 'INTEGR'"),
+    ("CREATE FUNCTION f(frame BLOB) AS 1", "the frame parameter takes no type"),
+])
+def test_bad_parameter_types(con: vql.Connection, sql: str, fragment: str) -> None:
+    with pytest.raises(vql.BindError, match=fragment):
+        con.execute(sql)
+    with pytest.raises(vql.ParseError, match="Expected a type"):
+        con.execute("CREATE FUNCTION f(frame, k 3) AS 1")

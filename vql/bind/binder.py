@@ -6,17 +6,19 @@ import os
 import typing as t
 from collections.abc import Callable
 
+import duckdb
 from sqlglot import exp
 
+from vql.bind import sqltypes
 from vql.bind import statements as st
 from vql.bind.options import QueryOptions, lift
 from vql.bind.query import QueryBinder, _literal, localize_params, position_of
 from vql.catalog import Catalog
-from vql.errors import BindError, CatalogError, suggestion
+from vql.errors import BindError, CatalogError, ParseError, suggestion
 from vql.functions.registry import FunctionRegistry
 from vql.plan.nodes import Relational
 from vql.sql import dialect as d
-from vql.sql.parse import DIALECT
+from vql.sql.parse import DIALECT, SOURCE, parse_one, query_text, to_sql
 
 
 class Binder:
@@ -30,8 +32,11 @@ class Binder:
         self.params = params
         self.batch_size = batch_size
         self.device = device  # the device policy (vql.physical.placement)
+        self.source = ""  # the statement's text (see bind)
 
     def bind(self, tree: exp.Expr) -> st.Bound:
+        # The statement's text: result columns are named after what was written in it.
+        self.source = str(tree.meta.get(SOURCE) or self.source)
         handler = BINDERS.get(type(tree))
         if handler is not None:
             return handler(self, tree)
@@ -43,17 +48,27 @@ class Binder:
             return self._verbatim(tree)
         self._check_not_shadowing(tree)
         plain, options = lift(tree)
+        if isinstance(plain, exp.Create) and str(plain.args.get("kind")).upper() == "VIEW" \
+                and options != QueryOptions():
+            raise BindError("a view keeps a query, not SAMPLE or a target: put them on the "
+                            "query that reads the view (SELECT ... FROM v SAMPLE 1 FPS)")
         return QueryBinder(self.catalog, self.registry, self.params, self.batch_size,
-                           self.device, self.measurements).bind(plain, options)
+                           self.device, self.measurements).bind(plain, options, self.source)
 
     def _check_not_shadowing(self, tree: exp.Expr) -> None:
-        """A plain table or view may not take a video table's name."""
+        """A plain table or view may not take the name of a video table, nor a table the
+        name of a view over video tables (CREATE VIEW replaces one: see _create_view)."""
         if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema | exp.Table):
             target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-            if isinstance(target, exp.Table) and not target.args.get("db") \
-                    and self.catalog.is_video_table(target.name):
+            if not isinstance(target, exp.Table) or target.args.get("db"):
+                return
+            if self.catalog.is_video_table(target.name):
                 raise CatalogError(f"{target.name!r} is a video table; choose another name",
                                    position=position_of(target))
+            if str(tree.args.get("kind") or "").upper() != "VIEW" \
+                    and _view_named(self, target.name) is not None:
+                raise CatalogError(f"{target.name!r} is a view over video tables; choose "
+                                   "another name", position=position_of(target))
 
     def _verbatim(self, tree: exp.Expr) -> st.Query:
         """Statements sqlglot keeps as raw commands go to DuckDB exactly as written."""
@@ -120,7 +135,110 @@ def _text_argument(binder: Binder, node: exp.Expr, what: str) -> str:
 
 def _create_video_table(binder: Binder, tree: d.CreateVideoTable) -> st.Bound:
     source = _text_argument(binder, tree.args["source"], "the video path")
-    return st.CreateVideoTable(_name(tree.this), source, bool(tree.args.get("load")))
+    name = _name(tree.this)
+    if _view_named(binder, name) is not None:
+        raise CatalogError(f"{name!r} is a view over video tables; choose another name",
+                           position=position_of(tree.this))
+    return st.CreateVideoTable(name, source, bool(tree.args.get("load")))
+
+
+# --- views over video tables (vql/bind/views.py) --------------------------------------------
+
+
+def _view_named(binder: Binder, name: str) -> str | None:
+    """The stored view of that name (case-insensitive), as it was named."""
+    return next((v for v in binder.catalog.views() if v.lower() == name.lower()), None)
+
+
+def _create(binder: Binder, tree: exp.Create) -> st.Bound:
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if str(tree.args.get("kind") or "").upper() != "VIEW" or not isinstance(
+            tree.expression, exp.Query) or not isinstance(target, exp.Table):
+        return binder.bind_query(tree)
+    _check_catalog_untouched(tree)
+    body = _with_values(binder, tree.expression.copy())
+    # Kept as written (its columns are named after that text), unless values were put in
+    written = query_text(tree, binder.source) if not tree.expression.find(
+        exp.Placeholder) else None
+    if written is not None and not _parses_as(written, tree.expression):
+        written = None  # not the text this query was parsed from
+    columns = tree.this.expressions if isinstance(tree.this, exp.Schema) else []
+    if columns:  # CREATE VIEW v(a, b): the names given to the query's columns
+        alias = exp.TableAlias(this=target.this.copy(), columns=[c.copy() for c in columns])
+        body = exp.select("*").from_(exp.Subquery(this=body, alias=alias))
+        written = f"SELECT * FROM ({written}) AS {alias.sql(dialect='duckdb')}" \
+            if written else None
+    sql = written or to_sql(body)
+    stored = binder.catalog.views()
+    reading = {**stored, target.name: sql}  # as it will be: a view that reads itself is refused
+    query = QueryBinder(binder.catalog, binder.registry, (), binder.batch_size, binder.device,
+                        binder.measurements, views=reading).bind(body, QueryOptions())
+    return _create_view(binder, tree, target, sql) if query.plan.inputs else \
+        _create_plain_view(binder, tree, target)
+
+
+def _parses_as(text: str, query: exp.Expr) -> bool:
+    try:
+        return to_sql(parse_one(text)) == to_sql(query)
+    except ParseError:
+        return False
+
+
+def _create_view(binder: Binder, tree: exp.Create, target: exp.Table, sql: str) -> st.Bound:
+    """A view that reads video tables: kept in the catalog."""
+    name = target.name
+    where = position_of(target)
+    if target.args.get("db"):
+        raise BindError(f"a view over video tables lives in the main schema; drop the "
+                        f"qualifier in {target.sql()!r}", position=where)
+    properties = tree.args.get("properties")
+    if properties is not None and properties.find(exp.TemporaryProperty):
+        raise BindError("a view over video tables is kept in the database: TEMP views over "
+                        "video tables are not supported", position=where)
+    binder._check_not_shadowing(tree)
+    exists, replace = bool(tree.args.get("exists")), bool(tree.args.get("replace"))
+    existing = _view_named(binder, name)
+    if existing is not None and not (exists or replace):
+        raise CatalogError(f"view {existing!r} already exists; use CREATE OR REPLACE VIEW",
+                           position=where)
+    if existing is not None and exists:
+        return st.CreateView(existing, None)  # IF NOT EXISTS: nothing to do
+    duckdb_view = bool(binder.catalog.run(
+        """SELECT 1 FROM duckdb_views() WHERE lower(view_name) = lower(?) AND NOT internal
+           AND schema_name = 'main' AND database_name = current_database()""", [name]))
+    if binder.catalog.plain_columns(name) is not None:
+        if exists:
+            return st.CreateView(name, None)
+        if not (replace and duckdb_view):
+            raise CatalogError(f"{name!r} already exists", position=where)
+    return st.CreateView(existing or name, sql, drop_duckdb_view=duckdb_view)
+
+
+def _create_plain_view(binder: Binder, tree: exp.Create, target: exp.Table) -> st.Bound:
+    """A view over plain tables is DuckDB's, as ever; it may replace a catalog view."""
+    existing = None if target.args.get("db") else _view_named(binder, target.name)
+    if existing is None:
+        return binder.bind_query(tree)
+    if tree.args.get("exists"):
+        return st.CreateView(existing, None)
+    if not tree.args.get("replace"):
+        raise CatalogError(f"view {existing!r} already exists; use CREATE OR REPLACE VIEW",
+                           position=position_of(target))
+    return st.CreateView(existing, None, plain=binder.bind_query(tree))
+
+
+def _drop(binder: Binder, tree: exp.Drop) -> st.Bound:
+    tables = tree.args.get("tables") or []
+    target = tables[0] if len(tables) == 1 else None
+    view = _view_named(binder, target.name) if isinstance(target, exp.Table) \
+        and not target.args.get("db") else None
+    kind = str(tree.args.get("kind") or "").upper()
+    if view is not None and kind == "VIEW":
+        return st.DropView(view)
+    if view is not None and kind == "TABLE":
+        raise CatalogError(f"{view!r} is a view: DROP VIEW {view}",
+                           position=position_of(target))
+    return binder.bind_query(tree)
 
 
 def _drop_video_table(binder: Binder, tree: d.DropVideoTable) -> st.Bound:
@@ -139,10 +257,31 @@ def _create_function(binder: Binder, tree: d.CreateVqlFunction) -> st.Bound:
     if tree.args.get("source") is not None:
         source = _text_argument(binder, tree.args["source"], "the function file")
         return st.CreateFunction(name, replace, source_file=source)
-    params = tuple(p.name for p in tree.args.get("params") or ()) or ("frame",)
+    params = tuple(_param(binder, name, p) for p in tree.args.get("params") or ()) or ("frame",)
     expression = _with_values(binder, tree.args["expression"].copy())
     body = expression.sql(dialect=DIALECT, normalize_functions=False)
     return st.CreateFunction(name, replace, params=params, body=body)
+
+
+def _param(binder: Binder, function: str, node: exp.Expr) -> str:
+    """A macro parameter as stored: its name, or its name and DuckDB's name of its type."""
+    kind = node.args.get("kind") if isinstance(node, exp.ColumnDef) else None
+    if kind is None:
+        return node.name
+    if node.name.lower() == "frame":
+        raise BindError(f"function {function!r}: the frame parameter takes no type",
+                        position=position_of(node))
+    written = kind.sql(dialect="duckdb")
+    try:
+        canonical = sqltypes.type_name(written)
+    except duckdb.Error as error:
+        if not binder.catalog.run("SELECT 1 FROM duckdb_types() WHERE lower(type_name) = "
+                                  "lower(?) AND database_name = current_database()", [written]):
+            reason = str(error).split("\n")[0]
+            raise BindError(f"function {function!r}: parameter {node.name!r} has an unknown "
+                            f"type {written!r} ({reason})", position=position_of(node)) from None
+        canonical = written  # a type of the user's database (CREATE TYPE)
+    return f"{node.name} {canonical}"
 
 
 def _with_values(binder: Binder, expression: exp.Expr) -> exp.Expr:
@@ -180,8 +319,10 @@ def _describe(binder: Binder, tree: exp.Describe) -> st.Bound:
     if isinstance(target, exp.Table) and not target.args.get("db"):
         if binder.catalog.is_video_table(target.name):
             return st.DescribeVideoTable(binder.catalog.canonical_name(target.name))
-        if target.name.lower() not in {n.lower() for n in binder.catalog.relation_names()}:
-            known = binder.catalog.video_tables() + binder.catalog.relation_names()
+        views = list(binder.catalog.views())
+        if target.name.lower() not in {n.lower() for n in binder.catalog.relation_names()
+                                       + views}:
+            known = binder.catalog.video_tables() + binder.catalog.relation_names() + views
             raise CatalogError(f"unknown table {target.name!r}{suggestion(target.name, known)}",
                                position=position_of(target))
     return binder.bind_query(tree)
@@ -234,6 +375,8 @@ BINDERS: dict[type, Callable[[Binder, t.Any], st.Bound]] = {
     d.RenderQuery: _render,
     exp.Show: _show,
     exp.Describe: _describe,
+    exp.Create: _create,
+    exp.Drop: _drop,
     exp.Analyze: _analyze,
     exp.Transaction: _transaction("begin"),
     exp.Commit: _transaction("commit"),

@@ -13,7 +13,12 @@ pipeline. The steps, in order:
 4. pushable WHERE conjuncts are moved into the pipelines;
 5. each video table reference is replaced by its pipeline's view.
 
-Output columns keep the names the user wrote (``SELECT congested`` yields a column congested).
+Before step 1, views over video tables are read in place (``views.py``) and listings inside
+the query (``(SHOW FUNCTIONS)``) become constant subqueries (``listings.py``).
+
+Output columns keep the names DuckDB would give what the user wrote (``SELECT congested``
+yields a column congested, ``SELECT brightness * 2`` one named ``(brightness * 2)``), and no
+internal name (``names.py``) reaches the user.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import duckdb
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from vql.bind import guards, semijoin
+from vql.bind import guards, listings, names, semijoin, sqltypes, views
 from vql.bind.options import QueryOptions
 from vql.bind.statements import Query
 from vql.catalog import METADATA_COLUMNS, Catalog, Profile
@@ -48,9 +53,9 @@ from vql.plan.nodes import (
     VideoScan,
     variant_of,
 )
-from vql.sql.parse import to_sql
+from vql.sql import dialect as d
+from vql.sql.parse import projection_texts, to_sql
 
-INTERNAL = "__vql_"
 VIDEO_COLUMN_NAMES = frozenset(name for name, _, _ in VIDEO_COLUMNS)
 MAX_EXPANSION_ROUNDS = 32
 
@@ -99,9 +104,12 @@ def _literal(value: t.Any) -> exp.Expr:
 
 
 def _outer_queries(tree: exp.Expr) -> list[exp.Query]:
+    """The queries a statement is made of: itself, or those in a statement that is no query
+    (CREATE TABLE ... AS, INSERT, SUMMARIZE; that of a SUMMARIZE or DESCRIBE in a FROM too)."""
     if isinstance(tree, exp.Query):
         return [tree]
-    return [q for q in tree.find_all(exp.Query) if q.find_ancestor(exp.Query) is None]
+    return [q for q in tree.find_all(exp.Query) if not isinstance(
+        q.find_ancestor(exp.Query, exp.Summarize, exp.Describe), exp.Query)]
 
 
 def localize_params(tree: exp.Expr, values: tuple[t.Any, ...]) -> tuple[exp.Expr, tuple[t.Any, ...]]:
@@ -125,7 +133,9 @@ class QueryBinder:
     """Binds one statement (see the module docstring)."""
 
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16, device: str = "auto", measurements: Catalog | None = None):
+                 batch_size: int = 16, device: str = "auto", measurements: Catalog | None = None,
+                 views: dict[str, str] | None = None):
+        """``views``: the views over video tables to read (default: the catalog's)."""
         self.catalog = catalog
         self.measurements = measurements or catalog  # measured costs (see Binder)
         self.registry = registry
@@ -137,16 +147,26 @@ class QueryBinder:
         self.video_tables = {n.lower(): n for n in catalog.video_tables()}
         self.sources: dict[int, _Source] = {}
         self.notices: list[str] = []  # what the functions used want the user told
+        self.views = catalog.views() if views is None else views  # views.py
+        self._calls = 0  # frame-function columns made: each gets a number of its own
+        self._call_nodes: dict[str, tuple[exp.Expr, str]] = {}  # column -> first call, alias
 
     # --- entry point -------------------------------------------------------------------------
 
-    def bind(self, tree: exp.Expr, options: QueryOptions) -> Query:
-        tree = tree.copy()
+    def bind(self, tree: exp.Expr, options: QueryOptions, text: str = "") -> Query:
+        """``text``: the statement ``tree`` was parsed from (result columns are named after
+        what was written in it)."""
+        tree = views.expand(self._over_query(tree.copy()), self.views)
+        tree = self._read_listings(tree)
         roots = _outer_queries(tree)
         self._check_tables(roots)
         if not any(self._video_sources(s) for root in roots for s in traverse_scope(root)):
             self._reject_frame_functions(tree)
             return self._plain(tree, options)
+        if options.has_targets and not isinstance(tree, exp.Query):
+            raise BindError(f"WITH {options.target_text()} applies to a query, not to "
+                            f"{tree.key.upper()}; SAMPLE n FPS may follow it")
+        named = self._name_projections(roots, text)
         self._expand(roots)
         for root in roots:
             for scope in traverse_scope(root):
@@ -163,6 +183,7 @@ class QueryBinder:
         inputs = tuple(self._pipeline(source, options) for source in self.sources.values())
         for source in self.sources.values():
             source.node.replace(exp.alias_(exp.to_table(source.view), source.alias, table=True))
+        self._settle_names(named)
         tree, values = localize_params(tree, self.params)
         relational = Relational(to_sql(tree, "duckdb"), values, inputs, rows_needed)
         return self._query(relational, tree, options)
@@ -176,9 +197,98 @@ class QueryBinder:
     def _query(self, relational: Relational, tree: exp.Expr, options: QueryOptions) -> Query:
         returning = bool(tree.args.get("returning"))
         dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete) and not returning
-        rows = returning or isinstance(tree, exp.Query | exp.Show | exp.Describe | exp.Pragma)
+        rows = returning or isinstance(tree, exp.Query | exp.Show | exp.Describe | exp.Pragma
+                                       | exp.Summarize)
         return Query(relational, options, returns_rows=rows, rowcount_from_result=dml,
-                     notices=tuple(self.notices))
+                     notices=tuple(self.notices), names=tuple(self._user_names().items()))
+
+    # --- names the user sees (names.py) ------------------------------------------------------
+
+    def _user_names(self) -> dict[str, str]:
+        """Internal name -> what the user wrote: a pipeline's view -> its table, a function
+        column -> the call (its first one; ``frame`` unqualified when one table is read)."""
+        found = {s.view: s.node.name for s in self.sources.values()}
+        for column, (call, alias) in self._call_nodes.items():
+            call = call.copy()
+            if len(self.sources) == 1:
+                for col in call.find_all(exp.Column):
+                    if col.table == alias and col.name.lower() == "frame":
+                        col.set("table", None)
+            found[column] = call.meta.get("vql_text") or _source_text(call)
+        return found
+
+    def _name_projections(self, roots: list[exp.Query],
+                          text: str) -> list[tuple[exp.Alias, str, str]]:
+        """Each unaliased projection of a SELECT that reads a video table, aliased before it
+        is rewritten (``detect(frame)[1]`` would otherwise be named after
+        ``__vql_detect_0``); ``_settle_names`` names it as DuckDB names what was written.
+        Returns (alias, its text now, its text as written)."""
+        named = []
+        for root in roots:
+            for scope in traverse_scope(root):
+                select = scope.expression
+                if not isinstance(select, exp.Select) or not self._video_sources(scope):
+                    continue
+                written = select.meta.get(views.WRITTEN) or projection_texts(select, text)
+                for index, node in enumerate(list(select.expressions)):
+                    if isinstance(node, exp.Alias | exp.Column | exp.Star) or node.find(
+                            exp.Columns) is not None:
+                        continue  # a column keeps its name; COLUMNS(...) names several
+                    now = _source_text(node)
+                    alias = exp.Alias(this=node.copy(), alias=exp.to_identifier(now, quoted=True))
+                    node.replace(alias)
+                    named.append((alias, now, written[index] if written else now))
+        return named
+
+    def _settle_names(self, named: list[tuple[exp.Alias, str, str]]) -> None:
+        changed = [(alias, written) for alias, text, written in named
+                   if _source_text(alias.this) != text]
+        for alias, text, _ in named:
+            if _source_text(alias.this) == text:
+                alias.replace(alias.this)  # untouched: DuckDB names it as it always does
+        duckdb_names = names.column_names([w for _, w in changed], self.catalog.run)
+        for (alias, _), name in zip(changed, duckdb_names):
+            alias.set("alias", exp.to_identifier(name, quoted=True))
+
+    # --- listings and views read in place --------------------------------------------------
+
+    def _over_query(self, tree: exp.Expr) -> exp.Expr:
+        """SUMMARIZE of a video table (its columns but the pixels) or of a view over video
+        tables, and DESCRIBE of such a view, as the same statement over SELECT * FROM it
+        (the statement itself, or one in a FROM)."""
+        for node in list(tree.find_all(exp.Summarize, exp.Describe)):
+            target = node.this
+            if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier) \
+                    or target.args.get("db"):
+                continue
+            name = target.name.lower()
+            if name in {v.lower() for v in self.views} or (
+                    isinstance(node, exp.Summarize) and name in self.video_tables):
+                node.set("this", exp.select("*").from_(target.copy()))
+        return tree
+
+    def _read_listings(self, tree: exp.Expr) -> exp.Expr:
+        """(SHOW FUNCTIONS), (SHOW TABLES) and (DESCRIBE <video table>) inside a query: their
+        rows, as a constant subquery."""
+        for node in list(tree.find_all(d.ShowFunctions, exp.Show, exp.Describe)):
+            if node is tree or not isinstance(node.parent, exp.Subquery | exp.CTE):
+                continue
+            listing = self._listing(node)
+            if listing is not None:
+                node.replace(listings.as_query(listing))
+        return tree
+
+    def _listing(self, node: exp.Expr) -> t.Any:
+        if isinstance(node, d.ShowFunctions):
+            return listings.functions(self.registry)
+        if isinstance(node, exp.Show) and str(node.name).upper() == "TABLES" \
+                and not node.args.get("from_"):
+            return listings.tables(self.catalog)
+        target = node.this
+        if isinstance(node, exp.Describe) and isinstance(target, exp.Table) \
+                and self._is_video(target):
+            return listings.video_columns()
+        return None  # DuckDB's own (SHOW ALL TABLES, DESCRIBE of a plain table)
 
     # --- tables ------------------------------------------------------------------------------
 
@@ -203,8 +313,11 @@ class QueryBinder:
                     name = source.name
                     if name.lower() in known or any(c in name for c in "./\\"):
                         continue  # DuckDB also reads files named as tables ('data.csv')
-                    candidates = sorted(known)
-                    raise CatalogError(f"unknown table {name!r}{suggestion(name, candidates)}",
+                    candidates = sorted(known | {v.lower() for v in self.views})
+                    view = source.meta.get(views.VIEW_MARK)
+                    where = f"view {view!r} reads " if view else ""
+                    raise CatalogError(f"{where}unknown table {name!r}"
+                                       f"{suggestion(name, candidates)}",
                                        position=position_of(source.this))
 
     # --- steps 1 and 2: derived columns and macros -----------------------------------------
@@ -263,6 +376,7 @@ class QueryBinder:
             target = self._resolve_column(col, videos, known, aliases)
             if target is not None:
                 call = exp.Anonymous(this=col.name, expressions=[exp.column("frame", target)])
+                call.meta["vql_text"] = _source_text(col)  # what error messages call it
                 _replace_keeping_name(col, call, col.name)
                 changed = True
         return changed
@@ -304,6 +418,9 @@ class QueryBinder:
             macro = self.registry.get(call.name)
             if isinstance(macro, MacroFunction):
                 values = self._arguments(macro, call)
+                for param in macro.params:
+                    if param.sql_type:
+                        values[param.name] = self._typed(macro, param, values[param.name], call)
                 try:
                     expanded = macro.expand(values)
                 except BindError as error:
@@ -316,6 +433,41 @@ class QueryBinder:
                     self.notices.append(text)
                 changed = True
         return changed
+
+    def _typed(self, macro: MacroFunction, param: Param, node: exp.Expr,
+               call: exp.Expr) -> exp.Expr:
+        """An argument of a typed macro parameter, as DuckDB's typed macros take it: of the
+        type, or implicitly castable to it (2 for a BIGINT, not '2' or 2.5 for an INTEGER).
+        A constant is checked now; any other expression when the query runs (an error naming
+        the function and parameter where it is not)."""
+        kind = exp.DataType.build(param.sql_type, dialect="duckdb", udt=True)
+        where = f"{macro.signature()}: argument {param.name!r}"
+        if node.find(exp.Column, exp.Query, exp.Star, exp.AggFunc, exp.Window) is None:
+            constant, values = localize_params(self._with_values(node.copy()), self.params)
+            found = sqltypes.passes_as(to_sql(constant, "duckdb"), values, param.sql_type)
+            if found is not None and not found[0]:
+                raise BindError(f"{where} must be {param.sql_type}, not "
+                                f"{_source_text(constant)} ({found[1]})",
+                                position=position_of(node) or position_of(call))
+            return exp.cast(node, kind)
+        message = exp.DPipe(this=exp.Literal.string(f"{where} must be {param.sql_type}, not "),
+                            expression=exp.Anonymous(this="typeof", expressions=[node.copy()]))
+        passes = exp.Anonymous(this="can_cast_implicitly", expressions=[
+            node.copy(), exp.cast(exp.null(), kind.copy())])
+        return exp.case().when(passes, exp.cast(node, kind)).else_(
+            exp.Anonymous(this="error", expressions=[message]))
+
+    def _with_values(self, node: exp.Expr) -> exp.Expr:
+        """``node`` with its ? parameters of plain values written as literals."""
+        for marker in list(node.find_all(exp.Placeholder)):
+            index = int(marker.name) if str(marker.name).isdigit() else 0
+            value = self.params[index - 1] if 0 < index <= len(self.params) else ()
+            if value is None or isinstance(value, bool | int | float | str):
+                literal = _literal(value)
+                if marker is node:
+                    return literal
+                marker.replace(literal)
+        return node
 
     def _arguments(self, function: MacroFunction | FrameFunction,
                    call: exp.Anonymous) -> dict[str, exp.Expr]:
@@ -340,7 +492,7 @@ class QueryBinder:
         key = id(table)
         if key not in self.sources:
             name = self.video_tables[table.name.lower()]
-            self.sources[key] = _Source(alias, name, table, f"{INTERNAL}in{len(self.sources)}")
+            self.sources[key] = _Source(alias, name, table, names.view_name(len(self.sources)))
         return self.sources[key]
 
     def _collect_calls(self, scope: Scope) -> None:
@@ -367,6 +519,7 @@ class QueryBinder:
                                 f"{suggestion(parent.name, self.registry.names())}",
                                 position=position_of(col))
             call = self._udf_call(source, function, parent)
+            self._call_nodes.setdefault(call.column, (parent.copy(), source.alias))
             source.branches.setdefault((call.function, call.constants), []).append(
                 [] if call.stateful else guards.branches(parent))
             column = exp.column(call.column, source.alias)
@@ -414,7 +567,8 @@ class QueryBinder:
             raise BindError(error.message, position=position_of(node)) from None
         key = (function.name, constants)
         if key not in source.calls:
-            column = f"{INTERNAL}{function.name}_{len(source.calls)}"
+            column = names.call_column(function.name, self._calls)
+            self._calls += 1
             measured = self._costs(source.table, function, constants)
             device = choose_device(function.traits.devices, available_devices(), self.device,
                                    measured)
@@ -601,17 +755,29 @@ class QueryBinder:
     # --- step 5: stars, limits and pipelines -----------------------------------------------
 
     def _hide_internal_columns(self, scope: Scope) -> None:
+        """``*`` and ``alias.*`` list a video table's own columns, not the function columns
+        (nor ``frame``, decoded only when asked for) its pipeline adds."""
         select = scope.expression
         if not isinstance(select, exp.Select):
             return
+        hidden: dict[str, list[str]] = {}
         for source in self.sources.values():
-            if source.node.find_ancestor(exp.Select) is not select:
+            if source.node.find_ancestor(exp.Select) is select:
+                columns = [c.column for c in source.calls.values()]
+                hidden[source.alias] = columns + (["frame"] if source.encode_frame else [])
+        for node in select.expressions:
+            if isinstance(node, exp.Star):
+                excluded = [exp.column(name, alias) for alias, columns in hidden.items()
+                            for name in columns]
+                star = node
+            elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star) \
+                    and node.table in hidden:
+                excluded = [exp.column(name) for name in hidden[node.table]]
+                star = node.this
+            else:
                 continue
-            hidden = [c.column for c in source.calls.values()]
-            hidden += ["frame"] if source.encode_frame else []
-            for star in select.expressions:
-                if hidden and isinstance(star, exp.Star) and len(scope.sources) == 1:
-                    star.set("except_", [exp.column(name) for name in hidden])
+            if excluded:
+                star.set("except_", [*(star.args.get("except_") or []), *excluded])
 
     def _rows_needed(self, roots: list[exp.Query]) -> int | None:
         if len(roots) != 1 or len(self.sources) != 1 or not isinstance(roots[0], exp.Select):

@@ -66,6 +66,27 @@ class AnalyzeVideoTable:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateView:
+    """CREATE [OR REPLACE] VIEW over video tables: kept in the catalog (vql/bind/views.py).
+
+    ``sql`` is the view's query (None: the view is DuckDB's own, ``plain`` creates it, and a
+    catalog view of that name is replaced by it); ``drop_duckdb_view`` replaces a DuckDB view
+    of that name."""
+
+    name: str
+    sql: str | None
+    plain: Query | None = None
+    drop_duckdb_view: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DropView:
+    """DROP VIEW of a view over video tables."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
     action: str  # "begin", "commit" or "rollback"
 
@@ -83,6 +104,8 @@ class Query:
     returns_rows: bool | None = True
     rowcount_from_result: bool = False
     notices: tuple[str, ...] = ()  # told once as a FallbackWarning (see FunctionSpec.notice)
+    # internal name -> what the user wrote, for text the user sees (vql/bind/names.py)
+    names: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,4 +126,4 @@ class Explain:
 
 Bound = (CreateVideoTable | DropVideoTable | CreateFunction | DropFunction | ShowTables
          | ShowFunctions | ClearCache | DescribeVideoTable | AnalyzeVideoTable | Transaction | Query
-         | Explain | Render)
+         | Explain | Render | CreateView | DropView)

@@ -7,11 +7,14 @@ import typing as t
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from vql.accuracy import METRIC_NAMES
+from vql.bind import listings
 from vql.bind import statements as st
-from vql.catalog import VIDEO_COLUMNS, StoredFunction
+from vql.bind.names import user_facing
+from vql.catalog import StoredFunction
 from vql.errors import BindError, CatalogError, InternalError, ProgrammingError, suggestion
 from vql.exec.profile import operator_lines
 from vql.exec.query import Planned, plan_query, run_query
@@ -34,7 +37,46 @@ def execute(engine: Engine, bound: st.Bound) -> Result:
     handler = HANDLERS.get(type(bound))
     if handler is None:
         raise InternalError(f"no handler for {type(bound).__name__}")
-    return handler(engine, bound)
+    names = _names_of(bound)
+    try:
+        result = handler(engine, bound)
+    except duckdb.Error as error:  # DuckDB's message names what the user wrote
+        raise _renamed(error, names) from error
+    if result.reader is not None and names:
+        result.reader = _renaming(result.reader, names)
+    return result
+
+
+def _names_of(bound: st.Bound) -> dict[str, str]:
+    """Internal name -> what the user wrote, for a statement that runs a query."""
+    query = bound.query if isinstance(bound, st.Explain | st.Render) else bound
+    return dict(query.names) if isinstance(query, st.Query) else {}
+
+
+def _renamed(error: duckdb.Error, names: dict[str, str]) -> duckdb.Error:
+    """The same DuckDB error, its message in the user's names (the engine converts it)."""
+    message = user_facing(str(error), names)
+    if message == str(error):
+        return error
+    try:
+        return type(error)(message)
+    except TypeError:  # an error class that takes other arguments: keep it as it is
+        return error
+
+
+def _renaming(reader: pa.RecordBatchReader, names: dict[str, str]) -> pa.RecordBatchReader:
+    """A result's stream whose DuckDB errors (met while rows stream) use the user's names."""
+
+    def batches() -> t.Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except duckdb.Error as error:
+            renamed = _renamed(error, names)
+            if renamed is error:
+                raise
+            raise renamed from error
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 # --- video tables --------------------------------------------------------------------------
@@ -73,57 +115,44 @@ def _drop_video_table(engine: Engine, stmt: st.DropVideoTable) -> Result:
 
 
 def _show_tables(engine: Engine, stmt: st.ShowTables) -> Result:
-    names: list[str] = []
-    kinds: list[str] = []
-    videos: list[int | None] = []
-    frames: list[int | None] = []
-    damaged: list[int | None] = []
-    for name in engine.catalog.video_tables():
-        rows = engine.catalog.videos_of(name)
-        names.append(name)
-        kinds.append("video")
-        videos.append(len(rows))
-        frames.append(sum(v.frames for v in rows))
-        damaged.append(engine.catalog.damaged_frames(name))
-    for name in engine.catalog.plain_tables():
-        names.append(name)
-        kinds.append("table")
-        videos.append(None)
-        frames.append(None)
-        damaged.append(None)
-    table = pa.table({"name": pa.array(names, pa.string()), "kind": pa.array(kinds, pa.string()),
-                      "videos": pa.array(videos, pa.int64()),
-                      "frames": pa.array(frames, pa.int64()),
-                      "damaged_frames": pa.array(damaged, pa.int64())})
-    return Result.of_table(table.sort_by("name"))
+    return Result.of_table(listings.tables(engine.catalog))
 
 
 def _describe_video_table(engine: Engine, stmt: st.DescribeVideoTable) -> Result:
-    table = pa.table({
-        "column_name": [c[0] for c in VIDEO_COLUMNS],
-        "column_type": [c[1] for c in VIDEO_COLUMNS],
-        "description": [c[2] for c in VIDEO_COLUMNS],
-    })
-    return Result.of_table(table)
+    return Result.of_table(listings.video_columns())
+
+
+# --- views over video tables (vql/bind/views.py) --------------------------------------------
+
+
+def _create_view(engine: Engine, stmt: st.CreateView) -> Result:
+    if stmt.sql is None and stmt.plain is None:
+        return Result()  # IF NOT EXISTS, and it exists
+    with engine.atomic():
+        if stmt.plain is not None:  # a DuckDB view takes the name of one kept here
+            engine.catalog.delete_view(stmt.name)
+            return _query(engine, stmt.plain)
+        if stmt.drop_duckdb_view:  # CREATE OR REPLACE of a DuckDB view
+            engine.catalog.run(f"DROP VIEW {_quoted(stmt.name)}")
+        engine.catalog.save_view(stmt.name, t.cast(str, stmt.sql))
+    return Result()
+
+
+def _drop_view(engine: Engine, stmt: st.DropView) -> Result:
+    with engine.atomic():
+        engine.catalog.delete_view(stmt.name)
+    return Result()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 # --- functions -----------------------------------------------------------------------------
 
 
 def _show_functions(engine: Engine, stmt: st.ShowFunctions) -> Result:
-    rows: dict[str, list[t.Any]] = {k: [] for k in (
-        "name", "kind", "signature", "returns", "deterministic", "batchable", "stateful",
-        "devices", "cost_ms", "origin", "description")}
-    for function in engine.registry:
-        traits = function.traits
-        udf = isinstance(function, FrameFunction)
-        values = (function.name, function.kind, function.signature(), function.result_type(),
-                  traits.deterministic, traits.batchable if udf else None,
-                  traits.stateful if udf else None, ",".join(traits.devices) if udf else None,
-                  traits.cost_ms if udf else None, function.origin, function.doc)
-        for key, value in zip(rows, values):
-            rows[key].append(value)
-    return Result.of_table(pa.table(rows))
+    return Result.of_table(listings.functions(engine.registry))
 
 
 def _create_function(engine: Engine, stmt: st.CreateFunction) -> Result:
@@ -177,13 +206,24 @@ def function_from_file(name: str, path: str) -> FrameFunction:
 
 
 def build_macro(name: str, params: tuple[str, ...], body: str) -> MacroFunction:
-    """A user macro from CREATE FUNCTION name [(params)] AS body."""
-    if len(set(p.lower() for p in params)) != len(params):
+    """A user macro from CREATE FUNCTION name [(params)] AS body; a parameter is a name, or
+    a name and the DuckDB type its arguments must have ("k INTEGER", as stored)."""
+    specs = tuple(_macro_param(name, p) for p in params)
+    if len({p.name for p in specs}) != len(specs):
         raise BindError(f"function {name!r} repeats a parameter name")
-    specs = tuple(Param(p.lower(), "frame" if p.lower() == "frame" else "str") for p in params)
     expression = parse_expression(body)
     return macro_from_expression(name.lower(), specs, expression, body, origin="user",
                                  doc=f"defined as {body}")
+
+
+def _macro_param(function: str, text: str) -> Param:
+    name, _, sql_type = text.strip().partition(" ")
+    name = name.lower()
+    if name == "frame":
+        if sql_type.strip():
+            raise BindError(f"function {function!r}: the frame parameter takes no type")
+        return Param("frame", "frame")
+    return Param(name, "any", sql_type=sql_type.strip())
 
 
 def _drop_function(engine: Engine, stmt: st.DropFunction) -> Result:
@@ -261,7 +301,8 @@ def _explain(engine: Engine, stmt: st.Explain) -> Result:
     lines += [f"note: {notice}" for notice in (*stmt.query.notices, *planned.warnings)]
     if stmt.analyze:
         lines += ["", "== Execution ==", *_analyze(engine, stmt.query, planned)]
-    return Result.of_table(pa.table({"plan": lines}))
+    names = dict(stmt.query.names)
+    return Result.of_table(pa.table({"plan": [user_facing(line, names) for line in lines]}))
 
 
 def _analyze(engine: Engine, query: st.Query, planned: Planned) -> list[str]:
@@ -363,4 +404,6 @@ HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.ClearCache: _clear_cache,
     st.Render: _render,
     st.Transaction: _transaction,
+    st.CreateView: _create_view,
+    st.DropView: _drop_view,
 }

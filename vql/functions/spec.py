@@ -37,11 +37,12 @@ from vql.kernels.device import DEVICES
 PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "frame": np.ndarray, "str": str, "int": int, "float": (int, float), "bool": bool,
     "strs": tuple,  # a list of strings: a literal ['a', 'b'] or one string 'a'
+    "any": object,  # a macro's parameter: any expression, of ``Param.sql_type`` when declared
 }
 
 
 SQL_TYPE_NAMES = {"frame": "FRAME", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
-                  "bool": "BOOLEAN", "strs": "VARCHAR[]"}
+                  "bool": "BOOLEAN", "strs": "VARCHAR[]", "any": ""}
 
 
 class _NoDefault:
@@ -54,11 +55,13 @@ NO_DEFAULT: t.Any = _NoDefault()
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A function parameter; a default of None makes it optional, NULL when not given."""
+    """A function parameter; a default of None makes it optional, NULL when not given.
+    ``sql_type``: the DuckDB type a macro's parameter was declared with (``k INTEGER``)."""
 
     name: str
     type: str
     default: t.Any = NO_DEFAULT
+    sql_type: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in PARAM_TYPES:
@@ -81,7 +84,8 @@ class Param:
         return cls(name, kind, value)
 
     def describe(self) -> str:
-        text = self.name if self.type == "frame" else f"{self.name} {SQL_TYPE_NAMES[self.type]}"
+        kind = self.sql_type or SQL_TYPE_NAMES[self.type]
+        text = self.name if self.type == "frame" or not kind else f"{self.name} {kind}"
         default = "NULL" if self.default is None else repr(self.default)
         return text if self.required else f"{text} = {default}"
 

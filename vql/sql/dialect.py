@@ -7,7 +7,7 @@ The added syntax:
     LOAD VIDEO 'path-or-glob' INTO name
     DROP VIDEO TABLE [IF EXISTS] name
     CREATE [OR REPLACE] FUNCTION name FROM 'file.py'
-    CREATE [OR REPLACE] FUNCTION name [(param, ...)] AS <expression>
+    CREATE [OR REPLACE] FUNCTION name [(param [type], ...)] AS <expression>
     DROP FUNCTION [IF EXISTS] name
     SHOW FUNCTIONS
     CLEAR CACHE [function]
@@ -15,6 +15,9 @@ The added syntax:
     EXPLAIN [ANALYZE] <statement>
     <query> [SAMPLE <n> FPS] [WITH LATENCY <n>(ms|s|min) [AND ACCURACY <a>] [AND COST <usd>]
              [BEST EFFORT]]
+    SUMMARIZE <query or table> [SAMPLE <n> FPS]
+    CREATE TABLE ... AS <query> / INSERT INTO ... <query>, the query ending in those clauses
+    ... FROM (SHOW FUNCTIONS) / (SHOW TABLES): the listings as subqueries
 
 Everything else is parsed by sqlglot's DuckDB dialect; statements sqlglot does not model are
 kept as raw commands and handed to DuckDB unchanged.
@@ -44,7 +47,9 @@ class DropVideoTable(exp.Expression):
 
 
 class CreateVqlFunction(exp.Expression):
-    """CREATE FUNCTION name FROM 'file.py' (source) or name [(params)] AS expr (expression)."""
+    """CREATE FUNCTION name FROM 'file.py' (source) or name [(params)] AS expr (expression).
+
+    ``params``: identifiers, or ``exp.ColumnDef`` (name and DuckDB type) for typed ones."""
 
     arg_types = {"this": True, "params": False, "expression": False, "source": False,
                  "replace": False}
@@ -120,9 +125,32 @@ class VqlParser(DuckDBParser):
                 node.update_positions(start)
                 return node
         statement = super()._parse_statement()
-        if isinstance(statement, exp.Query) and self._at_video_clause():
+        if statement is not None and _reads_query(statement) and self._at_video_clause():
             return self._parse_video_clauses(statement)
+        inner = statement.args.get("expression") if isinstance(
+            statement, exp.Create | exp.Insert) else None
+        if statement is not None and isinstance(inner, VideoQuery):  # ... AS <q> SAMPLE 1 FPS
+            statement.set("expression", inner.this)
+            inner.set("this", statement)
+            return inner
         return statement
+
+    # The query of CREATE TABLE ... AS and INSERT may end in VQL's clauses too; the statement
+    # above lifts them to the whole statement.
+    def _parse_ddl_select(self) -> exp.Expr | None:
+        query = super()._parse_ddl_select()
+        if query is not None and self._at_video_clause():
+            return self._parse_video_clauses(query)
+        return query
+
+    # "(SHOW FUNCTIONS)" and "(SHOW TABLES)" in FROM are the listings, not a table named SHOW.
+    def _parse_wrapped_select(self, table: bool = False) -> exp.Expr | None:
+        if self._curr and self._curr.token_type == TokenType.SHOW:
+            self._advance()
+            if self._match_text_seq("FUNCTIONS"):
+                return ShowFunctions()
+            return self._parse_show()
+        return super()._parse_wrapped_select(table)
 
     # "WITH cte AS (...) SELECT ... SAMPLE 1 FPS": sqlglot parses the CTE, then the statement
     # (which comes back as a VideoQuery), then attaches the CTE to it; it belongs to the query.
@@ -235,7 +263,7 @@ class VqlParser(DuckDBParser):
             self.raise_error("Expected a function name")
         params = None
         if self._match(TokenType.L_PAREN):
-            params = self._parse_csv(self._parse_id_var)
+            params = self._parse_csv(self._parse_vql_param)
             if not self._match(TokenType.R_PAREN):
                 self.raise_error("Expected ) after the parameter list")
         if self._match(TokenType.FROM):
@@ -248,6 +276,18 @@ class VqlParser(DuckDBParser):
         if body is None:
             self.raise_error("Expected an expression after AS")
         return CreateVqlFunction(this=name, params=params, expression=body, replace=replace)
+
+    def _parse_vql_param(self) -> exp.Expr | None:
+        """A macro parameter: a name, optionally followed by a DuckDB type (k INTEGER)."""
+        name = self._parse_id_var()
+        if name is None or not self._curr or self._curr.token_type in (
+                TokenType.COMMA, TokenType.R_PAREN):
+            return name
+        kind = self._parse_types(schema=True)
+        if kind is None:
+            self.raise_error("Expected a type (such as INTEGER or VARCHAR), ',' or ')' after "
+                             "the parameter name")
+        return exp.ColumnDef(this=name, kind=kind)
 
     def _parse_vql_drop_function(self) -> exp.Expr:
         exists = self._match_text_seq("IF", "EXISTS")
@@ -281,6 +321,11 @@ class VqlParser(DuckDBParser):
         if inner is None:
             self.raise_error("Expected a statement after EXPLAIN")
         return VqlExplain(this=inner, analyze=analyze)
+
+
+def _reads_query(statement: exp.Expr) -> bool:
+    """A query, or SUMMARIZE: VQL's clauses (SAMPLE) may follow it."""
+    return isinstance(statement, exp.Query | exp.Summarize)
 
 
 # --- generator -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import sqlglot
@@ -28,8 +29,14 @@ def parse(sql: str) -> list[exp.Expr]:
         raise (_misspelled_statement(sql) or _convert(error, sql)) from error
     except TokenError as error:
         raise ParseError(f"cannot tokenize the statement: {error}", sql=sql) from error
-    return [_transaction_words(tree) for tree in trees
-            if tree is not None and not isinstance(tree, exp.Semicolon)]  # a comment alone
+    found = [_transaction_words(tree) for tree in trees
+             if tree is not None and not isinstance(tree, exp.Semicolon)]  # a comment alone
+    for tree in found:  # what node positions point into (see projection_texts)
+        tree.meta[SOURCE] = sql
+    return found
+
+
+SOURCE = "vql_source"  # meta key of a parsed statement: the text it was parsed from
 
 
 # DuckDB's (and PostgreSQL's) other words for ending or starting a transaction, which sqlglot
@@ -74,6 +81,110 @@ def to_sql(tree: exp.Expr, dialect: str = "vql") -> str:
     """Generate text for a tree, in VQL (default) or plain DuckDB SQL."""
     # normalize_functions=False keeps user function names as written (detect, not DETECT).
     return tree.sql(dialect=DIALECT if dialect == "vql" else dialect, normalize_functions=False)
+
+
+# Where a SELECT list ends, when no parenthesis is open.
+_LIST_ENDS = frozenset({
+    TokenType.FROM, TokenType.WHERE, TokenType.GROUP_BY, TokenType.HAVING, TokenType.ORDER_BY,
+    TokenType.LIMIT, TokenType.QUALIFY, TokenType.WINDOW, TokenType.UNION, TokenType.EXCEPT,
+    TokenType.INTERSECT, TokenType.OFFSET, TokenType.INTO, TokenType.SEMICOLON,
+    TokenType.FETCH})
+_OPENING = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSING = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
+
+
+def projection_texts(select: exp.Select, source: str) -> list[str] | None:
+    """Each projection of ``select`` as written in ``source``, the text it was parsed from
+    (``len(x)``, which sqlglot prints as ``LENGTH(x)``); None when that cannot be told (a
+    SELECT list without positions, such as one read from a view)."""
+    starts = [int(n.meta["start"]) for e in select.expressions for n in e.walk()
+              if "start" in n.meta]
+    tokens = _tokens(source) if source and starts else None
+    if tokens is None:
+        return None
+    first = next((i for i, tok in enumerate(tokens) if tok.start == min(starts)), None)
+    begin = _list_start(tokens, first) if first is not None else None
+    if begin is None:
+        return None
+    pieces: list[list[Token]] = [[]]
+    depth = 0
+    for index, token in enumerate(tokens[begin:], start=begin):
+        depth += (token.token_type in _OPENING) - (token.token_type in _CLOSING)
+        if depth < 0 or depth == 0 and (token.token_type in _LIST_ENDS
+                                        or _video_clause(tokens, index)):
+            break
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            pieces.append([])
+        else:
+            pieces[-1].append(token)
+    if len(pieces) != len(select.expressions) or not all(pieces):
+        return None
+    return [source[piece[0].start:piece[-1].end + 1] for piece in pieces]
+
+
+def query_text(create: exp.Expr, source: str) -> str | None:
+    """The query of ``CREATE ... name AS <query>`` as written in ``source`` (up to the end of
+    the statement); None when that cannot be told."""
+    names = [int(n.meta["start"]) for n in create.this.walk() if "start" in n.meta]
+    tokens = _tokens(source) if source and names else None
+    if tokens is None:
+        return None
+    start = next((i for i, tok in enumerate(tokens) if tok.start == min(names)), len(tokens))
+    depth, after = 0, len(tokens)
+    for index in range(start, len(tokens)):
+        depth += (tokens[index].token_type in _OPENING) - (tokens[index].token_type in _CLOSING)
+        if depth == 0 and tokens[index].token_type == TokenType.ALIAS:
+            after = index + 1
+            break
+    body = []
+    for token in tokens[after:]:
+        if token.token_type == TokenType.SEMICOLON:
+            break
+        body.append(token)
+    return source[body[0].start:body[-1].end + 1] if body else None
+
+
+@functools.lru_cache(maxsize=4)
+def _tokens(source: str) -> list[Token] | None:
+    """The tokens of a statement's text (cached: each SELECT in it asks again)."""
+    try:
+        return DIALECT.tokenize(source)
+    except TokenError:
+        return None
+
+
+def _video_clause(tokens: list[Token], index: int) -> bool:
+    """VQL's SAMPLE n FPS or WITH LATENCY/ACCURACY/COST starts at this token."""
+    token, following = tokens[index], tokens[index + 1] if index + 1 < len(tokens) else None
+    return token.token_type == TokenType.WITH or token.text.upper() == "SAMPLE" and \
+        following is not None and following.token_type == TokenType.NUMBER
+
+
+def _list_start(tokens: list[Token], index: int) -> int | None:
+    """The first token of the SELECT list that token ``index`` is in (after SELECT
+    [DISTINCT [ON (...)] | ALL])."""
+    depth = 0
+    while index > 0:
+        index -= 1
+        token = tokens[index]
+        depth += (token.token_type in _CLOSING) - (token.token_type in _OPENING)
+        if depth < 0:
+            return None
+        if depth == 0 and token.token_type == TokenType.SELECT:
+            break
+    else:
+        return None
+    index += 1
+    if index < len(tokens) and tokens[index].token_type in (TokenType.DISTINCT, TokenType.ALL):
+        index += 1
+        if index + 1 < len(tokens) and tokens[index].token_type == TokenType.ON \
+                and tokens[index + 1].token_type == TokenType.L_PAREN:
+            depth, index = 1, index + 2
+            while index < len(tokens) and depth:
+                depth += (tokens[index].token_type in _OPENING) - \
+                    (tokens[index].token_type in _CLOSING)
+                index += 1
+    return index
 
 
 def split_statements(sql: str) -> list[str]:

@@ -46,3 +46,15 @@ WITH seen AS (SELECT frame_id, has_object(frame, 'person') AS p FROM room) SELEC
 WITH a AS (SELECT 1 AS x) SELECT x FROM a WITH LATENCY 2s BEST EFFORT
 RENDER 'out.mp4' AS SELECT path, frame_id FROM room LIMIT 3
 RENDER TIMELINE 'plot.png' AS SELECT ts, brightness FROM room SAMPLE 1 FPS
+-- Typed macro parameters (DuckDB types; printed as sqlglot names them, stored as DuckDB does).
+CREATE FUNCTION atleast(frame, k INTEGER) AS count_objects(frame, 'car') >= k  =>  CREATE FUNCTION atleast(frame, k INT) AS count_objects(frame, 'car') >= k
+CREATE FUNCTION near(frame, lo DOUBLE, labels VARCHAR[]) AS brightness(frame) > lo  =>  CREATE FUNCTION near(frame, lo DOUBLE, labels TEXT[]) AS brightness(frame) > lo
+-- VQL's listings read as subqueries; SUMMARIZE with SAMPLE.
+SELECT name FROM (SHOW FUNCTIONS) WHERE kind = 'udf'
+WITH f AS (SHOW FUNCTIONS) SELECT * FROM f
+SELECT * FROM (SHOW TABLES) AS t
+SUMMARIZE room
+SUMMARIZE SELECT brightness FROM room SAMPLE 1 FPS
+-- The query of CREATE TABLE ... AS and INSERT may end in VQL's clauses (they apply to the statement).
+CREATE TABLE s AS SELECT frame_id FROM room SAMPLE 1 FPS
+INSERT INTO s SELECT frame_id FROM room SAMPLE 2 FPS
