@@ -67,8 +67,10 @@ def test_without_h264_an_mp4_is_mpeg4_with_a_warning(road: vql.Connection, tmp_p
     monkeypatch.setattr(writers, "h264_encoder", lambda: None)  # as without PyAV
     target = tmp_path / "road.mp4"
     with pytest.warns(vql.FallbackWarning, match="may not play.*pip install av"):
-        road.execute(f"RENDER '{target}' AS SELECT path, frame_id FROM intersection "
-                     "WHERE frame_id < 5").fetchall()
+        cursor = road.execute(f"RENDER '{target}' AS SELECT path, frame_id FROM intersection "
+                              "WHERE frame_id < 5")
+    # in the result's messages, which the shell prints as a Warning: line
+    assert [category for category, _ in cursor.messages] == [vql.FallbackWarning]
     assert _video_stream(target)[0] == "mpeg4" and _video_stream(target)[4] == 5
 
 

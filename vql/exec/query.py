@@ -148,7 +148,9 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         raised = translate(error, ctx)
         if raised is error:
             raise
-        raise raised from error
+        # the pipeline's own failure, with its own traceback and cause: DuckDB's wrapper of
+        # it only names internal streams
+        raise raised from raised.__cause__
 
 
 def _report_damage(engine: Engine, damaged: dict[int, dict[str, set[int]]]) -> None:
@@ -226,6 +228,6 @@ def _translating(stream: pa.RecordBatchReader, ctx: ExecContext) -> pa.RecordBat
             raised = translate(error, ctx)
             if raised is error:
                 raise
-            raise raised from error
+            raise raised from raised.__cause__
 
     return pa.RecordBatchReader.from_batches(stream.schema, batches())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import typing as t
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,15 @@ from vql.bind import listings
 from vql.bind import statements as st
 from vql.bind.names import user_facing
 from vql.catalog import StoredFunction
-from vql.errors import BindError, CatalogError, InternalError, ProgrammingError, suggestion
+from vql.errors import (
+    BindError,
+    CatalogError,
+    FallbackWarning,
+    InternalError,
+    ProgrammingError,
+    suggestion,
+)
+from vql.errors import Warning as VQLWarning
 from vql.exec.profile import operator_lines
 from vql.exec.query import Planned, plan_query, run_query
 from vql.exec.result import Result
@@ -373,18 +382,26 @@ def _render(engine: Engine, stmt: st.Render) -> Result:
         if twice:
             raise ProgrammingError(f"RENDER draws columns by name; {', '.join(twice)} "
                                    "appears more than once: give each an alias")
-        if stmt.timeline:
-            rendered = render_timeline(result.reader.read_all(), stmt.target)
-        else:
-            rendered = render_clip(result.reader, stmt.target,
-                                   threads=engine.settings.decode_thread_count())
+        with warnings.catch_warnings(record=True) as fallbacks:
+            # an mp4 without an H.264 encoder: said in the result's messages, which the
+            # shell prints, rather than raised where the shell would not show it
+            warnings.simplefilter("always", FallbackWarning)
+            if stmt.timeline:
+                rendered = render_timeline(result.reader.read_all(), stmt.target)
+            else:
+                rendered = render_clip(result.reader, stmt.target,
+                                       threads=engine.settings.decode_thread_count())
     finally:
         if result.finish is not None:
             result.finish()
     kind = "timeline" if stmt.timeline else ("clip" if Path(stmt.target).suffix else "images")
     counted = "points" if stmt.timeline else "frames"
-    messages = [f"{rendered.left_out} rows past the first {rendered.items} were not drawn"] \
-        if rendered.left_out else []
+    messages: list[tuple[type[VQLWarning], str] | str] = [
+        (FallbackWarning, str(w.message)) for w in fallbacks
+        if issubclass(w.category, FallbackWarning)]
+    if rendered.left_out:
+        messages.append(f"{rendered.left_out} rows past the first {rendered.items} were not "
+                        "drawn")
     return Result.of_table(pa.table({"file": [rendered.path], "kind": [kind],
                                      counted: [rendered.items]}), messages=messages,
                            stats=result.stats)
