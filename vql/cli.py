@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after a database: run these statements and exit")
     parser.add_argument("-c", "--command", help="run these statements and exit")
     parser.add_argument("--db", default=None,
-                        help="the database file (default: $VQL_DATABASE, else vql.duckdb in "
-                             "this folder; ':memory:' for one that is not kept)")
+                        help="the database file (default: $VQL_DATABASE, else an in-memory "
+                             "database, as in duckdb; .open FILE in the shell reopens on a file)")
     parser.add_argument("-readonly", "--readonly", action="store_true",
                         help="open the database read-only (other processes may read it too)")
     modes = parser.add_mutually_exclusive_group()
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Interrupted", file=sys.stderr)
         ok = False
     finally:
-        connection.close()
+        shell.con.close()  # the one it opened last (.open)
     return 0 if ok else 1
 
 
@@ -141,7 +141,7 @@ def render_main(argv: list[str]) -> int:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace FILE if it exists (never a video a table reads)")
     parser.add_argument("--db", default=default_database(),
-                        help="the database file (default: $VQL_DATABASE, else vql.duckdb)")
+                        help="the database file (default: $VQL_DATABASE, else in memory)")
     args = parser.parse_args(argv)
     target = args.out.replace("'", "''")
     head = "RENDER TIMELINE" if args.timeline else "RENDER"

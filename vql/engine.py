@@ -70,6 +70,7 @@ class Engine:
         # print over results, and from batch-run workers.
         self.duck.execute("SET enable_progress_bar = false")
         self.database = database
+        self.read_only, self.load_functions = read_only, load_functions
         self.settings = settings or Settings.from_env()
         self.catalog = Catalog(self.duck)
         if not read_only:

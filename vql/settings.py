@@ -58,14 +58,13 @@ def _float_env(name: str, default: float) -> float:
     return float(raw) if raw.strip() else default
 
 
-DEFAULT_DATABASE = "vql.duckdb"
+DEFAULT_DATABASE = ":memory:"
 
 
 def default_database() -> str:
     """The database ``vql`` and ``vql run`` open when none is named: ``$VQL_DATABASE``, else
-    ``vql.duckdb`` in the working directory. A file, not ``:memory:`` (the default of the
-    ``duckdb`` shell), because what VQL learns (loads, measured costs, cached values) takes
-    long to make again; ``vql :memory:`` opens a database that is not kept."""
+    an in-memory one, as the ``duckdb`` and ``sqlite3`` shells do (nothing is written where
+    nobody asked; ``vql my.duckdb`` or the shell's ``.open FILE`` keeps the work)."""
     return os.environ.get("VQL_DATABASE") or DEFAULT_DATABASE
 
 

@@ -211,21 +211,32 @@ def test_a_wide_result_hides_middle_columns_to_fit_the_terminal() -> None:
 
 
 def test_vql_and_vql_run_share_one_default_database(tmp_path: Path) -> None:
-    """Both open $VQL_DATABASE, else vql.duckdb in the working folder (the shell used
-    :memory:, vql run ./vql.duckdb)."""
+    """Both open $VQL_DATABASE, else an in-memory database, as duckdb (the shell used
+    :memory:, vql run ./vql.duckdb); nothing is written where nobody asked."""
     assert run("-c", "CREATE TABLE notes AS SELECT 7 AS n;", cwd=tmp_path).returncode == 0
-    assert (tmp_path / "vql.duckdb").is_file()
-    again = run("-csv", "-c", "SELECT n FROM notes;", cwd=tmp_path)
-    assert again.stdout == "n\n7\n", again.stderr
+    assert list(tmp_path.iterdir()) == []
     named = tmp_path / "elsewhere.duckdb"
     env = dict(os.environ, VQL_DATABASE=str(named))
-    assert run("-c", "CREATE TABLE t AS SELECT 1;", cwd=tmp_path, env=env).returncode == 0
-    assert named.is_file()
+    assert run("-c", "CREATE TABLE t AS SELECT 1 AS a;", cwd=tmp_path, env=env).returncode == 0
+    assert run("-csv", "-c", "SELECT a FROM t;", env=env).stdout == "a\n1\n"
     from vql.batch.cli import build_parser
 
     query = tmp_path / "q.sql"
     query.write_text("SELECT 1;")
-    assert build_parser().parse_args([str(query), "--videos", "x"]).db == "vql.duckdb"
+    assert build_parser().parse_args([str(query), "--videos", "x"]).db == ":memory:"
+    # in memory, a run would keep nothing without an --out file: refused before it starts
+    refused = run("run", str(query), "--videos", str(tmp_path / "*.mp4"), cwd=tmp_path)
+    assert refused.returncode == 1 and "give --out results.parquet" in refused.stderr
+
+
+def test_dot_open_reopens_on_a_file(tmp_path: Path) -> None:
+    database = tmp_path / "kept.duckdb"
+    result = run(stdin=f"CREATE TABLE lost AS SELECT 1 AS a;\n.open {database}\n"
+                       "CREATE TABLE kept AS SELECT 2 AS b;\n")
+    assert result.returncode == 0, result.stderr
+    assert f"Connected to {database}" in result.stdout
+    tables = run("-csv", str(database), "SELECT name FROM (SHOW TABLES)")
+    assert tables.stdout == "name\nkept\n", tables.stderr
 
 
 HOLD = """

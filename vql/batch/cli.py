@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import typing as t
+from pathlib import Path
 
 import vql
-from vql.batch.runner import ArchiveRun, RunProgress, RunReport
+from vql.batch.runner import EXPORTS, ArchiveRun, RunProgress, RunReport
 from vql.exec.progress import time_left
 from vql.settings import default_database
 
@@ -31,9 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--videos", required=True,
                         help="a video file or a glob, quoted (e.g. 'archive/**/*.mp4')")
     parser.add_argument("--db", default=default_database(),
-                        help="the database that keeps the videos, results and run records "
-                             "(default: $VQL_DATABASE, else vql.duckdb in this folder, as for "
-                             "vql)")
+                        help="the database that keeps the videos, results and run records, "
+                             "so that an interrupted run can resume (default, as for vql: "
+                             "$VQL_DATABASE, else in memory, which needs --out FILE and "
+                             "cannot resume)")
     parser.add_argument("--table", default="videos",
                         help="the video table the queries read (default: videos)")
     parser.add_argument("--out", help="results.parquet or results.csv: the file written when the "
@@ -105,6 +107,11 @@ def _where(report: RunReport) -> str:
 
 def run_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.db == ":memory:" and Path(args.out or "").suffix.lower() not in EXPORTS:
+        print("Error: with no --db (or $VQL_DATABASE) the run's database is in memory, and "
+              "its results would be lost when it ends: give --out results.parquet (or .csv), "
+              "or --db FILE to keep them and resume an interrupted run", file=sys.stderr)
+        return ERROR
     progress = ProgressLine()
     try:
         with vql.connect(args.db) as connection:
@@ -117,6 +124,9 @@ def run_main(argv: list[str]) -> int:
         return ERROR
     progress.end()
     print(summary(report))
+    if args.db == ":memory:" and report.interrupted:
+        print("The run's database was in memory: run it again with --db FILE to be able to "
+              "resume it", file=sys.stderr)
     if report.interrupted:
         return INTERRUPTED
     return FAILURES if report.failures else OK

@@ -31,6 +31,8 @@ Dot commands:
   .mode MODE         table or box (long results shortened, wide ones fit the screen), or
                      every row as csv, json, jsonlines, line, markdown or parquet (needs .output)
   .output [FILE]     write results to FILE (replaced), or to the screen again without FILE
+  .open [FILE]       close this database and open FILE (created if missing), or a new
+                     in-memory one
 Tab completes keywords, tables, columns and functions; the history is kept across sessions.
   .quit / .exit      leave the shell (Ctrl-D works too)
 """
@@ -65,12 +67,14 @@ class Shell:
         self.output: t.TextIO | None = None  # results go here instead of ``out`` (.output)
         self.output_path: Path | None = None
         self.running = True
+        self.completer: SqlCompleter | None = None  # the interactive shell's
         self._progress_shown = False
         self.commands: dict[str, Callable[[list[str]], bool]] = {
             ".help": self._help, ".tables": lambda args: self.run_sql("SHOW TABLES"),
             ".functions": lambda args: self.run_sql("SHOW FUNCTIONS"),
             ".timer": self._timer, ".progress": self._progress, ".explain": self._explain,
-            ".mode": self._mode, ".output": self._output, ".quit": self._quit,
+            ".mode": self._mode, ".output": self._output, ".open": self._open,
+            ".quit": self._quit,
             ".exit": self._quit,
         }
         is_tty = getattr(self.err, "isatty", None)
@@ -244,6 +248,38 @@ class Shell:
         self.output_path = path
         return True
 
+    def _connected(self) -> str:
+        database = self.con.engine.database
+        if database == ":memory:":
+            return ("Connected to a transient in-memory database.\n"
+                    "Use \".open FILENAME\" to reopen on a persistent database.")
+        return f"Connected to {Path(database).resolve()}."
+
+    def _open(self, args: list[str]) -> bool:
+        """``.open [FILE]``: close this database and open FILE (created if missing), or a new
+        in-memory one, as DuckDB's shell does. Options of the command line (-readonly) stay."""
+        if len(args) > 1:
+            print("Error: usage: .open [FILE]", file=self.err, flush=True)
+            return False
+        target = str(Path(args[0]).expanduser()) if args else ":memory:"
+        engine = self.con.engine
+        try:
+            connection = vql.connect(target, read_only=engine.read_only,
+                                     load_functions=engine.load_functions)
+        except vql.Error as error:
+            print(fmt.error(error), file=self.err, flush=True)
+            return False
+        for _, message in connection.messages:
+            print(f"Warning: {message}", file=self.err, flush=True)
+        progress = self.con.engine.progress_handler is not None
+        self.con.close()
+        self.con = connection
+        if self.completer is not None:
+            self.completer.connection = connection
+        self.set_progress(progress)
+        self.print(self._connected())
+        return True
+
     def _quit(self, args: list[str]) -> bool:
         self.running = False
         return True
@@ -266,16 +302,13 @@ class Shell:
             else:
                 buffer.insert_text("\n")
 
-        completer = SqlCompleter(self.con, self.commands)
+        completer = self.completer = SqlCompleter(self.con, self.commands)
         session: PromptSession[str] = PromptSession(
             history=FileHistory(history_file), key_bindings=bindings, multiline=True,
             completer=completer, complete_while_typing=False,
             prompt_continuation=lambda width, line, wrap: "...> ".rjust(width))
-        database = self.con.engine.database
-        kept = "not kept after you leave" if database == ":memory:" else \
-            f"kept in {Path(database).resolve()}"
-        self.print(f"VQL {vql.__version__} on {database} ({kept}). "
-                   "Statements end with ';'. Type .help for help.")
+        self.print(f"VQL {vql.__version__}. Statements end with ';'. Type .help for help.")
+        self.print(self._connected())
         while self.running:
             try:
                 text = session.prompt("vql> ")
