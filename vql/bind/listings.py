@@ -72,7 +72,7 @@ def as_query(table: pa.Table) -> exp.Select:
         select = exp.select(*[exp.alias_(exp.cast(exp.null(), kind), name, quoted=True)
                               for name, kind in columns])
         return select.where(exp.false())
-    rows = [exp.tuple_(*[_literal(value) for value in row.values()])
+    rows = [exp.tuple_(*[literal(value) for value in row.values()])
             for row in table.to_pylist()]
     names = [f"c{i}" for i in range(len(columns))]
     values = exp.values(rows, alias="listing", columns=names)
@@ -86,7 +86,8 @@ def _sql_type(field: pa.Field) -> str:
     return _SQL_TYPES[field.type]
 
 
-def _literal(value: t.Any) -> exp.Expr:
+def literal(value: t.Any) -> exp.Expr:
+    """A Python value (None, bool, number, text) as a SQL literal."""
     if value is None:
         return exp.null()
     if isinstance(value, bool):

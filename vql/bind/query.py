@@ -93,14 +93,7 @@ def position_of(node: exp.Expr | None) -> Position | None:
 _is_lambda_var = guards.lambda_variable
 
 
-def _literal(value: t.Any) -> exp.Expr:
-    if value is None:
-        return exp.null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        return exp.Literal.number(value)
-    return exp.Literal.string(str(value))
+_literal = listings.literal
 
 
 def _outer_queries(tree: exp.Expr) -> list[exp.Query]:
