@@ -26,6 +26,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check vql udfs catalog tests examples bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 shell: $(STAMP)
 	$(BIN)/vql

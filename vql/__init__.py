@@ -52,8 +52,7 @@ from vql.errors import (
     Warning,
 )
 from vql.functions.spec import Param, udf
-
-__version__ = "0.1.0"
+from vql.version import __version__ as __version__
 
 apilevel = "2.0"
 threadsafety = 1  # threads may share the module, but not connections

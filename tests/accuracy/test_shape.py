@@ -8,9 +8,9 @@ import pytest
 import vql
 from vql.accuracy import result_shape, scored_positions
 from vql.bind.binder import Binder
-from vql.physical.clips import pipeline_key
 from vql.plan.nodes import Relational
 from vql.sql.parse import parse_one
+from vql.tune.clips import pipeline_key
 
 
 def bound(con: vql.Connection, sql: str) -> Relational:

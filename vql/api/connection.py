@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from vql import errors
 from vql.api.cursor import Cursor
-from vql.engine import Engine
 from vql.exec.progress import ProgressHandler
+from vql.session.engine import Engine
 from vql.settings import Settings
 
 

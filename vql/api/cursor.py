@@ -16,7 +16,7 @@ from vql.exec.result import Description, Result
 
 if t.TYPE_CHECKING:
     from vql.api.connection import Connection
-    from vql.physical.tuner import Tuning
+    from vql.tune.tuner import Tuning
 
 
 class Cursor:
@@ -117,7 +117,7 @@ class Cursor:
             return None
         except BaseException as error:  # a failure or Ctrl-C while rows stream
             self._finish()
-            from vql.engine import convert_duckdb_error
+            from vql.session.engine import convert_duckdb_error
 
             converted = error if isinstance(error, errors.Error) or not isinstance(
                 error, Exception) else convert_duckdb_error(error)

@@ -31,7 +31,7 @@ class Binder:
         self.registry = registry
         self.params = params
         self.batch_size = batch_size
-        self.device = device  # the device policy (vql.physical.placement)
+        self.device = device  # the device policy (vql.kernels.placement)
         self.source = ""  # the statement's text (see bind)
 
     def bind(self, tree: exp.Expr) -> st.Bound:

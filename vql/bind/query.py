@@ -40,7 +40,7 @@ from vql.errors import BindError, CatalogError, Position, suggestion
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import NO_DEFAULT, PARAM_TYPES, FrameFunction, MacroFunction, Param
 from vql.kernels.device import available_devices
-from vql.physical.placement import choose_device
+from vql.kernels.placement import choose_device
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,

@@ -1,1 +1,2 @@
-"""Execution: physical operators that stream Arrow record batches, and statement handlers."""
+"""Execution: physical operators that stream Arrow record batches (decoding, functions,
+filters, reuse of cached values, the latency controller)."""

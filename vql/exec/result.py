@@ -12,7 +12,7 @@ from vql import errors
 from vql.exec.context import QueryStats
 
 if t.TYPE_CHECKING:
-    from vql.physical.tuner import Tuning
+    from vql.tune.tuner import Tuning
 
 Description = tuple[tuple[str, str, None, None, None, None, None], ...]
 

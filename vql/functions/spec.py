@@ -132,7 +132,7 @@ class FrameFunction:
         return self.traits.deterministic and not self.traits.stateful
 
     def cache_version(self) -> str:
-        from vql import __version__
+        from vql.version import __version__
 
         return self.version or f"vql {__version__}"
 

@@ -1,1 +1,2 @@
-"""Physical planning: logical nodes -> executable operators (with the choices made for each)."""
+"""Physical planning: pure decisions. Logical nodes -> executable operators (``planner``), the
+cost model (``cost``) and the knobs a target can turn (``knobs``)."""

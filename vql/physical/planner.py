@@ -28,7 +28,7 @@ from vql.plan import nodes as n
 from vql.settings import Settings
 
 if t.TYPE_CHECKING:
-    from vql.engine import Engine
+    from vql.session.engine import Engine
 
 
 class PhysicalPlanner:

@@ -42,7 +42,7 @@ from vql.plan.nodes import (
 )
 
 if t.TYPE_CHECKING:
-    from vql.engine import Engine
+    from vql.session.engine import Engine
 
 CLIP_SECONDS = 20.0      # a clip's length when the budget allows
 MIN_CLIP_SECONDS = 10.0  # shorter clips say too little about sampling

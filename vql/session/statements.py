@@ -26,20 +26,20 @@ from vql.errors import (
 )
 from vql.errors import Warning as VQLWarning
 from vql.exec.profile import operator_lines
-from vql.exec.query import Planned, plan_query, run_query
 from vql.exec.result import Result
 from vql.functions.macros import macro_from_expression
 from vql.functions.registry import file_hash, load_file
 from vql.functions.spec import FrameFunction, MacroFunction, Param
 from vql.physical.cost import estimate
-from vql.physical.tuner import table_cache_shares
 from vql.plan.explain import logical_lines, physical_lines
 from vql.plan.nodes import VideoScan, chain
+from vql.session.query import Planned, plan_query, run_query
 from vql.sql.parse import parse_expression
+from vql.tune.tuner import table_cache_shares
 from vql.video.probe import probe_all
 
 if t.TYPE_CHECKING:
-    from vql.engine import Engine
+    from vql.session.engine import Engine
 
 
 def execute(engine: Engine, bound: st.Bound) -> Result:
@@ -251,7 +251,7 @@ def _drop_function(engine: Engine, stmt: st.DropFunction) -> Result:
 
 
 def _analyze_video_table(engine: Engine, stmt: st.AnalyzeVideoTable) -> Result:
-    from vql.physical.profiler import Profiler
+    from vql.tune.costs import Profiler
 
     outcomes = Profiler(engine.catalog, engine.registry, engine.settings).profile(stmt.name)
     measured = [o.profile for o in outcomes if o.profile is not None]

@@ -1,8 +1,9 @@
 """An open VQL database: the DuckDB connection, catalog, functions, settings and transaction.
 
 ``Engine.run`` takes statement text and parameters through every stage:
-parse (``vql.sql``) -> bind (``vql.bind``) -> optimize (``vql.optimize``) -> physical plan
-(``vql.physical``) -> execute (``vql.exec``). The DB-API layer (``vql.api``) wraps it.
+parse (``vql.sql``) -> bind (``vql.bind``) -> the statement's handler (``vql.session.statements``;
+a query: optimize, tune, physical plan and run, ``vql.session.query``). The DB-API layer
+(``vql.api``) wraps it.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
-from vql.exec.statements import build_macro, execute, function_from_file
 from vql.functions.registry import FunctionRegistry, file_hash
-from vql.lock import is_lock_conflict, lock_error
 from vql.optimize import OptimizerOptions
+from vql.session.lock import is_lock_conflict, lock_error
+from vql.session.statements import build_macro, execute, function_from_file
 from vql.settings import Settings
 from vql.sql.parse import number_placeholders, parse, to_sql
 from vql.udfs import builtin_functions
@@ -91,7 +92,7 @@ class Engine:
         self._history: list[tuple[str, float, float, str, str | None]] = []
         # Exact runs of pipelines with stateful functions, recorded by a first query with a
         # target: the next query of the pipeline scores real sampled runs against them
-        # (vql/physical/observe.py). Keyed by (table, pipeline, content); a few at most.
+        # (vql/tune/observe.py). Keyed by (table, pipeline, content); a few at most.
         self.traces: dict[tuple[str, str, str], t.Any] = {}
         self._running = threading.Lock()  # held while a statement runs (see run)
         self._functions_at_begin: dict[str, t.Any] | None = None  # see begin

@@ -24,13 +24,13 @@ from vql.exec.result import Result
 from vql.optimize import optimize
 from vql.physical.cost import best_batch_size
 from vql.physical.knobs import tunable
-from vql.physical.observe import ReplayPlanner
 from vql.physical.planner import PhysicalPlanner
-from vql.physical.tuner import Tuner, Tuning
 from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
+from vql.tune.observe import ReplayPlanner
+from vql.tune.tuner import Tuner, Tuning
 
 if t.TYPE_CHECKING:
-    from vql.engine import Engine
+    from vql.session.engine import Engine
 
 # DuckDB answers these pseudo-columns for statements that return no rows.
 _NO_ROWS = {("Count",), ("Success",)}

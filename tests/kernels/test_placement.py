@@ -9,7 +9,7 @@ import pytest
 
 import vql
 from vql.kernels.device import cuda_status
-from vql.physical.placement import choose_device
+from vql.kernels.placement import choose_device
 from vql.settings import Settings
 
 BOTH = ("cpu", "cuda")

@@ -13,7 +13,7 @@ What it measures, at each decode resolution the optimizer may choose
   at other resolutions at the configured batch size; the physical planner runs a pipeline at
   the measured cheapest batch size (``cost.best_batch_size``). A model's loading is excluded
   (one warm-up call first). Functions are measured on every device they declare that this
-  process has (``vql.kernels.device``): the device knob (``vql.physical.placement``) compares
+  process has (``vql.kernels.device``): the device knob (``vql.kernels.placement``) compares
   them. Decoding is measured on the CPU, where decord runs.
 
 Functions that cannot run here (a model file that is missing, say) are reported, not stored.

@@ -28,18 +28,8 @@ from vql.exec.progress import ProgressReporter
 from vql.exec.trace import Trace
 from vql.functions.spec import FrameFunction
 from vql.physical import knobs
-from vql.physical.clips import (
-    ClipProfiler,
-    clip_plan,
-    combined_accuracy,
-    minimal_profile_s,
-    pass_rate,
-    pipeline_key,
-)
 from vql.physical.cost import cache_shares, decode_cost, estimate, resolution_name
 from vql.physical.knobs import Config
-from vql.physical.observe import measure, observe
-from vql.physical.profiler import Profiler
 from vql.plan.nodes import (
     ApplyUDF,
     Limit,
@@ -50,9 +40,19 @@ from vql.plan.nodes import (
     rebuild,
     variant_of,
 )
+from vql.tune.clips import (
+    ClipProfiler,
+    clip_plan,
+    combined_accuracy,
+    minimal_profile_s,
+    pass_rate,
+    pipeline_key,
+)
+from vql.tune.costs import Profiler
+from vql.tune.observe import measure, observe
 
 if t.TYPE_CHECKING:
-    from vql.engine import Engine
+    from vql.session.engine import Engine
 
 PROFILE_FRAMES = 16       # frames per operator and resolution when a query measures costs
 PROFILE_FRAMES_DEADLINE = 6  # ... under a LATENCY target (measured: 16 frames took 1.4 s of 2)
@@ -437,7 +437,7 @@ class Tuner:
     def _from_exact_run(self, profiler: ClipProfiler, configs: list[Config],
                         costs: list[Profile], reference_s: float, key: str, reason: str,
                         notes: list[str]) -> list[AccuracyProfile]:
-        """A profile built from the exact run (``vql.physical.observe``): replayed for
+        """A profile built from the exact run (``vql.tune.observe``): replayed for
         stateless functions; for stateful ones, recorded by this query and run for real
         against the record by the next one, within the exact plan's time."""
         catalog, table = self.engine.catalog, self.scan.table

@@ -37,13 +37,13 @@ from vql.exec import operators as ops
 from vql.exec.context import ExecContext
 from vql.exec.trace import Trace, TraceColumnOp, TraceThumbnailOp, record
 from vql.functions.spec import FrameFunction
-from vql.physical.clips import ClipProfiler, knob_of
 from vql.physical.knobs import Config
 from vql.physical.planner import PHYSICAL, PhysicalPlanner
 from vql.plan import nodes as n
+from vql.tune.clips import ClipProfiler, knob_of
 
 if t.TYPE_CHECKING:
-    from vql.engine import Engine
+    from vql.session.engine import Engine
 
 
 REPLAY_BATCH = 1024  # rows per batch in a replay

@@ -18,11 +18,11 @@ import vql
 from vql.accuracy import accuracy
 from vql.accuracy.metrics import detection_f1
 from vql.bind.binder import Binder
-from vql.exec.query import Planned, run_query
 from vql.optimize import optimize
 from vql.physical import knobs
 from vql.physical.knobs import Config
 from vql.physical.planner import PhysicalPlanner
+from vql.session.query import Planned, run_query
 from vql.settings import Settings
 from vql.sql.parse import parse_one
 
@@ -169,8 +169,8 @@ def test_a_stateless_pipeline_is_profiled_from_its_exact_run(uncached: vql.Conne
 def test_replayed_configurations_equal_real_runs(road: vql.Connection) -> None:
     """For stateless functions a configuration replayed from the exact run's trace gives
     exactly what running it gives."""
-    from vql.physical.clips import ClipProfiler
-    from vql.physical.observe import ReplayPlanner, observe
+    from vql.tune.clips import ClipProfiler
+    from vql.tune.observe import ReplayPlanner, observe
 
     sql = ("SELECT frame_id, computed, brightness, brightness > 0.42 AS bright "
            "FROM intersection WHERE frame_id < 300")

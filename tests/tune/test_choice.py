@@ -7,9 +7,9 @@ import pytest
 from vql.catalog import AccuracyProfile
 
 from vql.bind.options import QueryOptions
-from vql.physical.clips import ClipPlan, clip_plan, combined_accuracy, frontier
 from vql.physical.knobs import Config
-from vql.physical.tuner import Option, choose
+from vql.tune.clips import ClipPlan, clip_plan, combined_accuracy, frontier
+from vql.tune.tuner import Option, choose
 
 EXACT = Option(Config(), 20.0, 0.00056, 1.0)
 HALF = Option(Config(scale=0.5), 12.0, 0.00034, 0.97)
@@ -140,6 +140,6 @@ def test_the_frontier_holds_what_no_other_plan_beats_on_time_and_accuracy() -> N
     (0.04, 100, 0.0, False),    # within the slack
 ])
 def test_drift(observed: float, pairs: int, profiled: float | None, drift: bool) -> None:
-    from vql.physical.tuner import drifted
+    from vql.tune.tuner import drifted
 
     assert drifted(observed, pairs, profiled) is drift
