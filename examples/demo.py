@@ -352,3 +352,6 @@ if __name__ == "__main__":
 
         print(fmt.error(error), file=sys.stderr)
         sys.exit(1)
+    except FileNotFoundError as error:  # offline, no shared data, no yolo extra for bus.jpg
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)

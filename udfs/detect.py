@@ -251,9 +251,11 @@ class YoloDetector:
 def _load_yolo(name: str, settings: Settings, device: str) -> Detector:
     try:
         from ultralytics import YOLO
-    except ImportError as error:  # pragma: no cover - ultralytics is a core dependency
-        raise MissingDependencyError("YOLO models need ultralytics: pip install ultralytics") \
-            from error
+    except ImportError as error:  # the yolo extra is not installed
+        raise MissingDependencyError(
+            f"model {name!r}: YOLO models need the yolo extra (ultralytics and torch; "
+            "ultralytics is AGPL-3.0): pip install 'vql[yolo]'; the default detector, "
+            "'fastestdet', needs neither") from error
     path = settings.find_model(name)
     if path is None:
         target = settings.model_path[0] / Path(name).name

@@ -13,6 +13,7 @@ comes from the overhead road clip car-detection.mp4, where at most two cars are 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from sqlglot import exp
@@ -32,9 +33,19 @@ _YOLO_BODY = (f"len(list_filter(detect(frame, '{VEHICLE_MODEL}'), "
 _BLOB_BODY = "moving_objects(frame)"
 
 
+def _yolo_missing() -> str | None:
+    """Why vehicle_count cannot count with YOLO here (None when it can)."""
+    if not Settings.from_env().find_model(VEHICLE_MODEL):
+        return f"{VEHICLE_MODEL} is not on the model path (VQL_MODEL_PATH, VQL_VEHICLE_MODEL)"
+    if importlib.util.find_spec("ultralytics") is None:
+        return (f"{VEHICLE_MODEL} is on the model path but the yolo extra is not installed "
+                "(pip install 'vql[yolo]')")
+    return None
+
+
 def vehicle_body() -> str:
     """The expression vehicle_count expands to on this machine."""
-    return _YOLO_BODY if Settings.from_env().find_model(VEHICLE_MODEL) else _BLOB_BODY
+    return _BLOB_BODY if _yolo_missing() else _YOLO_BODY
 
 
 def _expand_vehicle_count(values: dict[str, exp.Expr]) -> exp.Expr:
@@ -42,10 +53,10 @@ def _expand_vehicle_count(values: dict[str, exp.Expr]) -> exp.Expr:
 
 
 def _fallback_notice() -> str | None:
-    if vehicle_body() == _YOLO_BODY:
+    why = _yolo_missing()
+    if why is None:
         return None
-    return (f"vehicle_count counts moving objects (motion), not detected vehicles: "
-            f"{VEHICLE_MODEL} is not on the model path (VQL_MODEL_PATH, VQL_VEHICLE_MODEL); a "
+    return (f"vehicle_count counts moving objects (motion), not detected vehicles: {why}; a "
             "vehicle standing still is not counted and vehicles moving close together count as "
             "one")
 

@@ -92,6 +92,30 @@ def test_missing_yolo_weights_offline_is_a_clear_error(room: vql.Connection) -> 
         room.execute("SELECT detect(frame, 'yolov8n.pt') FROM room LIMIT 1").fetchall()
 
 
+def test_yolo_without_the_yolo_extra_names_the_extra(room: vql.Connection,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """ultralytics and torch are the ``yolo`` extra, not the core (issue 14): a YOLO model
+    asked for without them says which extra to install; FastestDet needs neither."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # as if not installed
+    with pytest.raises(vql.MissingDependencyError, match=r"pip install 'vql\[yolo\]'"):
+        room.execute("SELECT detect(frame, 'yolov8n.pt') FROM room LIMIT 1").fetchall()
+
+
+def test_vehicle_count_with_weights_but_without_the_extra_counts_motion_and_says_why(
+        road: vql.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    (tmp_path / "yolov8n.pt").write_bytes(b"weights a user copied")
+    monkeypatch.setenv("VQL_MODEL_PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ultralytics", None)
+    with pytest.warns(vql.FallbackWarning, match=r"the yolo extra is not installed"):
+        rows = road.execute("SELECT vehicle_count FROM intersection WHERE frame_id < 3"
+                            ).fetchall()
+    assert len(rows) == 3
+
+
 @pytest.mark.slow
 def test_yolo_weights_in_the_model_directory_are_used(room: vql.Connection,
                                                       tmp_path: Path,

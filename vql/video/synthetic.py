@@ -20,7 +20,8 @@ def bundled_image(name: str = "bus.jpg") -> Path:
     """A photo that ships inside the ultralytics package (bus.jpg or zidane.jpg)."""
     spec = importlib.util.find_spec("ultralytics")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("ultralytics is not installed, so its bundled images are missing")
+        raise FileNotFoundError("the photo comes with ultralytics, which is not installed: "
+                                "pip install 'vql[yolo]', or give a video of your own")
     path = Path(next(iter(spec.submodule_search_locations))) / "assets" / name
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the ultralytics package")
