@@ -9,6 +9,7 @@ duckdb-python does.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -175,3 +176,26 @@ def suggestion(name: str, candidates: list[str] | tuple[str, ...] | set[str]) ->
         return ""
     original = next(c for c in candidates if c.lower() == match[0])
     return f" (did you mean {original!r}?)"
+
+
+def from_duckdb(error: BaseException, rewrite: Callable[[str], str] = str) -> Error:
+    """One of DuckDB's exceptions as the VQL error of the same meaning, its message without
+    DuckDB's echo of the statement and passed through ``rewrite``."""
+    import duckdb
+
+    classes: tuple[tuple[type[BaseException], type[Error]], ...] = (  # most specific first
+        (duckdb.ParserException, ParseError),
+        (duckdb.CatalogException, CatalogError),
+        (duckdb.BinderException, BindError),
+        (duckdb.ProgrammingError, ProgrammingError),
+        (duckdb.IntegrityError, IntegrityError),
+        (duckdb.DataError, DataError),
+        (duckdb.NotSupportedError, NotSupportedError),
+        (duckdb.InternalError, InternalError),
+        (duckdb.OperationalError, OperationalError),
+    )
+    message = rewrite(str(error).split("\n\nLINE ")[0].strip())
+    for source, target in classes:
+        if isinstance(error, source):
+            return target(message)
+    return DatabaseError(message)

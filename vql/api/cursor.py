@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import pyarrow as pa
 
 from vql import errors
+from vql.bind.names import user_facing
 from vql.exec.context import QueryStats
 from vql.exec.result import Description, Result
 
@@ -117,10 +118,8 @@ class Cursor:
             return None
         except BaseException as error:  # a failure or Ctrl-C while rows stream
             self._finish()
-            from vql.session.engine import convert_duckdb_error
-
             converted = error if isinstance(error, errors.Error) or not isinstance(
-                error, Exception) else convert_duckdb_error(error)
+                error, Exception) else errors.from_duckdb(error, user_facing)
             self.connection._engine.recover(converted if isinstance(converted, errors.Error)
                                             else None)
             if converted is error:

@@ -51,7 +51,7 @@ from vql.plan.nodes import (
     Sample,
     UDFCall,
     VideoScan,
-    variant_of,
+    profiles_of,
 )
 from vql.sql import dialect as d
 from vql.sql.parse import projection_texts, to_sql
@@ -580,9 +580,8 @@ class QueryBinder:
             self._profiles[table] = self.measurements.profiles(table)
         costs: dict[str, float] = {}
         for device in function.traits.devices:
-            matches = [p for p in self._profiles[table] if p.operator == function.name
-                       and p.variant == variant_of(constants) and p.device == device
-                       and p.resolution == "native"]
+            matches = profiles_of(self._profiles[table], function.name, constants, device,
+                                  "native")
             if matches:
                 best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))
                 costs[device] = best.ms_per_frame

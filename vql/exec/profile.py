@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from vql.exec.context import ExecContext, OperatorStats, QueryStats
+from vql.exec.operators import DecodeOp
 
 if t.TYPE_CHECKING:
     from vql.exec.operators import Operator
@@ -81,7 +82,7 @@ def operator_lines(stats: QueryStats, operators: t.Sequence[t.Any],
         kids = list(op.children)
         own = seconds_of(op) - sum(seconds_of(k) for k in kids)
         rows_in = sum(rows_of(k) for k in kids)
-        key = "decode" if type(inner).__name__ == "DecodeOp" else \
+        key = "decode" if isinstance(inner, DecodeOp) else \
             getattr(getattr(inner, "call", None), "column", None)
         estimated = estimates.get(key) if key else None
         est = f"{estimated:.3f} s" if estimated is not None else "-"

@@ -26,7 +26,7 @@ from vql.plan.nodes import (
     UDFCall,
     VideoScan,
     chain,
-    variant_of,
+    profiles_of,
 )
 
 # Sampled frames sparser than this fraction of all frames are read by seeking.
@@ -70,9 +70,8 @@ def udf_cost(profiles: list[Profile], call: UDFCall, scale: float,
     """Milliseconds per frame of ``call`` on frames decoded at ``scale``: measured at that
     resolution (the batch size closest to the configured one) if profiled, else the call's
     own cost (measured at native resolution, or declared)."""
-    matches = [p for p in profiles if p.operator == call.function
-               and p.variant == variant_of(call.constants) and p.device == call.device
-               and p.resolution == resolution_name(scale)]
+    matches = profiles_of(profiles, call.function, call.constants, call.device,
+                          resolution_name(scale))
     if matches:
         best = min(matches, key=lambda p: abs(p.batch_size - batch_size))
         return best.ms_per_frame, "measured"
@@ -171,9 +170,8 @@ def best_batch_size(calls: list[UDFCall], profiles: list[Profile], default: int)
     were measured. Batching changes no result (functions see the same frames in order)."""
     costs: dict[int, float] | None = None
     for call in calls:
-        measured = {p.batch_size: p.ms_per_frame for p in profiles
-                    if p.operator == call.function and p.variant == variant_of(call.constants)
-                    and p.device == call.device and p.resolution == "native"}
+        measured = {p.batch_size: p.ms_per_frame for p in
+                    profiles_of(profiles, call.function, call.constants, call.device, "native")}
         if costs is None:
             costs = measured
         else:

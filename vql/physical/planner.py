@@ -1,10 +1,10 @@
 """Map each logical node to a physical operator through a registry keyed by node type.
 
 A builder gets the node and the operator already built for its child. The lossless choices
-(CPU for every function, the configured batch size, decord's own seeking for sampled frames)
-are fixed here; the lossy ones (sampling rate, resolution) arrive as plan nodes chosen by the
-cost-based optimizer (``vql.physical.choose``), and the latency controller, if any, as
-``picker``.
+(the batch size, decord's own seeking for sampled frames, decoding ahead or in line) are made
+here, on the device each call was given (``vql.kernels.placement``); the lossy ones (sampling
+rate, resolution) arrive as plan nodes chosen by the tuner (``vql.tune.tuner``), and the
+latency controller, if any, as ``picker``.
 """
 
 from __future__ import annotations

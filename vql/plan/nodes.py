@@ -17,6 +17,9 @@ import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+if t.TYPE_CHECKING:
+    from vql.catalog import Profile
+
 Self = t.TypeVar("Self", bound="PlanNode")
 
 
@@ -57,6 +60,16 @@ def variant_of(constants: tuple[t.Any, ...]) -> str:
     """A function's constant arguments as its measured costs are filed under (adding an
     optional argument to a function keeps the costs measured)."""
     return repr(given(constants))
+
+
+def profiles_of(profiles: t.Iterable[Profile], function: str, constants: tuple[t.Any, ...],
+                device: str | None = None, resolution: str | None = None) -> list[Profile]:
+    """The measured costs of ``function`` called with ``constants`` (on ``device``, at
+    ``resolution``, where given): the one place costs are matched to a call."""
+    variant = variant_of(constants)
+    return [p for p in profiles if p.operator == function and p.variant == variant
+            and (device is None or p.device == device)
+            and (resolution is None or p.resolution == resolution)]
 
 
 @dataclass(frozen=True, slots=True)

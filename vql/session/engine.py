@@ -21,6 +21,7 @@ import duckdb
 from vql import errors
 from vql.bind.binder import Binder
 from vql.bind.names import user_facing
+from vql.bind.statements import Transaction
 from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.exec.progress import ProgressHandler
@@ -33,27 +34,10 @@ from vql.settings import Settings
 from vql.sql.parse import number_placeholders, parse, to_sql
 from vql.udfs import builtin_functions
 
-# duckdb's exception classes -> VQL's, most specific first.
-_DUCKDB_ERRORS: tuple[tuple[type[BaseException], type[errors.Error]], ...] = (
-    (duckdb.ParserException, errors.ParseError),
-    (duckdb.CatalogException, errors.CatalogError),
-    (duckdb.BinderException, errors.BindError),
-    (duckdb.ProgrammingError, errors.ProgrammingError),
-    (duckdb.IntegrityError, errors.IntegrityError),
-    (duckdb.DataError, errors.DataError),
-    (duckdb.NotSupportedError, errors.NotSupportedError),
-    (duckdb.InternalError, errors.InternalError),
-    (duckdb.OperationalError, errors.OperationalError),
-    (duckdb.Error, errors.DatabaseError),
-)
-
 
 def convert_duckdb_error(error: BaseException) -> errors.Error:
-    message = user_facing(str(error).split("\n\nLINE ")[0].strip())
-    for source, target in _DUCKDB_ERRORS:
-        if isinstance(error, source):
-            return target(message)
-    return errors.DatabaseError(message)
+    """DuckDB's error as VQL's, speaking of calls as the user wrote them."""
+    return errors.from_duckdb(error, user_facing)
 
 
 class Engine:
@@ -163,7 +147,7 @@ class Engine:
             self.flush_history()
             bound = Binder(self.catalog, self.registry, params, self.settings.batch_size,
                            self.settings.device, self.measurements).bind(tree)
-            if type(bound).__name__ != "Transaction":
+            if not isinstance(bound, Transaction):
                 self._begin_implicit()
             result = execute(self, bound)
         except errors.Error as error:

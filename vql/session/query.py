@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import typing as t
@@ -210,10 +211,8 @@ def _reporter(engine: Engine, operators: list[ops.Operator]) -> ProgressReporter
 
 
 def _abort(duck: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):  # nothing was pending
         duck.abort()
-    except Exception:  # nothing was pending
-        return
 
 
 def _translating(stream: pa.RecordBatchReader, ctx: ExecContext) -> pa.RecordBatchReader:

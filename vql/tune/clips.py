@@ -20,6 +20,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -272,9 +273,9 @@ class ClipProfiler:
             raised = translate(error, ctx)
             if raised is error:
                 raise
-            raise raised from error
+            raise raised from raised.__cause__
         finally:
-            with contextlib.suppress(Exception):  # an aborted transaction drops it anyway
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction drops it anyway
                 engine.duck.unregister(view)
             ctx.close()
         stats = ctx.stats

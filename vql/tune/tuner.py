@@ -37,8 +37,8 @@ from vql.plan.nodes import (
     Relational,
     VideoScan,
     chain,
+    profiles_of,
     rebuild,
-    variant_of,
 )
 from vql.tune.clips import (
     ClipProfiler,
@@ -342,9 +342,8 @@ class Tuner:
         missing = [s for s in knobs.SCALES
                    if decode_cost(profiles, "sequential", s) is None
                    or decode_cost(profiles, "seek", s) is None
-                   or any(not [p for p in profiles if p.operator == c.function
-                               and p.variant == variant_of(c.constants)
-                               and p.resolution == resolution_name(s)] for c in calls)]
+                   or any(not profiles_of(profiles, c.function, c.constants,
+                                          resolution=resolution_name(s)) for c in calls)]
         if not missing:
             return profiles
         functions = []
