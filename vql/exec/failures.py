@@ -16,6 +16,8 @@ def guarded(op: Operator, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
     exception raised inside its scan into a generic error."""
     try:
         yield from op.batches(ctx)
+    except GeneratorExit:  # closed by its reader (unregistered, or not read to the end)
+        raise
     except BaseException as error:
         if ctx.failure is None:
             ctx.failure = error

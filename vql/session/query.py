@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 import typing as t
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
-import pyarrow as pa
 
 from vql import errors, memory
 from vql.bind.statements import Query
-from vql.errors import Error, InfeasibleTargetError, InternalError
+from vql.errors import InfeasibleTargetError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
-from vql.exec.failures import guarded, translate
-from vql.exec.profile import unwrap, walk
+from vql.exec.profile import walk
 from vql.exec.progress import ProgressReporter
 from vql.exec.result import Result
+from vql.exec.runner import PipelineRun
 from vql.optimize import optimize
 from vql.physical.cost import best_batch_size
 from vql.physical.knobs import tunable
@@ -87,24 +84,10 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
     memory.for_pipelines(any(isinstance(n, ApplyUDF) and n.call.cost_ms >= memory.HEAVY_MS
                              for node in plan.inputs for n in chain(node)))
     ctx = ExecContext(engine.settings, _reporter(engine, operators))
-    views: list[str] = []
-    streams: list[pa.RecordBatchReader] = []
-    duck = engine.duck
+    run = PipelineRun(engine.duck, ctx)
 
     def finish() -> None:
-        # A result not read to its end holds the connection until its reader is closed
-        # (DuckDB's abort does not release it: "connection has an open result").
-        for stream in streams:
-            stream.close()
-        streams.clear()
-        _abort(duck)
-        for view in views:
-            try:
-                duck.unregister(view)
-            except duckdb.Error:
-                continue  # an aborted transaction: the rollback drops the view anyway
-        views.clear()
-        ctx.close()
+        run.close()
         _report_damage(engine, ctx.damaged)
         if planned.tuning is not None and ctx.failure is None:
             try:
@@ -113,45 +96,29 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
                 return  # an aborted transaction: the profile stays; nothing else is lost
 
     try:
-        for op in operators:
-            project = unwrap(op)
-            if not isinstance(project, ops.ProjectOp):
-                raise InternalError(f"a pipeline must end in an output view, not {op.describe()}")
-            reader = pa.RecordBatchReader.from_batches(op.schema, guarded(op, ctx))
-            duck.register(project.view, reader)
-            views.append(project.view)
-        duck.execute(plan.sql, list(plan.params))
-        description = tuple((d[0], str(d[1]), None, None, None, None, None)
-                            for d in duck.description or ())
+        run.register(operators)
+        run.execute(plan.sql, plan.params)
+        description = run.description()
         messages: list[tuple[type[errors.Warning], str] | str] = [
             (errors.FallbackWarning, n) for n in query.notices]
         messages += planned.warnings
         if query.rowcount_from_result:
-            rows = duck.fetchall()
+            rows = engine.duck.fetchall()
             finish()
             return Result(rowcount=int(rows[0][0]) if rows else -1, messages=messages,
                           stats=ctx.stats, tuning=planned.tuning)
         names = tuple(d[0] for d in description)
         if not description or query.returns_rows is False or (
                 query.returns_rows is None and names in _NO_ROWS):
-            duck.fetchall()
+            engine.duck.fetchall()
             finish()
             return Result(messages=messages, stats=ctx.stats, tuning=planned.tuning)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is needed
-            stream = duck.to_arrow_reader(engine.settings.batch_size * 64)
-        streams.append(stream)
-        return Result(reader=_translating(stream, ctx), description=description,
-                      messages=messages, stats=ctx.stats, finish=finish, tuning=planned.tuning)
+        return Result(reader=run.stream(engine.settings.batch_size * 64),
+                      description=description, messages=messages, stats=ctx.stats,
+                      finish=finish, tuning=planned.tuning)
     except BaseException as error:
-        _abort(duck)
         finish()
-        raised = translate(error, ctx)
-        if raised is error:
-            raise
-        # the pipeline's own failure, with its own traceback and cause: DuckDB's wrapper of
-        # it only names internal streams
-        raise raised from raised.__cause__
+        run.raise_translated(error)
 
 
 def _report_damage(engine: Engine, damaged: dict[int, dict[str, set[int]]]) -> None:
@@ -208,25 +175,3 @@ def _reporter(engine: Engine, operators: list[ops.Operator]) -> ProgressReporter
     handler, interval = engine.progress_handler
     total = sum(o.total for op in operators for o in walk(op) if isinstance(o, ops.FrameScan))
     return ProgressReporter(handler, interval, total)
-
-
-def _abort(duck: duckdb.DuckDBPyConnection) -> None:
-    with contextlib.suppress(duckdb.Error):  # nothing was pending
-        duck.abort()
-
-
-def _translating(stream: pa.RecordBatchReader, ctx: ExecContext) -> pa.RecordBatchReader:
-    """DuckDB's stream, with a pipeline failure surfacing as itself rather than as DuckDB's."""
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from stream
-        except Error:
-            raise
-        except BaseException as error:
-            raised = translate(error, ctx)
-            if raised is error:
-                raise
-            raise raised from raised.__cause__
-
-    return pa.RecordBatchReader.from_batches(stream.schema, batches())

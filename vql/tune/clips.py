@@ -10,25 +10,21 @@ profiler runs a number of configurations linear, not exponential, in the knob va
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import re
 import time
 import typing as t
-import warnings
 import zlib
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from vql.accuracy import column_scores, lowest, result_shape, scored_columns, scoring_sql
 from vql.catalog import AccuracyProfile, VideoRow
 from vql.exec.context import ExecContext
-from vql.exec.failures import guarded, translate
-from vql.exec.profile import unwrap
+from vql.exec.runner import PipelineRun
 from vql.physical.knobs import Config, configure
 from vql.physical.planner import PhysicalPlanner
 from vql.plan.nodes import (
@@ -259,25 +255,16 @@ class ClipProfiler:
                                                 timestamps=self.timestamps)
         op = planner.plan(pipeline)
         ctx = ExecContext(engine.settings)
-        view = unwrap(op).view
+        run = PipelineRun(engine.duck, ctx)
         started = time.perf_counter()
         try:
-            engine.duck.register(view, pa.RecordBatchReader.from_batches(
-                op.schema, guarded(op, ctx)))
-            engine.duck.execute(self.plan.sql, list(self.plan.params))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow
-                reader = engine.duck.to_arrow_reader(1 << 16)
-            table = reader.read_all() if reader is not None else pa.table({})
+            run.register([op])
+            run.execute(self.plan.sql, self.plan.params)
+            table = run.stream(1 << 16).read_all()
         except BaseException as error:
-            raised = translate(error, ctx)
-            if raised is error:
-                raise
-            raise raised from raised.__cause__
+            run.raise_translated(error)
         finally:
-            with contextlib.suppress(duckdb.Error):  # an aborted transaction drops it anyway
-                engine.duck.unregister(view)
-            ctx.close()
+            run.close()
         stats = ctx.stats
         passed = (max(stats.udf_frames.values()) / stats.frames_decoded
                   if config.diff is not None and stats.frames_decoded else None)
