@@ -37,10 +37,11 @@ from vql.exec import operators as ops
 from vql.exec.context import ExecContext
 from vql.exec.trace import Trace, TraceColumnOp, TraceThumbnailOp, record
 from vql.functions.spec import FrameFunction
+from vql.physical.choice import knob_of
 from vql.physical.knobs import Config
 from vql.physical.planner import PHYSICAL, PhysicalPlanner
 from vql.plan import nodes as n
-from vql.tune.clips import ClipProfiler, knob_of
+from vql.tune.clips import ClipProfiler
 
 if t.TYPE_CHECKING:
     from vql.session.engine import Engine

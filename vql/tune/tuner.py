@@ -28,6 +28,15 @@ from vql.exec.progress import ProgressReporter
 from vql.exec.trace import Trace
 from vql.functions.spec import FrameFunction
 from vql.physical import knobs
+from vql.physical.choice import (
+    Option,
+    Ranked,
+    choose,
+    clip_plan,
+    combined_accuracy,
+    minimal_profile_s,
+    pass_rate,
+)
 from vql.physical.cost import cache_shares, decode_cost, estimate, resolution_name
 from vql.physical.knobs import Config
 from vql.plan.nodes import (
@@ -40,14 +49,7 @@ from vql.plan.nodes import (
     profiles_of,
     rebuild,
 )
-from vql.tune.clips import (
-    ClipProfiler,
-    clip_plan,
-    combined_accuracy,
-    minimal_profile_s,
-    pass_rate,
-    pipeline_key,
-)
+from vql.tune.clips import ClipProfiler, pipeline_key
 from vql.tune.costs import Profiler
 from vql.tune.observe import measure, observe
 
@@ -60,77 +62,6 @@ INVOCATIONS = 30          # a controlled query is cut into about this many invoc
 MIN_INVOCATION_S = 1.0    # of video
 FULLY_CACHED = 0.99       # a cache share above which the exact plan is taken without profiling
 MAX_TRACES = 4            # exact runs an engine keeps for the next query of their pipeline
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One configuration with its estimates."""
-
-    config: Config
-    seconds: float
-    usd: float
-    accuracy: float | None
-
-    def describe(self) -> str:
-        acc = "accuracy unknown" if self.accuracy is None else f"accuracy {self.accuracy:.3f}"
-        return (f"{self.config.describe()}: {self.seconds:.2f} s, ${self.usd:.6f}, {acc}")
-
-
-@dataclass(frozen=True, slots=True)
-class Ranked:
-    chosen: Option | None
-    rejected: tuple[tuple[Option, str], ...]
-    fastest: Option
-
-
-def _proxy(option: Option) -> tuple[float, float, float]:
-    """Ordering by accuracy; without a profile, more frames and pixels are assumed better."""
-    fps = option.config.fps if option.config.fps is not None else float("inf")
-    known = option.accuracy if option.accuracy is not None else -1.0
-    return (known, fps, option.config.scale)
-
-
-def violations(option: Option, targets: QueryOptions, time_budget: float | None) -> list[str]:
-    found = []
-    if time_budget is not None and option.seconds > time_budget:
-        found.append(f"estimated {option.seconds:.2f} s > the {time_budget:.2f} s left")
-    if targets.cost_usd is not None and option.usd > targets.cost_usd:
-        found.append(f"estimated ${option.usd:.6f} > ${targets.cost_usd:g}")
-    if targets.accuracy is not None:
-        if option.accuracy is None and not option.config.is_reference:
-            found.append("accuracy not profiled")
-        elif option.accuracy is not None and option.accuracy < targets.accuracy:
-            found.append(f"estimated accuracy {option.accuracy:.3f} < {targets.accuracy:g}")
-    return found
-
-
-def choose(options: list[Option], targets: QueryOptions, time_budget: float | None) -> Ranked:
-    """With an ACCURACY target: the cheapest option that meets every target. Otherwise: the
-    most accurate that meets them (the faster of equals). The best two others are returned
-    with why they lost."""
-    if targets.accuracy is not None:
-        order = sorted(options, key=lambda o: (o.seconds, [-v for v in _proxy(o)]))
-    else:
-        order = sorted(options, key=lambda o: ([-v for v in _proxy(o)], o.seconds))
-    feasible = [o for o in order if not violations(o, targets, time_budget)]
-    chosen = feasible[0] if feasible else None
-    rejected: list[tuple[Option, str]] = []
-    for option in order:
-        if option is chosen or len(rejected) == 2:
-            continue
-        missed = violations(option, targets, time_budget)
-        if missed:
-            reason = "; ".join(missed)
-        elif chosen is not None and targets.accuracy is not None:
-            reason = f"slower ({option.seconds:.2f} s vs {chosen.seconds:.2f} s)"
-        elif chosen is not None and _proxy(option) < _proxy(chosen):
-            reason = "less accurate" if option.accuracy is None or chosen.accuracy is None \
-                else f"less accurate ({option.accuracy:.3f} vs {chosen.accuracy:.3f})"
-        else:
-            reason = f"slower ({option.seconds:.2f} s) at no better accuracy"
-        rejected.append((option, reason))
-    fastest = min(options, key=lambda o: o.seconds)
-    return Ranked(chosen, tuple(rejected), fastest)
 
 
 @dataclass

@@ -7,9 +7,8 @@ import pytest
 from vql.catalog import AccuracyProfile
 
 from vql.bind.options import QueryOptions
+from vql.physical.choice import ClipPlan, Option, choose, clip_plan, combined_accuracy, frontier
 from vql.physical.knobs import Config
-from vql.tune.clips import ClipPlan, clip_plan, combined_accuracy, frontier
-from vql.tune.tuner import Option, choose
 
 EXACT = Option(Config(), 20.0, 0.00056, 1.0)
 HALF = Option(Config(scale=0.5), 12.0, 0.00034, 0.97)
