@@ -71,6 +71,7 @@ class ResultCache:
 
     @property
     def enabled(self) -> bool:
+        """Whether values are cached at all (a size limit above 0; 0 when read-only)."""
         return self.max_bytes > 0
 
     def _run(self, sql: str, params: t.Sequence[t.Any] = ()) -> list[tuple[t.Any, ...]]:

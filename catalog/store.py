@@ -76,6 +76,9 @@ class AccuracyProfile:
 
 @dataclass(frozen=True, slots=True)
 class StoredFunction:
+    """A user function as the catalog keeps it: a file's path and hash (``body``), or a
+    macro's parameters and expression."""
+
     name: str
     kind: str  # "file" (CREATE FUNCTION ... FROM) or "expression" (CREATE FUNCTION ... AS)
     params: tuple[str, ...]
@@ -91,6 +94,7 @@ class Catalog:
         self._has_views = False  # whether vql_catalog.views exists (see views)
 
     def run(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
+        """Run ``sql`` with ``params``; all its rows."""
         return self.con.execute(sql, params or []).fetchall()
 
     def apart(self, work: t.Callable[[], object], raise_error: bool = False) -> bool:
@@ -100,6 +104,7 @@ class Catalog:
         return commit_apart(self.con, work, raise_error=raise_error)[0]
 
     def ensure_schema(self) -> None:
+        """Create or upgrade the catalog schema (``schema.DDL``) and record its version."""
         for statement in DDL:
             self.run(statement)
         self.run("""INSERT INTO vql_catalog.meta SELECT 'names_version', '0' WHERE NOT EXISTS
@@ -113,13 +118,16 @@ class Catalog:
     # --- tables ------------------------------------------------------------------------------
 
     def video_tables(self) -> list[str]:
+        """The names of the video tables, sorted."""
         return [r[0] for r in self.run("SELECT name FROM vql_catalog.video_tables ORDER BY name")]
 
     def is_video_table(self, name: str) -> bool:
+        """Whether ``name`` (any case) is a video table."""
         return bool(self.run("SELECT 1 FROM vql_catalog.video_tables WHERE lower(name) = lower(?)",
                              [name]))
 
     def plain_tables(self) -> list[str]:
+        """The tables and views of the database's ``main`` schema, sorted."""
         rows = self.run("""SELECT table_name FROM information_schema.tables
                            WHERE table_schema = 'main' AND table_catalog = current_database()
                            ORDER BY table_name""")
@@ -130,6 +138,7 @@ class Catalog:
         return [r[0] for r in self.run("SELECT DISTINCT table_name FROM information_schema.tables")]
 
     def plain_columns(self, name: str) -> list[tuple[str, str]] | None:
+        """(name, DuckDB type) of each column of a ``main`` table or view; None if none."""
         rows = self.run("""SELECT column_name, data_type FROM information_schema.columns
                            WHERE lower(table_name) = lower(?) AND table_schema = 'main'
                              AND table_catalog = current_database()
@@ -153,12 +162,14 @@ class Catalog:
             ) from error
 
     def create_video_table(self, name: str) -> None:
+        """Register an empty video table; an existing table of that name is an error."""
         self.claim_names()
         if self.is_video_table(name) or self.plain_columns(name) is not None:
             raise CatalogError(f"table {name!r} already exists")
         self.run("INSERT INTO vql_catalog.video_tables VALUES (?, current_timestamp)", [name])
 
     def drop_video_table(self, name: str) -> None:
+        """Drop a video table, with the videos and frames no other video table holds."""
         self.claim_names()
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
@@ -197,15 +208,16 @@ class Catalog:
                  [table])
 
     def canonical_name(self, name: str) -> str:
+        """A video table's name as it was created (``name`` itself when there is none)."""
         rows = self.run("SELECT name FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         return rows[0][0] if rows else name
 
     # --- videos ------------------------------------------------------------------------------
 
     def add_videos(self, table: str, probes: t.Sequence[VideoProbe]) -> int:
-        self.claim_names()
         """Add videos to a table; returns how many were new to it. A file already in the
         catalog keeps its id; if it changed on disk, its metadata and frames are refreshed."""
+        self.claim_names()
         added = 0
         for probe in probes:
             video_id = self._upsert_video(probe)
@@ -247,6 +259,7 @@ class Catalog:
         return video_id
 
     def videos_of(self, table: str) -> list[VideoRow]:
+        """The videos of a table, by video id."""
         rows = self.run("""SELECT v.video_id, v.path, v.size, v.mtime, v.fps, v.frames, v.width,
                                   v.height, v.duration, v.keyframes
                            FROM vql_catalog.videos v JOIN vql_catalog.table_videos tv USING (video_id)
@@ -256,6 +269,7 @@ class Catalog:
                 for r in rows]
 
     def timestamps(self, video_id: int) -> np.ndarray:
+        """Each frame's presentation time in seconds, by frame id, of one video."""
         result = self.con.execute("SELECT ts FROM vql_catalog.frames WHERE video_id = ? ORDER BY frame_id",
                                   [video_id]).fetchnumpy()
         return np.asarray(result["ts"], dtype=np.float64)
@@ -263,17 +277,20 @@ class Catalog:
     # --- functions ---------------------------------------------------------------------------
 
     def functions(self) -> list[StoredFunction]:
+        """The stored user functions (CREATE FUNCTION), by name."""
         rows = self.run("SELECT name, kind, params, body, source FROM vql_catalog.functions ORDER BY name")
         return [StoredFunction(r[0], r[1], tuple(r[2] or ()), r[3] or "", r[4] or "")
                 for r in rows]
 
     def save_function(self, stored: StoredFunction) -> None:
+        """Store a user function, replacing one of the same name."""
         self.claim_names()
         self.delete_function(stored.name)
         self.run("INSERT INTO vql_catalog.functions VALUES (?, ?, ?, ?, ?, current_timestamp)",
                  [stored.name, stored.kind, list(stored.params), stored.body, stored.source])
 
     def delete_function(self, name: str) -> bool:
+        """Remove a stored function; whether there was one."""
         self.claim_names()
         existed = bool(self.run("SELECT 1 FROM vql_catalog.functions WHERE lower(name) = lower(?)",
                                 [name]))
@@ -297,11 +314,13 @@ class Catalog:
         return {r[0]: r[1] for r in rows}
 
     def save_view(self, name: str, sql: str) -> None:
+        """Store a view over video tables (its VQL query), replacing one of the same name."""
         self.claim_names()
         self.delete_view(name)
         self.run("INSERT INTO vql_catalog.views VALUES (?, ?, current_timestamp)", [name, sql])
 
     def delete_view(self, name: str) -> bool:
+        """Remove a stored view; whether there was one."""
         self.claim_names()
         existed = bool(self.run("SELECT 1 FROM vql_catalog.views WHERE lower(name) = lower(?)",
                                 [name]))
@@ -323,6 +342,7 @@ class Catalog:
                       p.ms_per_frame, p.frames, p.sample])
 
     def profiles(self, table: str) -> list[Profile]:
+        """A table's measured costs per frame, by operator, variant, device and batch size."""
         rows = self.run("""SELECT table_name, operator, variant, device, batch_size, ms_per_frame,
                                   frames, sample, resolution, measured_at
                            FROM vql_catalog.profiles WHERE lower(table_name) = lower(?)
@@ -362,6 +382,7 @@ class Catalog:
                       json.dumps(dict(p.scores))])
 
     def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
+        """The measured accuracies of one pipeline on a table, by knob and value."""
         rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
                                   frames, sample, content, change_rate, pass_rate,
                                   measured_at, coalesce(config, ''), scores
@@ -373,10 +394,12 @@ class Catalog:
                 for r in rows]
 
     def forget_accuracy(self, table: str, pipeline: str) -> None:
+        """Drop the accuracy profile of one pipeline on a table."""
         self.run("""DELETE FROM vql_catalog.accuracy_profiles
                     WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
 
     def profile_age_days(self, measured_at: t.Any) -> float:
+        """How many days ago ``measured_at`` was, by the database's clock."""
         rows = self.run("SELECT epoch(current_timestamp::TIMESTAMP) - epoch(?::TIMESTAMP)",
                         [measured_at])
         return float(rows[0][0]) / 86400

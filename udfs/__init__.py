@@ -18,6 +18,7 @@ from vql.functions.spec import Function, declared_in
 
 
 def builtin_functions() -> list[Function]:
+    """Every built-in function, frame functions and macros, as a new registry receives them."""
     from vql.udfs import detect, image, motion, objects, traffic
 
     functions: list[Function] = []

@@ -41,7 +41,8 @@ class Detector(t.Protocol):
     model's own threshold)."""
 
     @property
-    def names(self) -> list[str]: ...
+    def names(self) -> list[str]:
+        """The model's class labels, by class index."""
 
     def __call__(self, frames: np.ndarray, conf: float | None = None
                  ) -> list[list[Detection]]: ...
@@ -131,6 +132,8 @@ class FastestDet:
     @classmethod
     def load(cls, path: Path, threads: int, batched: bool = True,
              device: str = "cpu") -> FastestDet:
+        """Load the ONNX model at ``path``, with ``coco.names`` beside it; batched when its
+        graph can be made so."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -155,6 +158,8 @@ class FastestDet:
 
     def decode(self, feature: np.ndarray, width: int, height: int,
                threshold: float | None = None) -> list[Detection]:
+        """One frame's detections from its 85 x H x W output (above the threshold, after
+        NMS), in pixels of a ``width`` x ``height`` frame."""
         grid_h, grid_w = feature.shape[1:]
         classes = feature[5:]
         cls_index = classes.argmax(axis=0)
@@ -227,6 +232,7 @@ class YoloDetector:
 
     @property
     def names(self) -> list[str]:
+        """The model's class labels, by class index."""
         return [str(n) for n in dict(self.model.names).values()]
 
     def __call__(self, frames: np.ndarray, conf: float | None = None

@@ -18,6 +18,7 @@ MODE_FLAGS = ("table", "box", "csv", "json", "jsonlines", "line", "markdown")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vql``: a database or script, SQL, ``--db`` and output modes."""
     parser = argparse.ArgumentParser(
         prog="vql", description="VQL: ask questions of videos in SQL.",
         epilog="With no SQL given and a terminal attached, starts the interactive shell. "
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``vql`` command: ``-c`` SQL, a script, standard input or the interactive shell (or
+    ``vql run``, ``vql render``); the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
         from vql.batch.cli import run_main
@@ -126,6 +129,7 @@ def is_database(target: str) -> bool:
 
 
 def render_main(argv: list[str]) -> int:
+    """``vql render``: draw a query's result as RENDER [TIMELINE] does; the exit status."""
     parser = argparse.ArgumentParser(
         prog="vql render",
         description="Draw a query's result: each row on its frame (boxes of detections, the "

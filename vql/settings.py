@@ -88,6 +88,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """The settings from the ``VQL_*`` environment variables (the table above)."""
         return cls(
             model_path=_default_model_path(),
             batch_size=max(1, _int_env("VQL_BATCH_SIZE", 16)),

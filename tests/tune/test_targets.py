@@ -35,7 +35,7 @@ def run_config(con: vql.Connection, sql: str, config: Config) -> tuple[pa.Table,
     bound = Binder(engine.catalog, engine.registry, (), engine.settings.batch_size).bind(
         parse_one(sql))
     plan = knobs.apply(optimize(bound.plan), config)
-    planner = PhysicalPlanner.of(engine)
+    planner = PhysicalPlanner.of(engine.services)
     result = run_query(engine, bound, Planned(plan, [planner.plan(n) for n in plan.inputs]))
     assert result.reader is not None
     try:
@@ -175,13 +175,13 @@ def test_replayed_configurations_equal_real_runs(road: vql.Connection) -> None:
     sql = ("SELECT frame_id, computed, brightness, brightness > 0.42 AS bright "
            "FROM intersection WHERE frame_id < 300")
     bound = Binder(road.engine.catalog, road.engine.registry, ()).bind(parse_one(sql))
-    profiler = ClipProfiler(road.engine, optimize(bound.plan))
+    profiler = ClipProfiler(road.engine.services, optimize(bound.plan))
     configs = [Config(fps=1.0), Config(fps=0.25), Config(diff=0.005), Config(diff=0.01)]
-    trace, profiles = observe(road.engine, profiler, configs)
+    trace, profiles = observe(road.engine.services, profiler, configs)
     assert {p.config for p in profiles} == {c.key() for c in [Config(), *configs]}
     for config in configs:
         real = profiler.run(config, trace.ranges())
-        replayed = profiler.run(config, trace.ranges(), ReplayPlanner.over(road.engine, trace))
+        replayed = profiler.run(config, trace.ranges(), ReplayPlanner.over(road.engine.services, trace))
         assert replayed[0].equals(real[0]), config
         assert replayed[3] == real[3]  # a cascade's pass rate too
 

@@ -31,6 +31,7 @@ IOU_THRESHOLD = 0.5
 
 
 def f1(true_positive: int, predicted: int, actual: int) -> float:
+    """F1 from counts, ``2 * true_positive / (predicted + actual)``; 1.0 when both are empty."""
     if predicted == 0 and actual == 0:
         return 1.0
     if predicted == 0 or actual == 0:
@@ -54,6 +55,7 @@ def relative_accuracy(reference: float | None, value: float | None) -> float:
 
 
 def iou(a: dict[str, float], b: dict[str, float]) -> float:
+    """Intersection over union of two boxes given as ``x1``, ``y1``, ``x2``, ``y2`` dicts."""
     width = min(a["x2"], b["x2"]) - max(a["x1"], b["x1"])
     height = min(a["y2"], b["y2"]) - max(a["y1"], b["y1"])
     if width <= 0 or height <= 0:
@@ -128,6 +130,7 @@ def _hashable(value: t.Any) -> t.Hashable:
 
 
 def rows_of(table: pa.Table) -> list[tuple[t.Hashable, ...]]:
+    """The rows of ``table`` as hashable tuples (lists and structs as tuples, NaN as "nan")."""
     return [tuple(_hashable(v) for v in row.values()) for row in table.to_pylist()]
 
 
@@ -140,6 +143,8 @@ def _without(table: pa.Table, names: Sequence[str]) -> pa.Table:
 
 def per_frame_scores(reference: pa.Table, result: pa.Table,
                      scored: Sequence[str]) -> dict[str, float]:
+    """Each ``scored`` column's per-frame score; if the row counts differ, one ``rows``
+    score of the rows as a selection."""
     if reference.num_rows != result.num_rows:
         # The rows do not line up: score them as a selection.
         return {ROWS: selection_f1(rows_of(reference), rows_of(result))}
@@ -151,6 +156,8 @@ def per_frame_scores(reference: pa.Table, result: pa.Table,
 
 def aggregate_scores(reference: pa.Table, result: pa.Table,
                      scored: Sequence[str]) -> dict[str, float]:
+    """Each ``scored`` column's score for grouped rows, matched on their key columns; an
+    unmatched reference row or an extra result row scores 0."""
     numbers = [f.name for f in reference.schema if pa.types.is_floating(f.type)
                or pa.types.is_decimal(f.type)]
     # Without floating columns (count(*), say), every column is compared as a number if it is one.
@@ -211,6 +218,7 @@ def accuracy(shape: str, reference: pa.Table, result: pa.Table,
 
 
 def lowest(scores: dict[str, float]) -> float:
+    """The lowest of the column scores, a result's accuracy (1.0 when no column is scored)."""
     return min(scores.values(), default=1.0)
 
 

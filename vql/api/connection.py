@@ -55,17 +55,21 @@ class Connection:
     # --- PEP 249 -----------------------------------------------------------------------------
 
     def cursor(self) -> Cursor:
+        """A new cursor that runs statements on this connection."""
         self._check_open()
         cursor = Cursor(self)
         self._cursors.add(cursor)
         return cursor
 
     def commit(self) -> None:
+        """Commit the current transaction (the active cursor's unread rows are read first)."""
         self._check_open()
         self._release_active()
         self._engine.commit()
 
     def rollback(self) -> None:
+        """Undo the current transaction, its CREATE/DROP FUNCTION included (the active
+        cursor's unread rows are read first)."""
         self._check_open()
         self._release_active()
         self._engine.rollback()
@@ -83,6 +87,8 @@ class Connection:
 
     @property
     def autocommit(self) -> bool:
+        """Whether each statement commits as it succeeds; setting it True commits an open
+        transaction."""
         return self._engine.autocommit
 
     @autocommit.setter
@@ -108,6 +114,7 @@ class Connection:
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` has been called on this connection."""
         return self._closed
 
     @property

@@ -72,6 +72,8 @@ class Cursor:
         return self
 
     def executemany(self, operation: str, seq_of_parameters: t.Iterable[Sequence[t.Any]]) -> Cursor:
+        """Run ``operation`` once per parameter sequence; ``rowcount`` is the total (-1 when
+        no statement counted rows), and no rows are left to fetch."""
         total = 0
         counted = False
         for parameters in seq_of_parameters:
@@ -165,6 +167,7 @@ class Cursor:
                                           "first")
 
     def fetchone(self) -> tuple[t.Any, ...] | None:
+        """The next row of the result as a tuple, or None when every row has been read."""
         self._check_rows()
         if not self._load_rows():
             return None
@@ -173,6 +176,7 @@ class Cursor:
         return row
 
     def fetchmany(self, size: int | None = None) -> list[tuple[t.Any, ...]]:
+        """The next ``size`` rows (default ``arraysize``); fewer, or none, at the end."""
         self._check_rows()
         size = self.arraysize if size is None else size
         rows: list[tuple[t.Any, ...]] = []
@@ -183,6 +187,7 @@ class Cursor:
         return rows
 
     def fetchall(self) -> list[tuple[t.Any, ...]]:
+        """Every row of the result not read yet, as a list of tuples."""
         self._check_rows()
         rows: list[tuple[t.Any, ...]] = []
         while self._load_rows():
@@ -264,6 +269,7 @@ class Cursor:
         return row
 
     def next(self) -> tuple[t.Any, ...]:
+        """The next row; StopIteration at the end (PEP 249's optional ``next``)."""
         return self.__next__()
 
     def setinputsizes(self, sizes: t.Any) -> None:
@@ -286,6 +292,7 @@ class Cursor:
 
     @property
     def closed(self) -> bool:
+        """Whether the cursor is closed (by ``close()``, its ``with`` block or its connection)."""
         return self._closed
 
     def _check_open(self) -> None:

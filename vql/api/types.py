@@ -9,6 +9,9 @@ import time
 
 
 class DBAPITypeObject:
+    """A PEP 249 type group: equal to each DuckDB type code it covers (``'DECIMAL(9,2)'``
+    equals ``NUMBER``)."""
+
     def __init__(self, name: str, *prefixes: str):
         self.name = name
         self.prefixes = tuple(p.upper() for p in prefixes)
@@ -44,16 +47,20 @@ Timestamp = datetime.datetime
 
 
 def DateFromTicks(ticks: float) -> datetime.date:  # noqa: N802 - names mandated by PEP 249
+    """The local date ``ticks`` seconds after the epoch (PEP 249)."""
     return Date(*time.localtime(ticks)[:3])
 
 
 def TimeFromTicks(ticks: float) -> datetime.time:  # noqa: N802
+    """The local time of day ``ticks`` seconds after the epoch, to the second (PEP 249)."""
     return Time(*time.localtime(ticks)[3:6])
 
 
 def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802
+    """The local date and time ``ticks`` seconds after the epoch, to the second (PEP 249)."""
     return Timestamp(*time.localtime(ticks)[:6])
 
 
 def Binary(value: bytes | bytearray | memoryview | str) -> bytes:  # noqa: N802
+    """A value for a BLOB parameter: the bytes of ``value`` (text encoded as UTF-8)."""
     return value.encode() if isinstance(value, str) else bytes(value)

@@ -17,6 +17,7 @@ OK, ERROR, FAILURES, INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vql run`` (its help describes a batch run and exit statuses)."""
     parser = argparse.ArgumentParser(
         prog="vql run",
         description="Run the queries of QUERY_FILE over every video GLOB names, each video on "
@@ -66,6 +67,7 @@ class ProgressLine:
             print(f"{head}  {state.last}: {what}", file=self.stream, flush=True)
 
     def end(self) -> None:
+        """End the rewritten line at a terminal with a newline (a log needs nothing)."""
         if self.tty:
             print(file=self.stream)
 
@@ -106,6 +108,8 @@ def _where(report: RunReport) -> str:
 
 
 def run_main(argv: list[str]) -> int:
+    """``vql run``: run a query file over every video of an archive; the exit status (0, 1, 2
+    or 130, as the parser's epilog says)."""
     args = build_parser().parse_args(argv)
     if args.db == ":memory:" and Path(args.out or "").suffix.lower() not in EXPORTS:
         print("Error: with no --db (or $VQL_DATABASE) the run's database is in memory, and "

@@ -24,6 +24,8 @@ from vql.video.probe import VideoProbe, probe
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """One video for a worker: its path, the run's statements and the cores it may use."""
+
     path: str
     table: str                 # the video table's name, as the queries write it
     setup: tuple[str, ...]     # statements that return no rows (CREATE FUNCTION ...), run first
@@ -33,6 +35,8 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What a worker sends back for one video: its probe, result tables or error, and counts."""
+
     path: str
     probe: VideoProbe | None
     results: tuple[pa.Table, ...]

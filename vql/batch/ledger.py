@@ -28,12 +28,15 @@ class RunSpec:
 
     @property
     def key(self) -> str:
+        """The run's id: 16 hex digits of a SHA-256 of its statements, video table and outputs."""
         text = json.dumps([self.setup, self.queries, self.table.lower(),
                            [o.lower() for o in self.outputs]])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Ledger:
+    """A run's records in the catalog (``runs``, ``run_videos``) and its result tables."""
+
     def __init__(self, catalog: Catalog, spec: RunSpec):
         self.catalog = catalog
         self.spec = spec
@@ -70,6 +73,8 @@ class Ledger:
 
     def record(self, path: str, size: int, mtime: float, status: str, error: str | None,
                frames: int, rows: int, seconds: float) -> None:
+        """Record one video's outcome in this run (replacing an earlier one): its size and
+        mtime, status, error, frames, result rows and seconds."""
         self.catalog.run("DELETE FROM vql_catalog.run_videos WHERE run = ? AND path = ?",
                          [self.run, path])
         self.catalog.run("INSERT INTO vql_catalog.run_videos VALUES "
@@ -82,6 +87,7 @@ class Ledger:
             "SELECT path FROM vql_catalog.run_videos WHERE run = ?", [self.run])}
 
     def close(self, status: str) -> None:
+        """Mark the run ended with ``status`` ("finished" or "finished with failures")."""
         self.catalog.run("UPDATE vql_catalog.runs SET status = ?, finished_at = "
                          "current_timestamp WHERE run = ?", [status, self.run])
 

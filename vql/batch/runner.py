@@ -52,10 +52,13 @@ class RunProgress:
 
     @property
     def frames_per_second(self) -> float:
+        """Frames decoded per second since this start (0.0 before any time has passed)."""
         return self.frames / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def seconds_left(self) -> float | None:
+        """Seconds until the rest are done at this start's pace per video; None before the
+        first one finishes."""
         if self.done == 0:
             return None
         return self.elapsed / self.done * (self.total - self.done)
@@ -63,6 +66,9 @@ class RunProgress:
 
 @dataclass
 class RunReport:
+    """What one start of a run did: videos matched, skipped, processed and failed, and where
+    the results are."""
+
     run: str
     table: str
     outputs: tuple[str, ...]        # a result table per query
@@ -98,6 +104,8 @@ class ArchiveRun:
         self.ledger = Ledger(self.engine.catalog, self.spec)
 
     def execute(self) -> RunReport:
+        """Run the statements over each video not finished unchanged before, committing each
+        video's results; then, unless interrupted, write any ``--out`` file. The run's report."""
         started = time.perf_counter()
         catalog = self.engine.catalog
         paths = expand_source(self.videos)

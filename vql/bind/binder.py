@@ -22,19 +22,20 @@ from vql.sql.parse import DIALECT, SOURCE, parse_one, query_text, to_sql
 
 
 class Binder:
-    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16, device: str = "auto", measurements: Catalog | None = None):
-        """``measurements``: where measured costs are read (the engine's connection for what
-        is committed apart from the user's transaction; default ``catalog``)."""
+    """Turns parsed statements into bound ones (``vql.bind.statements``) for the session to run."""
+
+    def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...]):
+        """Binds statements against ``catalog`` and ``registry``; ``params``: the values of
+        the statement's parameter markers. Devices and measured costs are physical: the
+        calls are placed after binding (vql.physical.annotate)."""
         self.catalog = catalog
-        self.measurements = measurements or catalog
         self.registry = registry
         self.params = params
-        self.batch_size = batch_size
-        self.device = device  # the device policy (vql.kernels.placement)
         self.source = ""  # the statement's text (see bind)
 
     def bind(self, tree: exp.Expr) -> st.Bound:
+        """Bind one parsed statement: VQL's own statements by their binder, anything else as a
+        query (``bind_query``)."""
         # The statement's text: result columns are named after what was written in it.
         self.source = str(tree.meta.get(SOURCE) or self.source)
         handler = BINDERS.get(type(tree))
@@ -43,6 +44,8 @@ class Binder:
         return self.bind_query(tree)
 
     def bind_query(self, tree: exp.Expr) -> st.Query:
+        """Bind a statement DuckDB runs (a query, DDL or DML) into a ``Query``, its SAMPLE and
+        targets lifted into ``QueryOptions``; writes to the catalog schema are refused."""
         _check_catalog_untouched(tree)
         if isinstance(tree, exp.Command):
             return self._verbatim(tree)
@@ -52,8 +55,8 @@ class Binder:
                 and options != QueryOptions():
             raise BindError("a view keeps a query, not SAMPLE or a target: put them on the "
                             "query that reads the view (SELECT ... FROM v SAMPLE 1 FPS)")
-        return QueryBinder(self.catalog, self.registry, self.params, self.batch_size,
-                           self.device, self.measurements).bind(plain, options, self.source)
+        return QueryBinder(self.catalog, self.registry, self.params).bind(
+            plain, options, self.source)
 
     def _check_not_shadowing(self, tree: exp.Expr) -> None:
         """A plain table or view may not take the name of a video table, nor a table the
@@ -171,8 +174,8 @@ def _create(binder: Binder, tree: exp.Create) -> st.Bound:
     sql = written or to_sql(body)
     stored = binder.catalog.views()
     reading = {**stored, target.name: sql}  # as it will be: a view that reads itself is refused
-    query = QueryBinder(binder.catalog, binder.registry, (), binder.batch_size, binder.device,
-                        binder.measurements, views=reading).bind(body, QueryOptions())
+    query = QueryBinder(binder.catalog, binder.registry, (), views=reading).bind(
+        body, QueryOptions())
     return _create_view(binder, tree, target, sql) if query.plan.inputs else \
         _create_plain_view(binder, tree, target)
 

@@ -13,6 +13,9 @@ from vql.sql.dialect import LATENCY_UNITS, VideoQuery
 
 @dataclass(frozen=True, slots=True)
 class QueryOptions:
+    """VQL's clauses after a query: SAMPLE rate, LATENCY, ACCURACY and COST targets, BEST
+    EFFORT (checked when made)."""
+
     sample_fps: float | None = None   # SAMPLE n FPS: frames per second of video (by timestamp)
     latency_s: float | None = None    # WITH LATENCY: wall-clock target, seconds
     accuracy: float | None = None     # WITH ACCURACY: 0..1 against the reference plan
@@ -31,9 +34,11 @@ class QueryOptions:
 
     @property
     def has_targets(self) -> bool:
+        """Whether a LATENCY, ACCURACY or COST target was given."""
         return any(v is not None for v in (self.latency_s, self.accuracy, self.cost_usd))
 
     def describe(self) -> list[str]:
+        """The options as EXPLAIN shows them, one clause a line (none when none was given)."""
         lines = []
         if self.sample_fps is not None:
             lines.append(f"SAMPLE {self.sample_fps:g} FPS (by presentation time)")
@@ -48,6 +53,7 @@ class QueryOptions:
         return lines
 
     def target_text(self) -> str:
+        """The targets as one clause, e.g. ``LATENCY 2 s AND ACCURACY 0.9`` ("" for none)."""
         return " AND ".join(line for line in self.describe()
                             if not line.startswith(("SAMPLE", "BEST")))
 

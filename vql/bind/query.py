@@ -34,13 +34,11 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from vql.bind import guards, listings, names, semijoin, sqltypes, views
 from vql.bind.options import QueryOptions
 from vql.bind.statements import Query
-from vql.catalog import METADATA_COLUMNS, Catalog, Profile
+from vql.catalog import METADATA_COLUMNS, Catalog
 from vql.catalog.schema import VIDEO_COLUMNS
 from vql.errors import BindError, CatalogError, Position, suggestion
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import NO_DEFAULT, PARAM_TYPES, FrameFunction, MacroFunction, Param
-from vql.kernels.device import available_devices
-from vql.kernels.placement import choose_device
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
@@ -51,7 +49,6 @@ from vql.plan.nodes import (
     Sample,
     UDFCall,
     VideoScan,
-    profiles_of,
 )
 from vql.sql import dialect as d
 from vql.sql.parse import projection_texts, to_sql
@@ -126,16 +123,11 @@ class QueryBinder:
     """Binds one statement (see the module docstring)."""
 
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, params: tuple[t.Any, ...],
-                 batch_size: int = 16, device: str = "auto", measurements: Catalog | None = None,
                  views: dict[str, str] | None = None):
         """``views``: the views over video tables to read (default: the catalog's)."""
         self.catalog = catalog
-        self.measurements = measurements or catalog  # measured costs (see Binder)
         self.registry = registry
         self.params = params
-        self.batch_size = batch_size
-        self.device = device
-        self._profiles: dict[str, list[Profile]] = {}
         self._columns: dict[str, set[str] | None] = {}
         self.video_tables = {n.lower(): n for n in catalog.video_tables()}
         self.sources: dict[int, _Source] = {}
@@ -562,30 +554,13 @@ class QueryBinder:
         if key not in source.calls:
             column = names.call_column(function.name, self._calls)
             self._calls += 1
-            measured = self._costs(source.table, function, constants)
-            device = choose_device(function.traits.devices, available_devices(), self.device,
-                                   measured)
-            cost, origin = ((measured[device], "measured") if device in measured
-                            else (function.traits.cost_ms, "declared"))
+            # Declared cost, on the CPU: the device and a measured cost are physical
+            # (vql.physical.annotate places each call before the optimizer reads its cost).
             source.calls[key] = UDFCall(
-                function.name, constants, column, function.traits.stateful, cost, origin,
-                function.cache_version() if function.cacheable else None, device)
+                function.name, constants, column, function.traits.stateful,
+                function.traits.cost_ms, "declared",
+                function.cache_version() if function.cacheable else None)
         return source.calls[key]
-
-    def _costs(self, table: str, function: FrameFunction,
-               constants: tuple[t.Any, ...]) -> dict[str, float]:
-        """The measured cost per frame (ANALYZE) on each device it was measured on, at the
-        batch size closest to the configured one."""
-        if table not in self._profiles:
-            self._profiles[table] = self.measurements.profiles(table)
-        costs: dict[str, float] = {}
-        for device in function.traits.devices:
-            matches = profiles_of(self._profiles[table], function.name, constants, device,
-                                  "native")
-            if matches:
-                best = min(matches, key=lambda p: abs(p.batch_size - self.batch_size))
-                costs[device] = best.ms_per_frame
-        return costs
 
     def _constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
         value = self._evaluate_constant(function, param, node)

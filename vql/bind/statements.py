@@ -10,6 +10,8 @@ from vql.plan.nodes import Relational
 
 @dataclass(frozen=True, slots=True)
 class CreateVideoTable:
+    """CREATE VIDEO TABLE name FROM 'src', or (``load``) LOAD VIDEO 'src' INTO name."""
+
     name: str
     source: str
     load: bool  # LOAD VIDEO ... INTO (creates the table if needed) vs CREATE VIDEO TABLE
@@ -17,12 +19,17 @@ class CreateVideoTable:
 
 @dataclass(frozen=True, slots=True)
 class DropVideoTable:
+    """DROP VIDEO TABLE [IF EXISTS] name."""
+
     name: str
     if_exists: bool
 
 
 @dataclass(frozen=True, slots=True)
 class CreateFunction:
+    """CREATE [OR REPLACE] FUNCTION: from a Python file (``source_file``), or a macro of
+    ``params`` whose expression is ``body``."""
+
     name: str
     replace: bool
     source_file: str | None = None
@@ -32,6 +39,8 @@ class CreateFunction:
 
 @dataclass(frozen=True, slots=True)
 class DropFunction:
+    """DROP FUNCTION [IF EXISTS] name."""
+
     name: str
     if_exists: bool
 
@@ -55,6 +64,8 @@ class ClearCache:
 
 @dataclass(frozen=True, slots=True)
 class DescribeVideoTable:
+    """DESCRIBE of a video table: the columns every video table has."""
+
     name: str
 
 
@@ -88,6 +99,8 @@ class DropView:
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
+    """BEGIN, COMMIT or ROLLBACK."""
+
     action: str  # "begin", "commit" or "rollback"
 
 
@@ -120,6 +133,8 @@ class Render:
 
 @dataclass(frozen=True, slots=True)
 class Explain:
+    """EXPLAIN [ANALYZE] of a query: its plans and estimates (``analyze``: planned as run)."""
+
     query: Query
     analyze: bool
 

@@ -49,9 +49,11 @@ class QueryStats:
         return ", ".join(parts)
 
     def change_rate(self) -> float | None:
+        """How often consecutive processed frames of a lossy plan differed; None without pairs."""
         return self.processed_changes / self.processed_pairs if self.processed_pairs else None
 
     def as_dict(self) -> dict[str, t.Any]:
+        """The frame and row counters as a plain dict (``udf_frames`` by function name)."""
         return {"frames_scanned": self.frames_scanned, "frames_decoded": self.frames_decoded,
                 "frames_reused": self.frames_reused,
                 "udf_frames": dict(self.udf_frames), "rows_filtered_out": self.rows_filtered_out,
@@ -59,6 +61,8 @@ class QueryStats:
 
 
 class ExecContext:
+    """A statement's execution state: settings, statistics, progress, threads, first failure."""
+
     def __init__(self, settings: Settings, progress: ProgressReporter | None = None):
         self.settings = settings
         self.progress = progress  # told of every batch of frames the scans read
@@ -82,6 +86,7 @@ class ExecContext:
         return self._filter_cons[thread]
 
     def close(self) -> None:
+        """End the statement: tell its threads to stop, wait for them, close the filter DuckDBs."""
         self.stopping.set()
         threads, self.threads = self.threads, []
         for thread in threads:  # each stops within a poll, or after the batch it is decoding

@@ -37,6 +37,8 @@ class RateOption:
 
 @dataclass
 class Decision:
+    """One invocation's choice: its rate, seconds of video, estimated time and accuracy."""
+
     fps: float
     video_seconds: float
     estimated_s: float
@@ -68,10 +70,12 @@ class LatencyController:
                                                            -(o.accuracy or 0.0), -o.fps))
 
     def start(self) -> None:
+        """Start the clock that the budget is counted from."""
         self.started = self.clock()
 
     @property
     def elapsed(self) -> float:
+        """Seconds since ``start`` (the clock starts now if it has not)."""
         if self.started is None:
             self.start()
         assert self.started is not None
@@ -135,6 +139,7 @@ class LatencyController:
                    if (t_acc := d.accuracy) is not None) / total
 
     def summary(self) -> str:
+        """The invocations run, the rates used and the correction factor, in one line."""
         rates = sorted({d.fps for d in self.decisions})
         return (f"{len(self.decisions)} invocations, rates used: "
                 f"{', '.join(f'{r:g}' for r in rates)} FPS; correction "

@@ -22,6 +22,7 @@ DEFAULT_TIMEOUT_S = 120.0
 
 
 def default_timeout() -> float:
+    """Seconds one decoder call may take: ``VQL_DECODE_TIMEOUT``, else 120."""
     raw = os.environ.get("VQL_DECODE_TIMEOUT", "").strip()
     return float(raw) if raw else DEFAULT_TIMEOUT_S
 
@@ -90,6 +91,7 @@ class FrameReader:
         return float(self._reader.get_avg_fps())
 
     def read(self, frame_ids: np.ndarray) -> np.ndarray:
+        """The frames ``frame_ids`` (N x H x W x 3 uint8); VideoError if decoding fails or hangs."""
         what = f"decoding frames {int(frame_ids[0])}..{int(frame_ids[-1])}"
         ids = frame_ids.tolist()
         # decord keeps decoding after a batch, into a queue without bound, until the next call

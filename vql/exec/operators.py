@@ -38,15 +38,21 @@ FRAME_FIELD = "frame"
 
 
 class Operator(t.Protocol):
-    @property
-    def schema(self) -> pa.Schema: ...
-
-    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]: ...
-
-    def describe(self) -> str: ...
+    """A physical operator: its output schema and batches, a line for EXPLAIN, and its inputs."""
 
     @property
-    def children(self) -> tuple[Operator, ...]: ...
+    def schema(self) -> pa.Schema:
+        """The Arrow schema of the batches it yields."""
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """Its output, pulled from its inputs batch by batch; a batch never spans two videos."""
+
+    def describe(self) -> str:
+        """What it does, in one line for EXPLAIN."""
+
+    @property
+    def children(self) -> tuple[Operator, ...]:
+        """The operators it pulls from (none for a source)."""
 
 
 @dataclass
@@ -57,10 +63,12 @@ class UnaryOp:
 
     @property
     def schema(self) -> pa.Schema:
+        """The child's schema, unchanged."""
         return self.child.schema
 
     @property
     def children(self) -> tuple[Operator, ...]:
+        """Its one input, ``child``."""
         return (self.child,)
 
 
@@ -82,6 +90,7 @@ class FrameScan:
     children: tuple[Operator, ...] = ()
 
     def describe(self) -> str:
+        """The table, how many videos (and clips) it reads, and the batch size."""
         part = "" if self.ranges is None else \
             f", {sum(len(r) for r in self.ranges.values())} clips"
         return (f"FrameScan {self.table}: {len(self.videos)} videos from the catalog{part}, "
@@ -95,6 +104,7 @@ class FrameScan:
         return sum(last - first for spans in self.ranges.values() for first, last in spans)
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """Metadata rows of each video's frames (or clips) in order; fails if a file changed."""
         for video in self.videos:
             _check_unchanged(video)
             ts = self.timestamps[video.video_id]
@@ -160,9 +170,11 @@ class SampleOp(UnaryOp):
     batch_size: int = 16
 
     def describe(self) -> str:
+        """The sampling rate, kept by presentation timestamp."""
         return f"Sample {self.fps:g} FPS by timestamp"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows at ``fps`` per video, regrouped into batches of ``batch_size``."""
         return rebatch(self._sampled(ctx), self.batch_size)
 
     def _sampled(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
@@ -197,10 +209,12 @@ class DecodeOp(UnaryOp):
     stop_read_ahead: bool = False  # a slow consumer above (see FrameReader.read)
 
     def describe(self) -> str:
+        """The decoder, its threads and the resolution it decodes at."""
         size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
         return f"Decode with decord (cpu, {self.threads} threads, {size}, RGB)"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows plus their pixels (``frame``); damaged frames get stand-ins."""
         reader: FrameReader | None = None
         size: tuple[int, int] | None = None
         last: np.ndarray | None = None  # the last frame decoded, a stand-in for damaged ones
@@ -296,6 +310,7 @@ MISREAD_WIDTHS = frozenset({2, 4, 6, 8, 12, 16, 24, 48, 72})
 
 
 def frames_of(batch: pa.RecordBatch) -> np.ndarray:
+    """The batch's ``frame`` column as one NumPy array (N x H x W x 3 uint8), without a copy."""
     column = batch.column(FRAME_FIELD)
     return t.cast(np.ndarray, column.to_numpy_ndarray())
 
@@ -310,11 +325,13 @@ class UDFOp(UnaryOp):
 
     @property
     def schema(self) -> pa.Schema:
+        """The child's schema plus the function's column (``call.column``)."""
         if self._schema is None:
             self._schema = self.child.schema.append(pa.field(self.call.column, self.function.returns))
         return self._schema
 
     def describe(self) -> str:
+        """The call, its column, device, batching, state and ``when`` condition."""
         mode = "batched" if self.function.traits.batchable else "per frame"
         state = ", stateful: restarts per video" if self.function.traits.stateful else ""
         only = "" if self.call.when is None else f", only where {self.call.when}"
@@ -322,6 +339,7 @@ class UDFOp(UnaryOp):
                 f"({self.call.device}, {mode}{state}{only})")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows plus the call's values (NULL where its ``when`` does not hold)."""
         video, evaluator = -1, None
         for batch in self.child.batches(ctx):
             if batch.num_rows == 0:  # a cascade let no frame of this batch through
@@ -384,10 +402,12 @@ class DiffGateOp(UnaryOp):
     threshold: float
 
     def describe(self) -> str:
+        """The threshold within which a frame counts as unchanged and is skipped."""
         return (f"DiffGate (cpu): skip frames within {self.threshold:.1%} of the last "
                 "processed one")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """Per input batch, its frames that changed enough since the last one let through."""
         video, last = -1, None
         for batch in self.child.batches(ctx):
             if _video_id(batch) != video:
@@ -416,6 +436,7 @@ def small_grey(frame: np.ndarray) -> np.ndarray:
 
 
 def grey_levels(small: np.ndarray) -> np.ndarray:
+    """Grey levels 0..255 (uint8) as 0..1 (float32)."""
     return small.astype(np.float32) / 255
 
 
@@ -478,9 +499,11 @@ class FilterOp(UnaryOp):
     params: tuple[t.Any, ...]
 
     def describe(self) -> str:
+        """The predicate, as SQL."""
         return f"Filter {self.predicate}"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's batches less the rows where the predicate is not true; empty ones dropped."""
         for batch in self.child.batches(ctx):
             mask = predicate_mask(ctx, batch, self.predicate, self.params)
             ctx.stats.rows_filtered_out += int(len(mask) - mask.sum())
@@ -495,9 +518,11 @@ class LimitOp(UnaryOp):
     count: int
 
     def describe(self) -> str:
+        """The row count, and that decoding stops once it is reached."""
         return f"Limit {self.count} (stops decoding early)"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The first ``count`` rows (less damaged frames); then it stops pulling from the child."""
         left = self.count
         if left <= 0:
             return
@@ -510,6 +535,7 @@ class LimitOp(UnaryOp):
 
 
 def encode_jpeg(frames: np.ndarray, quality: int = 90) -> pa.Array:
+    """Each RGB frame encoded as JPEG at ``quality``, as an Arrow binary array."""
     import cv2
 
     encoded = []
@@ -532,6 +558,7 @@ class ProjectOp(UnaryOp):
 
     @property
     def schema(self) -> pa.Schema:
+        """The ``columns`` as the child has them, ``frame`` as binary (JPEG)."""
         fields = []
         for name in self.columns:
             if name == FRAME_FIELD:
@@ -541,10 +568,12 @@ class ProjectOp(UnaryOp):
         return pa.schema(fields)
 
     def describe(self) -> str:
+        """The output view, its column count, and whether frames come out as JPEG."""
         frame = ", frame as JPEG" if self.encode_frame else ""
         return f"Output view {self.view}: {len(self.columns)} columns{frame}"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows less damaged frames, cut to ``columns``, frames encoded as JPEG."""
         schema = self.schema
         for batch in self.child.batches(ctx):
             batch = without_damaged(batch, damaged_below(self.child, ctx))
@@ -572,15 +601,19 @@ class FeedOp:
     children: tuple[Operator, ...] = ()
 
     def describe(self) -> str:
+        """What its owner pushes (``what``), e.g. the sampled frames."""
         return self.what
 
     def push(self, batch: pa.RecordBatch) -> None:
+        """Queue ``batch`` for the section to pull."""
         self.queue.put(batch)
 
     def close(self) -> None:
+        """End the stream: the section's pull ends after the batches already pushed."""
         self.queue.put(_END)
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The pushed batches in order, until ``close`` or until the statement is stopping."""
         while not ctx.stopping.is_set():
             try:
                 batch = self.queue.get(timeout=0.05)
@@ -592,13 +625,18 @@ class FeedOp:
 
 
 class RatePicker(t.Protocol):
+    """Picks a lossy plan's sampling rate per invocation while it runs (``LatencyController``)."""
+
     invocation_s: float
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        """Start the clock the time budget is counted from (the pipeline starts)."""
 
-    def rate(self, done_video_s: float) -> float: ...
+    def rate(self, done_video_s: float) -> float:
+        """The sampling rate for the invocation that starts after ``done_video_s`` s of video."""
 
-    def processed(self, video_s: float) -> None: ...
+    def processed(self, video_s: float) -> None:
+        """The pipeline has processed the frames up to ``video_s`` seconds of video."""
 
 
 @dataclass
@@ -631,6 +669,7 @@ class SectionOp(UnaryOp, abc.ABC):
 
     @functools.cached_property
     def schema(self) -> pa.Schema:  # type: ignore[override]
+        """The child's schema plus the section's ``added`` columns."""
         schema, inner = self.child.schema, self.section.schema
         for name in self.added:
             schema = schema.append(inner.field(name))
@@ -638,6 +677,7 @@ class SectionOp(UnaryOp, abc.ABC):
 
     @property
     def children(self) -> tuple[Operator, ...]:
+        """``section``, then ``child``: both run below it."""
         return (self.section, self.child)
 
     @contextlib.contextmanager
@@ -667,15 +707,18 @@ class FillOp(SectionOp):
 
     @property
     def added(self) -> tuple[str, ...]:
+        """The function columns it fills in, ``columns``."""
         return self.columns
 
     def describe(self) -> str:
+        """The sampling rate (or the controller that picks it) and the columns filled."""
         rate = "every frame" if math.isinf(self.fps) else f"{self.fps:g} FPS"
         how = (f"rate chosen per {self.picker.invocation_s:g} s invocation by the latency "
                f"controller, starting at {rate}" if self.picker else rate)
         return f"Sample ({how}) and fill {', '.join(self.columns)} from the nearest processed frame"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """Every row of the child, with the function columns of the nearest processed frame."""
         with self.running(ctx) as section:
             yield from self._filled(ctx, section)
 

@@ -27,12 +27,16 @@ _JOIN_S = 1.0
 
 @dataclass
 class PrefetchOp(UnaryOp):
+    """Runs its child in a background thread, up to ``depth`` batches ahead of the consumer."""
+
     depth: int = 2
 
     def describe(self) -> str:
+        """That its input runs in a background thread, and how many batches ahead."""
         return f"Prefetch: its input runs in a background thread, up to {self.depth} batches ahead"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's batches, produced by a thread; its error is raised here."""
         buffer: Queue[tuple[str, object]] = Queue(self.depth)
         stop = threading.Event()
 

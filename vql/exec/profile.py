@@ -27,16 +27,20 @@ class Measured:
 
     @property
     def schema(self) -> pa.Schema:
+        """The wrapped operator's schema."""
         return self.inner.schema
 
     @property
     def children(self) -> tuple[Operator, ...]:
+        """The wrapped operator's inputs (each wrapped itself)."""
         return self.inner.children
 
     def describe(self) -> str:
+        """The wrapped operator's description."""
         return self.inner.describe()
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The wrapped operator's batches, timing each pull and counting its rows."""
         stats = ctx.stats.operators.setdefault(self.index, OperatorStats(self.describe()))
         stream = self.inner.batches(ctx)
         while True:
@@ -53,6 +57,7 @@ class Measured:
 
 
 def unwrap(op: t.Any) -> t.Any:
+    """The operator inside a ``Measured`` wrapper, or ``op`` itself."""
     return op.inner if isinstance(op, Measured) else op
 
 

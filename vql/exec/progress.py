@@ -30,6 +30,8 @@ def time_left(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
+    """A running query's progress, as its progress handler is given it."""
+
     frames_done: int
     frames_total: int       # frames the query's scans cover (a LIMIT may stop it earlier)
     elapsed_s: float
@@ -48,9 +50,11 @@ class Progress:
 
     @property
     def fraction(self) -> float:
+        """The share of the frames done, 0..1 (0 when there are none to do)."""
         return min(self.frames_done / self.frames_total, 1.0) if self.frames_total else 0.0
 
     def describe(self) -> str:
+        """Frames done of the total, the share, the rate and the time left, in one line."""
         eta = "" if self.eta_s is None else f", {time_left(self.eta_s)}"
         return (f"{self.frames_done}/{self.frames_total} frames ({self.fraction:.0%}), "
                 f"{self.rate:.0f} frames/s{eta}")
@@ -73,6 +77,7 @@ class ProgressReporter:
         self._last = self.started
 
     def advance(self, frames: int) -> None:
+        """Count ``frames`` more read; call the handler if ``interval_s`` has passed."""
         self.done += frames
         now = self.clock()
         if now - self._last >= self.interval_s:
@@ -80,6 +85,7 @@ class ProgressReporter:
             self.report(now)
 
     def report(self, now: float | None = None) -> None:
+        """Call the handler now; QueryCanceledError if it returns a true value."""
         now = self.clock() if now is None else now
         if self.handler(Progress(self.done, self.total, now - self.started)):
             raise QueryCanceledError(f"the query was cancelled by its progress handler after "

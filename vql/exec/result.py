@@ -36,11 +36,14 @@ def sql_type_name(arrow_type: pa.DataType) -> str:
 
 
 def describe_schema(schema: pa.Schema) -> Description:
+    """PEP 249's description of an Arrow schema: (name, type code, five Nones) per column."""
     return tuple((f.name, sql_type_name(f.type), None, None, None, None, None) for f in schema)
 
 
 @dataclass
 class Result:
+    """One statement's result for the cursor: a stream of rows, its description, count, warnings."""
+
     reader: pa.RecordBatchReader | None = None
     description: Description | None = None
     rowcount: int = -1
@@ -52,5 +55,6 @@ class Result:
 
     @classmethod
     def of_table(cls, table: pa.Table, **kwargs: t.Any) -> Result:
+        """A result that streams ``table``, described by its schema."""
         return cls(reader=table.to_reader(), description=describe_schema(table.schema),
                    **kwargs)

@@ -35,15 +35,18 @@ class ReuseOp(SectionOp):
 
     @property
     def added(self) -> tuple[str, ...]:
+        """A column per cached function call (``calls``)."""
         return tuple(call.column for call in self.calls)
 
     def describe(self) -> str:
+        """The columns reused, how many values the cache holds, and that the rest is computed."""
         held = sum(len(c.frame_ids) for by_content in self.cached.values()
                    for c in by_content.values())
         return (f"Reuse cached {', '.join(c.column for c in self.calls)} ({held} values held "
                 f"for this table); decode and compute the other frames, and cache them")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows with every function column: cached where held, else computed."""
         waiting: deque[_Pending] = deque()
         with self.running(ctx) as section:
             for batch in self.child.batches(ctx):

@@ -41,6 +41,7 @@ class PipelineRun:
             self._views.append(project.view)
 
     def execute(self, sql: str, params: Sequence[t.Any] = ()) -> None:
+        """Run ``sql`` with ``params`` on DuckDB, over the registered pipelines."""
         self.duck.execute(sql, list(params))
 
     def description(self) -> tuple[tuple[t.Any, ...], ...]:
@@ -64,6 +65,7 @@ class PipelineRun:
         return translate(error, self.ctx)
 
     def raise_translated(self, error: BaseException) -> t.NoReturn:
+        """Raise ``error``, or the pipeline failure behind it with its own traceback."""
         raised = self.translated(error)
         if raised is error:
             raise error

@@ -91,11 +91,13 @@ class Trace:
         return video, rows
 
     def values(self, batch: pa.RecordBatch, column: str) -> pa.Array:
+        """The recorded ``column`` values of the batch's frames, in its row order."""
         video, rows = self._rows(batch)
         assert video.table is not None
         return video.table.column(column).take(pa.array(rows)).combine_chunks()
 
     def thumbnails(self, batch: pa.RecordBatch) -> np.ndarray:
+        """The recorded grey thumbnails (36 x 64 uint8) of the batch's frames."""
         video, rows = self._rows(batch)
         assert video.thumb is not None
         return t.cast(np.ndarray, video.thumb[rows])
@@ -121,15 +123,18 @@ class TraceThumbnailOp(UnaryOp):
 
     @property
     def schema(self) -> pa.Schema:
+        """The child's schema plus the thumbnail column, when the trace kept thumbnails."""
         if not self.trace.has_thumbnails:
             return self.child.schema
         return self.child.schema.append(
             pa.field(THUMB_FIELD, pa.fixed_shape_tensor(pa.uint8(), (36, 64))))
 
     def describe(self) -> str:
+        """That frames are replayed as their thumbnails from the trace."""
         return "Replay: frames stand in by their thumbnails from the exact run's trace"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows with their recorded thumbnails, counted as decoded frames."""
         for batch in self.child.batches(ctx):
             ctx.stats.frames_decoded += batch.num_rows  # as the exact run decoded them
             if not self.trace.has_thumbnails:
@@ -152,12 +157,15 @@ class TraceColumnOp(UnaryOp):
 
     @property
     def schema(self) -> pa.Schema:
+        """The child's schema plus ``column``."""
         return self.child.schema.append(pa.field(self.column, self.type))
 
     def describe(self) -> str:
+        """The column replayed from the trace."""
         return f"Replay: {self.column} from the exact run's trace"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's rows plus ``column`` from the trace, counted as the function's frames."""
         for batch in self.child.batches(ctx):
             values = self.trace.values(batch, self.column) if batch.num_rows else \
                 pa.array([], type=self.type)

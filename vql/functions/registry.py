@@ -20,24 +20,29 @@ class FunctionRegistry:
             self.add(function)
 
     def add(self, function: Function, *, replace: bool = True) -> None:
+        """Register ``function`` under its name; with ``replace`` False a name taken is an error."""
         key = function.name.lower()
         if not replace and key in self._functions:
             raise CatalogError(f"function {function.name!r} already exists")
         self._functions[key] = function
 
     def remove(self, name: str) -> None:
+        """Forget the function named ``name`` (any case), if there is one."""
         self._functions.pop(name.lower(), None)
 
     def get(self, name: str) -> Function | None:
+        """The function named ``name`` (any case), or None."""
         return self._functions.get(name.lower())
 
     def require(self, name: str) -> Function:
+        """The function named ``name``; an unknown name raises BindError with a suggestion."""
         function = self.get(name)
         if function is None:
             raise BindError(f"unknown function {name!r}{suggestion(name, self.names())}")
         return function
 
     def names(self) -> list[str]:
+        """The registered names, lower-cased and sorted."""
         return sorted(self._functions)
 
     def __contains__(self, name: object) -> bool:
@@ -47,6 +52,7 @@ class FunctionRegistry:
         return iter(self._functions[name] for name in self.names())
 
     def copy(self) -> FunctionRegistry:
+        """A new registry of the same functions (adding to one leaves the other alone)."""
         return FunctionRegistry(self)
 
     def snapshot(self) -> dict[str, Function]:
@@ -54,6 +60,7 @@ class FunctionRegistry:
         return dict(self._functions)
 
     def restore(self, snapshot: dict[str, Function]) -> None:
+        """Put back the functions of a ``snapshot``, dropping any registered since."""
         self._functions = dict(snapshot)
 
 

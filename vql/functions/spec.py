@@ -70,6 +70,7 @@ class Param:
 
     @property
     def required(self) -> bool:
+        """Whether a call must give this parameter (it has no default)."""
         return self.default is NO_DEFAULT
 
     @classmethod
@@ -84,6 +85,7 @@ class Param:
         return cls(name, kind, value)
 
     def describe(self) -> str:
+        """The parameter as a signature shows it: ``label VARCHAR``, ``model VARCHAR = 'x'``."""
         kind = self.sql_type or SQL_TYPE_NAMES[self.type]
         text = self.name if self.type == "frame" or not kind else f"{self.name} {kind}"
         default = "NULL" if self.default is None else repr(self.default)
@@ -102,6 +104,7 @@ class Traits:
 
 
 def signature(name: str, params: tuple[Param, ...]) -> str:
+    """``name(param, ...)``, each parameter as ``Param.describe`` writes it."""
     return f"{name}({', '.join(p.describe() for p in params)})"
 
 
@@ -132,14 +135,18 @@ class FrameFunction:
         return self.traits.deterministic and not self.traits.stateful
 
     def cache_version(self) -> str:
+        """What its cached values are keyed by: the user file's hash, or ``vql <version>``
+        for a built-in."""
         from vql.version import __version__
 
         return self.version or f"vql {__version__}"
 
     def signature(self) -> str:
+        """The call with its parameters and their types, as SHOW FUNCTIONS lists it."""
         return signature(self.name, self.params)
 
     def result_type(self) -> str:
+        """The Arrow type of its value, as text (SHOW FUNCTIONS)."""
         return str(self.returns)
 
     def open(self, constants: tuple[t.Any, ...], device: str = "cpu") -> Evaluator:
@@ -175,13 +182,16 @@ class MacroFunction:
     kind: t.ClassVar[str] = "macro"
 
     def signature(self) -> str:
+        """The call with its parameters and their types, as SHOW FUNCTIONS lists it."""
         return signature(self.name, self.params)
 
     def result_type(self) -> str:
+        """Its declared result type, or "expression" when none was declared."""
         return self.returns or "expression"
 
     @property
     def traits(self) -> Traits:
+        """The default traits: a macro is expanded into SQL, never called on frames."""
         return Traits()
 
 

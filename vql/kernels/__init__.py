@@ -35,6 +35,8 @@ from vql.kernels.device import array_module
 
 @dataclass(frozen=True, slots=True)
 class Kernel:
+    """One kernel: generic code for any array module, its CPU twin, and how far they may differ."""
+
     name: str
     generic: Callable[..., t.Any]  # generic(xp, *arguments): any NumPy-compatible module
     twin: Callable[..., t.Any]     # the CPU implementation: twin(*arguments)
@@ -65,6 +67,7 @@ KERNELS: dict[str, Kernel] = {
 
 
 def kernel(name: str) -> Kernel:
+    """The kernel called ``name``; InternalError if there is none."""
     found = KERNELS.get(name)
     if found is None:
         raise InternalError(f"no kernel {name!r}; kernels: {', '.join(sorted(KERNELS))}")

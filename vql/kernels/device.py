@@ -21,6 +21,8 @@ DEVICES = ("cpu", "cuda")
 
 @dataclass(frozen=True, slots=True)
 class DeviceStatus:
+    """Whether a device can be computed on here, and what it is or why not."""
+
     device: str
     available: bool
     reason: str  # what it is (available) or why it cannot be used
@@ -47,6 +49,7 @@ def cuda_status() -> DeviceStatus:
 
 
 def status(device: str) -> DeviceStatus:
+    """Whether ``device`` can be used in this process, and why; DeviceError for an unknown name."""
     if device == "cpu":
         return DeviceStatus("cpu", True, "the CPU")
     if device == "cuda":

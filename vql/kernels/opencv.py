@@ -9,6 +9,7 @@ from vql.kernels import arrays
 
 
 def resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``frames`` resized by OpenCV to ``width`` x ``height`` (area, or bilinear to enlarge)."""
     import cv2
 
     n, h, w, _ = frames.shape
@@ -32,6 +33,7 @@ def to_tensor(frames: np.ndarray, size: int) -> np.ndarray:
 
 
 def grey(frames: np.ndarray) -> np.ndarray:
+    """Luma of RGB frames by OpenCV (uint8, N x H x W)."""
     import cv2
 
     out = np.empty(frames.shape[:3], dtype=np.uint8)
@@ -41,6 +43,7 @@ def grey(frames: np.ndarray) -> np.ndarray:
 
 
 def blur5(images: np.ndarray) -> np.ndarray:
+    """5 x 5 Gaussian blur of grey images by OpenCV (sigma 0, its default border)."""
     import cv2
 
     out = np.empty_like(images)
@@ -50,6 +53,7 @@ def blur5(images: np.ndarray) -> np.ndarray:
 
 
 def motion_mask(previous: np.ndarray, current: np.ndarray, threshold: int) -> np.ndarray:
+    """Pixels whose grey level moved by more than ``threshold`` (bool, N x H x W)."""
     import cv2
 
     out = np.empty(current.shape, dtype=bool)
@@ -59,6 +63,7 @@ def motion_mask(previous: np.ndarray, current: np.ndarray, threshold: int) -> np
 
 
 def changed_fraction(previous: np.ndarray, current: np.ndarray, threshold: int) -> np.ndarray:
+    """The share of pixels whose grey level moved by more than ``threshold`` (float64, N)."""
     import cv2
 
     out = np.empty(len(current), dtype=np.float64)

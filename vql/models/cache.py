@@ -10,6 +10,8 @@ T = t.TypeVar("T")
 
 
 class ModelCache:
+    """Loaded models by key, each loaded once per process even when threads ask at once."""
+
     def __init__(self) -> None:
         self._models: dict[Hashable, t.Any] = {}
         self._locks: dict[Hashable, threading.Lock] = {}
@@ -17,6 +19,8 @@ class ModelCache:
         self.loads = 0  # how many times a loader ran (tests check models load once)
 
     def get(self, key: Hashable, loader: Callable[[], T]) -> T:
+        """The model under ``key``; the first call loads it with ``loader`` (once, under a
+        lock of its own)."""
         if key in self._models:
             return t.cast(T, self._models[key])
         with self._guard:

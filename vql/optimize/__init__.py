@@ -16,6 +16,8 @@ from vql.plan.nodes import Relational
 
 @dataclass(frozen=True, slots=True)
 class OptimizerOptions:
+    """Which lossless rules the optimizer runs; every one is on by default."""
+
     push_filters: bool = True
     push_limit: bool = True
     reuse_results: bool = True
@@ -36,6 +38,7 @@ RULES: tuple[tuple[str, Callable[[Relational], Relational]], ...] = (
 
 
 def optimize(plan: Relational, options: OptimizerOptions = OptimizerOptions()) -> Relational:
+    """``plan`` rewritten by each rule that ``options`` switches on, in the order of RULES."""
     for name, rule in RULES:
         if getattr(options, name):
             plan = rule(plan)

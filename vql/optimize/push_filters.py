@@ -23,6 +23,7 @@ from vql.plan.nodes import ApplyUDF, Decode, Filter, PlanNode, Relational, chain
 
 
 def push_filters(plan: Relational) -> Relational:
+    """The plan with each pipeline's filters as early as their inputs allow, cheapest first."""
     return plan.replace(inputs=tuple(_reorder(node) for node in plan.inputs))
 
 

@@ -13,6 +13,7 @@ from vql.plan.nodes import Limit, Project, Relational
 
 
 def push_limit(plan: Relational) -> Relational:
+    """The plan with its one pipeline stopped after ``rows_needed`` rows (a ``Limit``)."""
     if plan.rows_needed is None or len(plan.inputs) != 1:
         return plan
     project = plan.inputs[0]

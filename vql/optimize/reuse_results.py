@@ -17,6 +17,7 @@ from vql.plan.nodes import ApplyUDF, Decode, PlanNode, Project, Relational, Reus
 
 
 def reuse_results(plan: Relational) -> Relational:
+    """The plan with a ``Reuse`` above each pipeline's functions, where the cache can serve them."""
     return plan.replace(inputs=tuple(_wrap(node) for node in plan.inputs))
 
 

@@ -26,6 +26,8 @@ RUNS_PER_REFERENCE = 6.0
 
 @dataclass(frozen=True, slots=True)
 class ClipPlan:
+    """What an accuracy profile runs on: ``count`` clips of ``seconds``, or the whole extent."""
+
     count: int
     seconds: float
     whole: bool = False  # the whole extent, as it is: too short to be sampled usefully
@@ -82,12 +84,15 @@ class Option:
     accuracy: float | None
 
     def describe(self) -> str:
+        """The configuration with its estimated seconds, dollars and accuracy, in one line."""
         acc = "accuracy unknown" if self.accuracy is None else f"accuracy {self.accuracy:.3f}"
         return (f"{self.config.describe()}: {self.seconds:.2f} s, ${self.usd:.6f}, {acc}")
 
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
+    """``choose``'s answer: the option chosen (or None), two rejected with why, the fastest."""
+
     chosen: Option | None
     rejected: tuple[tuple[Option, str], ...]
     fastest: Option
@@ -101,6 +106,7 @@ def _proxy(option: Option) -> tuple[float, float, float]:
 
 
 def violations(option: Option, targets: QueryOptions, time_budget: float | None) -> list[str]:
+    """Why ``option`` misses the targets (time left, cost, accuracy); empty when it meets them."""
     found = []
     if time_budget is not None and option.seconds > time_budget:
         found.append(f"estimated {option.seconds:.2f} s > the {time_budget:.2f} s left")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vql.catalog import Profile
+from vql.errors import InternalError
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
@@ -21,6 +22,7 @@ from vql.plan.nodes import (
     Filter,
     Limit,
     PlanNode,
+    Project,
     Reuse,
     Sample,
     UDFCall,
@@ -35,7 +37,9 @@ SEEK_BELOW_FRACTION = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    frames: int                 # frames entering decoding (after scan, sampling and a limit)
+    """What a pipeline will cost: the frames its functions see, the seconds, EXPLAIN's lines."""
+
+    frames: int                 # frames reaching the functions (after sampling, a limit, a cascade)
     seconds: float | None       # None when some operator's cost is unknown
     upper_bound: bool           # an operator runs after a filter of unknown selectivity
     lines: tuple[str, ...]
@@ -60,6 +64,7 @@ def resolution_name(scale: float) -> str:
 
 
 def decode_cost(profiles: list[Profile], pattern: str, scale: float = 1.0) -> Profile | None:
+    """The measured decode cost for ``pattern`` (seek or sequential) at ``scale``, or None."""
     matches = [p for p in profiles if p.operator == "decode" and p.variant == pattern
                and p.resolution == resolution_name(scale)]
     return matches[0] if matches else None
@@ -80,12 +85,10 @@ def udf_cost(profiles: list[Profile], call: UDFCall, scale: float,
     return call.cost_ms, call.cost_source
 
 
-def estimate(pipeline: PlanNode, profiles: list[Profile],
-             cached: Mapping[float, float] | None = None) -> Estimate:
-    """What ``pipeline`` will cost. ``cached``: by decode scale, the share of the frames whose
-    values the result cache holds for every function under the pipeline's ``Reuse``; those
-    frames are neither decoded nor computed (``cache_shares``)."""
-    nodes = chain(pipeline)
+def frames_read(nodes: list[PlanNode]) -> tuple[int, float | None]:
+    """How many frames a pipeline (bottom-up ``nodes``) decodes before any cascade or cache,
+    and its sampling rate (None: every frame): a SAMPLE thins them, and a LIMIT with no
+    filter below caps them."""
     scan = nodes[0]
     assert isinstance(scan, VideoScan)
     frames, sample_fps = scan.frames, None
@@ -100,61 +103,121 @@ def estimate(pipeline: PlanNode, profiles: list[Profile],
             frames = min(frames, math.ceil(min(limits) * frames / max(scan.frames, 1)) + 1)
         else:
             frames = min(frames, min(limits))
-    lines, total, scale = [], 0.0, 1.0
-    parts: list[tuple[str, float]] = []
-    known, bound, upper = True, "", False
-    filled = any(isinstance(n, Fill) for n in nodes)
+    return frames, sample_fps
+
+
+@dataclass
+class _Walk:
+    """What ``estimate`` has found so far, walking a pipeline bottom-up."""
+
+    scan: VideoScan
+    profiles: list[Profile]
+    frames: int                     # frames reaching the current node
+    sample_fps: float | None
+    filled: bool                    # a Fill above: filters below it see sampled rows only
+    work: int = 0                   # frames the current node processes (the cache's excluded)
+    scale: float = 1.0              # the decode resolution
+    bound: str = ""                 # "≤ " above a filter of unknown selectivity
+    upper: bool = False             # some cost counted is an upper bound
+    known: bool = True              # every cost counted was measured or declared
+    total: float = 0.0
+    lines: list[str] = field(default_factory=list)
+    parts: list[tuple[str, float]] = field(default_factory=list)
+
+    def add(self, part: str, seconds: float, line: str) -> None:
+        self.total += seconds
+        self.parts.append((part, seconds))
+        self.upper |= bool(self.bound)
+        self.lines.append(line)
+
+
+def _filter(walk: _Walk, node: PlanNode) -> None:
+    if not walk.filled:
+        walk.bound = "≤ "  # operators above a filter of unknown selectivity: an upper bound
+
+
+def _diff_gate(walk: _Walk, node: PlanNode) -> None:
+    assert isinstance(node, DiffGate)
+    walk.frames = math.ceil(walk.frames * node.pass_rate)
+    walk.lines.append(f"difference cascade: about {node.pass_rate:.0%} of the decoded frames "
+                      f"reach the functions (profiled): {walk.frames} frames")
+
+
+def _fill(walk: _Walk, node: PlanNode) -> None:
+    walk.filled = False  # filters above a fill see every row; nothing costly follows them
+
+
+def _decode(walk: _Walk, node: PlanNode) -> None:
+    assert isinstance(node, Decode)
+    scan, work = walk.scan, walk.work
+    walk.scale = node.scale
+    video_fps = scan.frames / scan.duration if scan.duration else 0.0
+    pattern = decode_pattern(walk.sample_fps, video_fps)
+    profile = decode_cost(walk.profiles, pattern, node.scale)
+    where = f"decode ({pattern}, {resolution_name(node.scale)})"
+    if profile is None and work == 0:  # every value is cached: nothing is decoded
+        walk.lines.append(f"{where}: 0 frames")
+    elif profile is None:
+        walk.known = False
+        walk.lines.append(f"{where}: {walk.bound}{work} frames, cost unknown: "
+                          f"run ANALYZE {scan.table}")
+    else:
+        seconds = work * profile.ms_per_frame / 1000
+        walk.add("decode", seconds, f"{where}: {walk.bound}{work} frames × "
+                 f"{profile.ms_per_frame:.3g} ms (measured) = {seconds:.2f} s")
+
+
+def _apply(walk: _Walk, node: PlanNode) -> None:
+    assert isinstance(node, ApplyUDF)
+    ms, source = udf_cost(walk.profiles, node.call, walk.scale)
+    seconds = walk.work * ms / 1000
+    walk.add(node.call.column, seconds, f"{node.call.text()}: {walk.bound}{walk.work} "
+             f"frames × {ms:.3g} ms ({source}) = {seconds:.2f} s")
+
+
+def _free(walk: _Walk, node: PlanNode) -> None:
+    """Scanning, sampling, a limit, the cache's lookup, the projection: no per-frame cost
+    counted (the cache's share is applied by ``estimate``)."""
+
+
+# What each node of a pipeline adds to the estimate (a node type missing is a bug).
+STEPS: dict[type[PlanNode], Callable[[_Walk, PlanNode], None]] = {
+    VideoScan: _free, Sample: _free, Limit: _free, Reuse: _free, Project: _free,
+    Filter: _filter, DiffGate: _diff_gate, Fill: _fill, Decode: _decode, ApplyUDF: _apply,
+}
+
+
+def estimate(pipeline: PlanNode, profiles: list[Profile],
+             cached: Mapping[float, float] | None = None) -> Estimate:
+    """What ``pipeline`` will cost. ``cached``: by decode scale, the share of the frames whose
+    values the result cache holds for every function under the pipeline's ``Reuse``; those
+    frames are neither decoded nor computed (``cache_shares``)."""
+    nodes = chain(pipeline)
+    frames, sample_fps = frames_read(nodes)
+    scan = nodes[0]
+    assert isinstance(scan, VideoScan)
+    walk = _Walk(scan, profiles, frames, sample_fps, any(isinstance(n, Fill) for n in nodes))
     reuse_at = next((i for i, n in enumerate(nodes) if isinstance(n, Reuse)), len(nodes))
     decodes = [n for n in nodes if isinstance(n, Decode)]
     share = min(max((cached or {}).get(decodes[0].scale, 0.0), 0.0), 1.0) \
         if decodes and reuse_at < len(nodes) else 0.0
     for index, node in enumerate(nodes):
         # Below a Reuse, only the frames the cache lacks are decoded and computed.
-        work = math.ceil(frames * (1 - share)) if index < reuse_at else frames
+        walk.work = math.ceil(walk.frames * (1 - share)) if index < reuse_at else walk.frames
         if index == reuse_at and share > 0:
-            lines.append(f"result cache: holds the values of about {share:.0%} of the frames, "
-                         f"so the decoding and functions above run on "
-                         f"{math.ceil(frames * (1 - share))} of {frames} frames")
-        if isinstance(node, Filter) and not filled:
-            bound = "≤ "  # operators above a filter of unknown selectivity: an upper bound
-        elif isinstance(node, DiffGate):
-            frames = math.ceil(frames * node.pass_rate)
-            lines.append(f"difference cascade: about {node.pass_rate:.0%} of the decoded frames "
-                         f"reach the functions (profiled): {frames} frames")
-        elif isinstance(node, Fill):
-            filled = False  # filters above a fill see every row; nothing costly follows them
-        elif isinstance(node, Decode):
-            scale = node.scale
-            video_fps = scan.frames / scan.duration if scan.duration else 0.0
-            pattern = decode_pattern(sample_fps, video_fps)
-            profile = decode_cost(profiles, pattern, scale)
-            where = f"decode ({pattern}, {resolution_name(scale)})"
-            if profile is None and work == 0:  # every value is cached: nothing is decoded
-                lines.append(f"{where}: 0 frames")
-                continue
-            if profile is None:
-                known = False
-                lines.append(f"{where}: {bound}{work} frames, cost unknown: "
-                             f"run ANALYZE {scan.table}")
-                continue
-            seconds = work * profile.ms_per_frame / 1000
-            total += seconds
-            parts.append(("decode", seconds))
-            upper |= bool(bound)
-            lines.append(f"{where}: {bound}{work} frames × "
-                         f"{profile.ms_per_frame:.3g} ms (measured) = {seconds:.2f} s")
-        elif isinstance(node, ApplyUDF):
-            ms, source = udf_cost(profiles, node.call, scale)
-            seconds = work * ms / 1000
-            total += seconds
-            parts.append((node.call.column, seconds))
-            upper |= bool(bound)
-            lines.append(f"{node.call.text()}: {bound}{work} frames × "
-                         f"{ms:.3g} ms ({source}) = {seconds:.2f} s")
-    seconds_total = total if known else None
+            walk.lines.append(f"result cache: holds the values of about {share:.0%} of the "
+                              f"frames, so the decoding and functions above run on "
+                              f"{math.ceil(walk.frames * (1 - share))} of {walk.frames} frames")
+        step = STEPS.get(type(node))
+        if step is None:
+            raise InternalError(f"the cost model has no step for {type(node).__name__}")
+        step(walk, node)
+    seconds_total = walk.total if walk.known else None
     summary = ("pipeline time: unknown (some costs are not measured)" if seconds_total is None
-               else f"pipeline time: {'at most ' if upper else 'about '}{seconds_total:.2f} s")
-    return Estimate(frames, seconds_total, upper, (*lines, summary), tuple(parts))
+               else f"pipeline time: {'at most ' if walk.upper else 'about '}"
+               f"{seconds_total:.2f} s")
+    return Estimate(walk.frames, seconds_total, walk.upper, (*walk.lines, summary),
+                    tuple(walk.parts))
 
 
 # A measured batch size replaces the configured one only when it is this much cheaper: the

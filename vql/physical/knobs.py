@@ -46,16 +46,20 @@ DIFFS: tuple[float, ...] = (0.005, 0.01)  # measured: consecutive 1 FPS frames o
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """One setting of the lossy knobs; ``Config()`` is the reference (every frame, native)."""
+
     fps: float | None = None   # None: every frame
     scale: float = 1.0
     diff: float | None = None  # None: no difference cascade
 
     @property
     def is_reference(self) -> bool:
+        """Whether it is the reference: every frame, native resolution, no cascade."""
         return self.fps is None and self.scale == 1 and self.diff is None
 
     @property
     def fills(self) -> bool:
+        """Whether some rows skip the functions (a rate or a cascade) and are filled."""
         return self.fps is not None or self.diff is not None
 
     @property
@@ -70,6 +74,7 @@ class Config:
         return f"fps={rate} scale={self.scale:g} diff={gate}"
 
     def describe(self) -> str:
+        """The knob settings in words (rate, resolution, cascade), as EXPLAIN shows them."""
         rate = "every frame" if self.fps is None else f"{self.fps:g} FPS + fill"
         size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
         gate = "" if self.diff is None else f", skip frames within {self.diff:.1%}"
@@ -90,6 +95,7 @@ def tunable(plan: Relational) -> str | None:
 
 
 def user_sample(pipeline: PlanNode) -> float | None:
+    """The rate of the user's own SAMPLE clause in ``pipeline``; None without one."""
     found = [n.fps for n in chain(pipeline) if isinstance(n, Sample) and not n.fill]
     return found[0] if found else None
 

@@ -28,10 +28,12 @@ from vql.plan import nodes as n
 from vql.settings import Settings
 
 if t.TYPE_CHECKING:
-    from vql.session.engine import Engine
+    from vql.services import Services
 
 
 class PhysicalPlanner:
+    """Builds the physical operators of a statement's pipelines from their logical nodes."""
+
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings,
                  results: ResultCache, picker: ops.RatePicker | None = None,
                  ranges: dict[int, list[tuple[int, int]]] | None = None,
@@ -51,9 +53,10 @@ class PhysicalPlanner:
         self.builders = PHYSICAL  # node type -> builder (a replay swaps some)
 
     @classmethod
-    def of(cls, engine: Engine, **options: t.Any) -> PhysicalPlanner:
-        """A planner for one of ``engine``'s statements."""
-        return cls(engine.catalog, engine.registry, engine.settings, engine.results, **options)
+    def of(cls, services: Services, **options: t.Any) -> PhysicalPlanner:
+        """A planner for a statement of the database that ``services`` serve."""
+        return cls(services.catalog, services.registry, services.settings, services.results,
+                   **options)
 
     def plan(self, node: n.PlanNode, below: tuple[n.PlanNode, ops.Operator] | None = None
              ) -> ops.Operator:
@@ -76,6 +79,7 @@ class PhysicalPlanner:
         return self.build(node, self.plan(kids[0], below))
 
     def build(self, node: n.PlanNode, child: ops.Operator | None) -> ops.Operator:
+        """The operator for ``node`` over ``child``, from its type's builder, in a ``Measured``."""
         builder = self.builders.get(type(node))
         if builder is None:
             raise InternalError(f"no physical operator for logical node {type(node).__name__}")
@@ -88,6 +92,7 @@ class PhysicalPlanner:
         return self._built
 
     def timestamps(self, video_id: int) -> np.ndarray:
+        """The presentation timestamps of a video's frames, read from the catalog once."""
         if video_id not in self._timestamps:
             self._timestamps[video_id] = self.catalog.timestamps(video_id)
         return self._timestamps[video_id]

@@ -9,6 +9,7 @@ from vql.plan.nodes import PlanNode, Relational
 
 def render_tree(root: t.Any, label: t.Callable[[t.Any], str],
                 children: t.Callable[[t.Any], t.Sequence[t.Any]]) -> list[str]:
+    """Text lines drawing the tree under ``root``: each node's ``label``, indented by depth."""
     lines: list[str] = []
 
     def visit(node: t.Any, prefix: str, last: bool, top: bool) -> None:
@@ -24,6 +25,7 @@ def render_tree(root: t.Any, label: t.Callable[[t.Any], str],
 
 
 def logical_lines(plan: Relational) -> list[str]:
+    """The logical plan as a tree, one node a line (a Relational with its rows needed)."""
     def label(node: PlanNode) -> str:
         if isinstance(node, Relational):
             needed = f" [rows needed: {node.rows_needed}]" if node.rows_needed is not None else ""
@@ -34,6 +36,7 @@ def logical_lines(plan: Relational) -> list[str]:
 
 
 def physical_lines(plan: Relational, operators: t.Sequence[t.Any]) -> list[str]:
+    """The physical plan: the SQL DuckDB runs, then each pipeline's operator tree."""
     lines = [f"DuckDB executes: {plan.sql}"]
     for op in operators:
         lines.extend("  " + line for line in render_tree(

@@ -25,7 +25,10 @@ Self = t.TypeVar("Self", bound="PlanNode")
 
 @dataclass(frozen=True, slots=True)
 class PlanNode:
+    """A logical plan node; its children are the fields that hold nodes."""
+
     def children(self) -> tuple[PlanNode, ...]:
+        """The nodes among its fields (alone or in a tuple), in field order."""
         found: list[PlanNode] = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -36,6 +39,7 @@ class PlanNode:
         return tuple(found)
 
     def replace(self: Self, **changes: t.Any) -> Self:
+        """A copy with ``changes`` to its fields (nodes are immutable)."""
         return dataclasses.replace(self, **changes)
 
     def walk(self) -> Iterator[PlanNode]:
@@ -45,6 +49,7 @@ class PlanNode:
             yield from child.walk()
 
     def label(self) -> str:
+        """What the node does, in one line for EXPLAIN."""
         return type(self).__name__
 
 
@@ -162,6 +167,8 @@ class DiffGate(PlanNode):
 
 @dataclass(frozen=True, slots=True)
 class ApplyUDF(PlanNode):
+    """Compute one frame-function call into a new column (``call.column``) of each row."""
+
     child: PlanNode
     call: UDFCall
 

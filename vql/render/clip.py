@@ -23,6 +23,8 @@ NEEDED = ("path", "frame_id")
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """What RENDER wrote: the file, how much it drew, the rows left out and the format."""
+
     path: str
     items: int          # frames drawn (a clip) or points plotted (a timeline)
     left_out: int = 0   # rows past the limit

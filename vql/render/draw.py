@@ -66,6 +66,7 @@ class Style:
 
     @classmethod
     def for_size(cls, width: int, height: int) -> Style:
+        """The style of a ``width`` x ``height`` frame, scaled to its shorter side."""
         short = min(width, height)
         font_scale = max(0.45, short / 850)
         return cls(font_scale=font_scale, text_thickness=max(1, round(font_scale * 1.6)),

@@ -39,9 +39,11 @@ class Sink(t.Protocol):
     codec: str          # what the frames are written as: 'h264', 'mpeg4', 'gif', 'mjpeg', 'png'
     max_side: int | None  # frames are scaled down to this many pixels on the long side
 
-    def write(self, image: np.ndarray, name: str) -> None: ...
+    def write(self, image: np.ndarray, name: str) -> None:
+        """Add one annotated RGB frame; ``name`` (video and frame) names it where files do."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Finish the output: write what is held back and close the file."""
 
 
 def h264_encoder() -> str | None:
@@ -122,6 +124,8 @@ class PyAVSink:
         self.size = (width, height)
 
     def write(self, image: np.ndarray, name: str) -> None:
+        """Encode one RGB frame into the clip (padded to even sides, resized to the first
+        frame's size)."""
         import av
 
         image = _even(image)
@@ -136,6 +140,7 @@ class PyAVSink:
             self.container.mux(packet)
 
     def close(self) -> None:
+        """Flush the frames the encoder holds, then close the .mp4."""
         try:
             if self.stream is not None:
                 for packet in self.stream.encode(None):
@@ -155,6 +160,7 @@ class OpenCVSink:
         self.size: tuple[int, int] | None = None
 
     def write(self, image: np.ndarray, name: str) -> None:
+        """Write one RGB frame, resized to the first frame's size; the first opens the writer."""
         import cv2
 
         if self.writer is None:
@@ -167,6 +173,7 @@ class OpenCVSink:
         self.writer.write(np.ascontiguousarray(_fitted(image, self.size)[..., ::-1]))
 
     def close(self) -> None:
+        """Release the VideoWriter, finishing the file (nothing if no frame was written)."""
         if self.writer is not None:
             self.writer.release()
 
@@ -191,6 +198,7 @@ class GifSink:
         self.size: tuple[int, int] | None = None
 
     def write(self, image: np.ndarray, name: str) -> None:
+        """Keep one RGB frame, quantized to the shared palette, or to a new one it fits better."""
         from PIL import Image
 
         if self.size is None:
@@ -206,6 +214,7 @@ class GifSink:
         self.frames.append(picture.quantize(palette=self.palette, dither=Image.Dither.NONE))
 
     def close(self) -> None:
+        """Write the kept frames as one looping GIF (nothing when there are none)."""
         if not self.frames:
             return
         first, *rest = self.frames
@@ -258,6 +267,7 @@ class ImageSink:
         self.count = 0
 
     def write(self, image: np.ndarray, name: str) -> None:
+        """Save one RGB frame as the next numbered PNG, ``<count>_<name>.png``."""
         import cv2
 
         self.count += 1

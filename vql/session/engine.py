@@ -28,6 +28,7 @@ from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
 from vql.functions.registry import FunctionRegistry, file_hash
 from vql.optimize import OptimizerOptions
+from vql.services import Services
 from vql.session.lock import is_lock_conflict, lock_error
 from vql.session.statements import build_macro, execute, function_from_file
 from vql.settings import Settings
@@ -41,6 +42,8 @@ def convert_duckdb_error(error: BaseException) -> errors.Error:
 
 
 class Engine:
+    """An open VQL database: its DuckDB connections, catalog, functions, settings, transaction."""
+
     def __init__(self, database: str = ":memory:", *, settings: Settings | None = None,
                  read_only: bool = False, autocommit: bool = True,
                  load_functions: bool = True):
@@ -79,6 +82,9 @@ class Engine:
         # (vql/tune/observe.py). Keyed by (table, pipeline, content); a few at most.
         self.traces: dict[tuple[str, str, str], t.Any] = {}
         self._running = threading.Lock()  # held while a statement runs (see run)
+        # What the layers below the session receive (vql/services.py), not the engine.
+        self.services = Services(self.duck, self.catalog, self.measurements, self.registry,
+                                 self.settings, self.results, self.atomic, self.traces)
         self._functions_at_begin: dict[str, t.Any] | None = None  # see begin
 
     def _load_stored_functions(self, files: bool = True) -> list[str]:
@@ -145,8 +151,7 @@ class Engine:
         try:
             text = to_sql(tree)
             self.flush_history()
-            bound = Binder(self.catalog, self.registry, params, self.settings.batch_size,
-                           self.settings.device, self.measurements).bind(tree)
+            bound = Binder(self.catalog, self.registry, params).bind(tree)
             if not isinstance(bound, Transaction):
                 self._begin_implicit()
             result = execute(self, bound)
@@ -220,6 +225,7 @@ class Engine:
             self.begin()
 
     def begin(self) -> None:
+        """Open an explicit transaction, keeping the functions so that a rollback restores them."""
         if self.in_transaction:
             raise errors.ProgrammingError("a transaction is already active")
         self.duck.execute("BEGIN TRANSACTION").fetchall()
@@ -228,6 +234,7 @@ class Engine:
         self._functions_at_begin = self.registry.snapshot()
 
     def commit(self) -> None:
+        """Write the history and commit the open transaction; a conflict rolls it back, raising."""
         self.flush_history()
         if self.in_transaction:
             try:
@@ -239,6 +246,7 @@ class Engine:
             self._functions_at_begin = None
 
     def rollback(self) -> None:
+        """Roll back the open transaction and put back the functions it began with."""
         if self.in_transaction:
             self.in_transaction = False
             if self._functions_at_begin is not None:
@@ -271,6 +279,7 @@ class Engine:
             self.measurements.apart(lambda: self.measurements.record_queries(entries))
 
     def close(self) -> None:
+        """Stop what runs, keep the history, roll back, and close both DuckDB connections."""
         with contextlib.suppress(duckdb.Error):  # nothing was pending
             self.duck.abort()
         # what the last queries learned and computed is kept, whatever happens to the

@@ -15,6 +15,7 @@ _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pi
 
 
 def is_lock_conflict(message: str) -> bool:
+    """Whether DuckDB's error ``message`` says another process holds the file's lock."""
     return "Could not set lock on file" in message
 
 

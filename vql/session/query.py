@@ -20,6 +20,7 @@ from vql.exec.progress import ProgressReporter
 from vql.exec.result import Result
 from vql.exec.runner import PipelineRun
 from vql.optimize import optimize
+from vql.physical.annotate import Placement
 from vql.physical.cost import best_batch_size
 from vql.physical.knobs import tunable
 from vql.physical.planner import PhysicalPlanner
@@ -42,6 +43,7 @@ class Planned:
     operators: list[ops.Operator]
     tuning: Tuning | None = None
     warnings: list[str] = field(default_factory=list)
+    placed: Relational | None = None  # the bound plan with its calls placed, before rewrites
 
 
 def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
@@ -49,7 +51,9 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
     InfeasibleTargetError when no plan is estimated to meet the target (without BEST EFFORT),
     unless the plan is only to be explained: then the exact plan is shown with the reason."""
     started = time.perf_counter()
-    plan = optimize(query.plan, engine.optimizer)
+    placed = Placement(engine.registry, engine.measurements.profiles, engine.settings.device,
+                       engine.settings.batch_size).plan(query.plan)
+    plan = optimize(placed, engine.optimizer)
     tuning, notes = None, []
     if query.options.has_targets:
         reason = tunable(plan)
@@ -57,7 +61,8 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
             notes.append(f"target WITH {query.options.target_text()} was not optimized for: "
                          f"{reason}; the query runs its exact plan")
         else:
-            tuning = Tuner(engine, plan, query.options, started, profile=not explain).tune()
+            tuning = Tuner(engine.services, plan, query.options, started,
+                           profile=not explain, progress=engine.progress_handler).tune()
             if tuning.chosen is None:
                 message = (f"no plan is estimated to meet WITH {query.options.target_text()}: "
                            f"the fastest takes about {tuning.minimum_s:.2f} s"
@@ -72,13 +77,17 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
             plan = tuning.plan
     picker = tuning.controller if tuning is not None else None
     batch = _batch_size(engine, plan)
-    planner = PhysicalPlanner.of(engine, picker=picker, batch_size=batch) \
+    services = engine.services
+    planner = PhysicalPlanner.of(services, picker=picker, batch_size=batch) \
         if tuning is None or tuning.trace is None else \
-        ReplayPlanner.over(engine, tuning.trace, batch_size=batch)  # the exact run, recorded
-    return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes)
+        ReplayPlanner.over(services, tuning.trace, batch_size=batch)  # the exact run, recorded
+    return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes,
+                   placed)
 
 
 def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> Result:
+    """Run a bound query (planned now unless ``planned`` is given); its rows stream as
+    they are read."""
     planned = planned or plan_query(engine, query)
     plan, operators = planned.plan, planned.operators
     memory.for_pipelines(any(isinstance(n, ApplyUDF) and n.call.cost_ms >= memory.HEAVY_MS

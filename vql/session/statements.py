@@ -43,6 +43,8 @@ if t.TYPE_CHECKING:
 
 
 def execute(engine: Engine, bound: st.Bound) -> Result:
+    """Execute a bound statement with its kind's handler; errors and streamed rows speak of
+    the names the user wrote."""
     handler = HANDLERS.get(type(bound))
     if handler is None:
         raise InternalError(f"no handler for {type(bound).__name__}")
@@ -201,6 +203,8 @@ def _check_function_name(name: str) -> None:
 
 
 def function_from_file(name: str, path: str) -> FrameFunction:
+    """The ``@udf`` function ``name`` that the file ``path`` declares (its only one,
+    renamed, when it declares one under another name)."""
     from dataclasses import replace
 
     declared = load_file(path)
@@ -282,14 +286,14 @@ def _query(engine: Engine, stmt: st.Query) -> Result:
 def _explain(engine: Engine, stmt: st.Explain) -> Result:
     planned = plan_query(engine, stmt.query, explain=not stmt.analyze)
     plan = planned.plan
-    lines = ["== Logical plan (reference) ==", *logical_lines(stmt.query.plan),
+    lines = ["== Logical plan (reference) ==", *logical_lines(planned.placed or plan),
              "", "== Optimized logical plan ==", *logical_lines(plan),
              "", "== Physical plan ==", *physical_lines(plan, planned.operators)]
     for node in plan.inputs:
         scan = chain(node)[0]
         if isinstance(scan, VideoScan):
             found = estimate(node, engine.measurements.profiles(scan.table),
-                             table_cache_shares(engine, node, scan.table))
+                             table_cache_shares(engine.services, node, scan.table))
             lines += ["", f"== Estimates for {scan.alias} (this machine, CPU) ==", *found.lines]
             if found.seconds is not None:
                 usd = found.seconds * engine.settings.effective_threads() * \
@@ -336,7 +340,7 @@ def _analyze(engine: Engine, query: st.Query, planned: Planned) -> list[str]:
             scan = chain(node)[0]
             if isinstance(scan, VideoScan):
                 estimates.update(estimate(node, engine.measurements.profiles(scan.table),
-                                          table_cache_shares(engine, node, scan.table)).parts)
+                                          table_cache_shares(engine.services, node, scan.table)).parts)
         lines += ["", "operator | estimated | actual (own time) | rows in -> out | pass rate",
                   *operator_lines(stats, planned.operators, estimates)]
     if result.tuning is not None and result.tuning.controller is not None:

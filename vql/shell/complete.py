@@ -29,6 +29,8 @@ AGGREGATES = ("count", "sum", "avg", "min", "max", "round", "floor", "coalesce",
 
 @dataclass(frozen=True, slots=True)
 class Names:
+    """What Tab completes: table, column, function and dot command names."""
+
     tables: tuple[str, ...]
     columns: tuple[str, ...]
     functions: tuple[str, ...]

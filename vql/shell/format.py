@@ -16,6 +16,7 @@ TAIL_ROWS = 10
 
 
 def cell(value: t.Any) -> str:
+    """A value as a table cell: NULL, a BLOB's size, a float to 6 digits, text cut with "…"."""
     if value is None:
         return "NULL"
     if isinstance(value, bytes | bytearray | memoryview):
@@ -160,6 +161,7 @@ def _numeric(text: str) -> bool:
 
 
 def error(err: BaseException) -> str:
+    """An error as the shell prints it: its class and message, then a VQL error's caret line."""
     if isinstance(err, Error):
         caret = err.caret()
         name = type(err).__name__

@@ -33,6 +33,7 @@ def _plain(value: t.Any) -> t.Any:
 
 def write_table(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
                 width: int | None = None, frame: fmt.Frame = fmt.ASCII) -> int:
+    """Write the result as an ASCII table (long results shortened); returns the row count."""
     columns = [d[0] for d in cursor.description or ()]
     rows, total = fmt.window(cursor)  # streams: long results are never held whole
     print(fmt.table(columns, rows, total, width, frame), file=out)
@@ -41,6 +42,7 @@ def write_table(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
 
 def write_box(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
               width: int | None = None) -> int:
+    """Write the result as a box-drawing table (``.mode box``); returns the row count."""
     return write_table(cursor, out, path, width, fmt.BOX)
 
 
@@ -55,6 +57,7 @@ def _text(value: t.Any) -> str:
 
 def write_csv(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
               width: int | None = None) -> int:
+    """Write every row as CSV under a header, lists and structs as JSON; the row count."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([d[0] for d in cursor.description or ()])
     count = 0
@@ -125,6 +128,7 @@ def write_markdown(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
 
 def write_parquet(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
                   width: int | None = None) -> int:
+    """Stream every row into the Parquet file ``path`` (``.output FILE``); the row count."""
     import pyarrow.parquet as pq
 
     if path is None:

@@ -56,6 +56,8 @@ def _is_plan(cursor: vql.Cursor) -> bool:
 
 
 class Shell:
+    """The ``vql`` shell: dot commands and SQL over a connection, results written by ``.mode``."""
+
     def __init__(self, connection: vql.Connection, out: t.TextIO | None = None,
                  err: t.TextIO | None = None):
         self.con = connection
@@ -85,10 +87,12 @@ class Shell:
         return shutil.get_terminal_size((120, 24)).columns
 
     def print(self, text: str = "") -> None:
+        """Print ``text`` to ``out``, clearing the progress line first."""
         self._clear_progress()
         print(text, file=self.out, flush=True)
 
     def set_progress(self, on: bool) -> None:
+        """Turn the progress line on stderr on or off (on when stderr is a terminal)."""
         self.con.set_progress_handler(self._show_progress if on else None, 0.25)
 
     def _show_progress(self, progress: t.Any) -> None:
@@ -127,6 +131,7 @@ class Shell:
         return all(self.run_sql(statement) for statement in statements)
 
     def run_command(self, line: str) -> bool:
+        """Run one dot command line (``.mode csv``); False when it is unknown or fails."""
         name, *args = line.split()
         command = self.commands.get(name.lower())
         if command is None:
@@ -136,6 +141,7 @@ class Shell:
         return command(args)
 
     def run_sql(self, sql: str) -> bool:
+        """Run ``sql`` and print its result and warnings; False after an error (printed)."""
         if self.explain and _is_query(sql) and not self.run_sql("EXPLAIN " + sql):
             return False
         started = time.perf_counter()
@@ -287,6 +293,7 @@ class Shell:
     # --- interactive -------------------------------------------------------------------------
 
     def interactive(self, history_file: str) -> None:
+        """Prompt for statements, with history and completion, until ``.quit`` or end of input."""
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings

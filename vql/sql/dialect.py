@@ -43,6 +43,8 @@ class CreateVideoTable(exp.Expression):
 
 
 class DropVideoTable(exp.Expression):
+    """DROP VIDEO TABLE [IF EXISTS] name."""
+
     arg_types = {"this": True, "exists": False}
 
 
@@ -56,10 +58,14 @@ class CreateVqlFunction(exp.Expression):
 
 
 class DropVqlFunction(exp.Expression):
+    """DROP FUNCTION [IF EXISTS] name."""
+
     arg_types = {"this": True, "exists": False}
 
 
 class ShowFunctions(exp.Expression):
+    """SHOW FUNCTIONS, also as a subquery: ... FROM (SHOW FUNCTIONS)."""
+
     arg_types: t.ClassVar[dict[str, bool]] = {}
 
 
@@ -76,6 +82,8 @@ class RenderQuery(exp.Expression):
 
 
 class VqlExplain(exp.Expression):
+    """EXPLAIN [ANALYZE] <statement>, the statement parsed (VQL's own included)."""
+
     arg_types = {"this": True, "analyze": False}
 
 
@@ -392,6 +400,8 @@ def _video_query_sql(gen: DuckDBGenerator, e: VideoQuery) -> str:
 
 
 class VqlGenerator(DuckDBGenerator):
+    """DuckDB's SQL generator, plus VQL's statements and clauses."""
+
     TRANSFORMS = {
         **DuckDBGenerator.TRANSFORMS,
         CreateVideoTable: _create_video_table_sql,
@@ -407,6 +417,8 @@ class VqlGenerator(DuckDBGenerator):
 
 
 class VqlTokenizer(DuckDB.Tokenizer):
+    """DuckDB's tokenizer, except that EXPLAIN does not turn the rest into raw text."""
+
     # DuckDB's tokenizer turns everything after EXPLAIN into one raw string; VQL parses the
     # explained statement, so EXPLAIN is an ordinary word here.
     KEYWORDS = {k: v for k, v in DuckDB.Tokenizer.KEYWORDS.items() if k != "EXPLAIN"}

@@ -39,7 +39,7 @@ from vql.plan.nodes import (
 )
 
 if t.TYPE_CHECKING:
-    from vql.session.engine import Engine
+    from vql.services import Services
 
 def extent_frames(pipeline: PlanNode) -> int | None:
     """How many leading frames of the table the pipeline reads at most: a LIMIT with no filter
@@ -153,14 +153,16 @@ def pipeline_key(plan: Relational) -> str:
 
 
 class ClipProfiler:
-    def __init__(self, engine: Engine, plan: Relational):
-        self.engine = engine
+    """Runs one query's pipeline under knob configurations over parts of what it reads."""
+
+    def __init__(self, services: Services, plan: Relational):
+        self.services = services
         self.plan = plan
         scan = chain(plan.inputs[0])[0]
         assert isinstance(scan, VideoScan)
         self.scan = scan
-        videos = engine.catalog.videos_of(scan.table)
-        self.timestamps = {v.video_id: engine.catalog.timestamps(v.video_id) for v in videos}
+        videos = services.catalog.videos_of(scan.table)
+        self.timestamps = {v.video_id: services.catalog.timestamps(v.video_id) for v in videos}
         # Only the part of the table the query reads is profiled (a LIMIT reads the first rows).
         self.limit = extent_frames(plan.inputs[0])
         self.videos = scoped(videos, self.timestamps, self.limit)
@@ -191,14 +193,14 @@ class ClipProfiler:
         consecutive processed frames disagreed (sampled configurations), and the share of
         decoded frames a cascade let through. ``planner``: another way to build the
         operators (a replay of the exact run's trace)."""
-        engine = self.engine
+        services = self.services
         pipeline = configure(self.plan.inputs[0], config) if not config.is_reference \
             else self.plan.inputs[0]
-        planner = planner or PhysicalPlanner.of(engine, ranges=ranges,
+        planner = planner or PhysicalPlanner.of(services, ranges=ranges,
                                                 timestamps=self.timestamps)
         op = planner.plan(pipeline)
-        ctx = ExecContext(engine.settings)
-        run = PipelineRun(engine.duck, ctx)
+        ctx = ExecContext(services.settings)
+        run = PipelineRun(services.duck, ctx)
         started = time.perf_counter()
         try:
             run.register([op])
@@ -227,7 +229,7 @@ class ClipProfiler:
         no unmeasured one: knob independence fails where errors compound (measured: 0.25 FPS
         at a quarter resolution over the first 400 frames of the room video scored 0.869
         where the product of its knobs said 0.925), and only frontier plans can be chosen."""
-        content = self.engine.catalog.content(self.scan.table)
+        content = self.services.catalog.content(self.scan.table)
         stateful = any(isinstance(n, ApplyUDF) and n.call.stateful
                        for n in chain(self.plan.inputs[0]))
         clip_spans = clip_ranges(self.videos, self.timestamps, clips, content)

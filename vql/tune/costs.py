@@ -75,6 +75,8 @@ class Timing:
 
 
 class Profiler:
+    """ANALYZE's cost profiler: times decoding and frame functions on a table's frames."""
+
     def __init__(self, catalog: Catalog, registry: FunctionRegistry, settings: Settings):
         self.catalog = catalog
         self.registry = registry

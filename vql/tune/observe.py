@@ -44,7 +44,7 @@ from vql.plan import nodes as n
 from vql.tune.clips import ClipProfiler
 
 if t.TYPE_CHECKING:
-    from vql.session.engine import Engine
+    from vql.services import Services
 
 
 REPLAY_BATCH = 1024  # rows per batch in a replay
@@ -59,11 +59,12 @@ class ReplayPlanner(PhysicalPlanner):
         self.builders = {**PHYSICAL, n.Decode: _replay_decode, n.ApplyUDF: _replay_function}
 
     @classmethod
-    def over(cls, engine: Engine, trace: Trace, **options: t.Any) -> ReplayPlanner:
+    def over(cls, services: Services, trace: Trace, **options: t.Any) -> ReplayPlanner:
+        """A replay planner over ``trace``'s frames, in large batches (nothing is decoded)."""
         # Nothing is decoded: large batches cost no memory and spare per-batch work (a
         # filter's DuckDB call); results do not depend on the batch size (tested).
         options["batch_size"] = max(options.get("batch_size") or 0, REPLAY_BATCH)
-        return cls(engine.catalog, engine.registry, engine.settings, engine.results,
+        return cls(services.catalog, services.registry, services.settings, services.results,
                    trace=trace, ranges=trace.ranges(), **options)
 
     def plan(self, node: n.PlanNode, below: tuple[n.PlanNode, ops.Operator] | None = None
@@ -108,7 +109,7 @@ def replayable(config: Config, trace: Trace) -> bool:
     return config.scale == 1 and (config.diff is None or trace.has_thumbnails)
 
 
-def observe(engine: Engine, profiler: ClipProfiler, configs: list[Config],
+def observe(services: Services, profiler: ClipProfiler, configs: list[Config],
             progress: t.Any = None) -> tuple[Trace, list[AccuracyProfile]]:
     """Record the exact run over everything the query reads, and profile every replayable
     configuration from it (none when a function is stateful; see the module docstring)."""
@@ -118,10 +119,10 @@ def observe(engine: Engine, profiler: ClipProfiler, configs: list[Config],
     pipeline = plan.inputs[0]
     calls = [x.call for x in n.chain(pipeline) if isinstance(x, n.ApplyUDF)]
     ranges = {v.video_id: [(0, v.frames)] for v in profiler.videos}
-    planner = PhysicalPlanner.of(engine, ranges=ranges, timestamps=profiler.timestamps)
+    planner = PhysicalPlanner.of(services, ranges=ranges, timestamps=profiler.timestamps)
     op = planner.plan(recording(pipeline))
     memory.for_pipelines(any(c.cost_ms >= memory.HEAVY_MS for c in calls))
-    ctx = ExecContext(engine.settings, progress)
+    ctx = ExecContext(services.settings, progress)
     started = time.perf_counter()
     stateful = any(c.stateful for c in calls)
     try:
@@ -137,7 +138,7 @@ def observe(engine: Engine, profiler: ClipProfiler, configs: list[Config],
               "replayed from it)")
 
     def replay(config: Config) -> tuple[t.Any, float, float | None, float | None]:
-        return profiler.run(config, trace.ranges(), ReplayPlanner.over(engine, trace))
+        return profiler.run(config, trace.ranges(), ReplayPlanner.over(services, trace))
 
     reference = replay(Config())[0]
     profiles = [_reference_row(profiler, trace, shape, sample)]
@@ -158,12 +159,12 @@ def observe(engine: Engine, profiler: ClipProfiler, configs: list[Config],
 
 def _reference_row(profiler: ClipProfiler, trace: Trace, shape: str, sample: str
                    ) -> AccuracyProfile:
-    content = profiler.engine.catalog.content(profiler.scan.table)
+    content = profiler.services.catalog.content(profiler.scan.table)
     return AccuracyProfile(profiler.scan.table, "", "reference", 0.0, 1.0, shape, trace.seconds,
                            trace.frames, sample, content, config=Config().key())
 
 
-def measure(engine: Engine, profiler: ClipProfiler, trace: Trace, configs: list[Config],
+def measure(services: Services, profiler: ClipProfiler, trace: Trace, configs: list[Config],
             seconds_of: t.Callable[[Config], float], deadline: float) -> list[AccuracyProfile]:
     """Run the sampling rates for real over everything the query reads, cheapest first and
     while ``deadline`` (a ``time.perf_counter`` value) allows one more, each scored against
@@ -173,7 +174,7 @@ def measure(engine: Engine, profiler: ClipProfiler, trace: Trace, configs: list[
     plan = profiler.plan
     shape = result_shape(plan)
     ranges = trace.ranges()
-    reference = profiler.run(Config(), ranges, ReplayPlanner.over(engine, trace))[0]
+    reference = profiler.run(Config(), ranges, ReplayPlanner.over(services, trace))[0]
     scored = scored_columns(plan, reference.schema.names)
     rates = sorted((c for c in configs if c.changed == 1 and c.fps is not None),
                    key=seconds_of)

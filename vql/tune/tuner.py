@@ -24,7 +24,7 @@ from vql.bind.options import QueryOptions
 from vql.catalog import AccuracyProfile, Catalog, Profile
 from vql.exec.context import QueryStats
 from vql.exec.controller import LatencyController, RateOption
-from vql.exec.progress import ProgressReporter
+from vql.exec.progress import ProgressHandler, ProgressReporter
 from vql.exec.trace import Trace
 from vql.functions.spec import FrameFunction
 from vql.physical import knobs
@@ -54,7 +54,7 @@ from vql.tune.costs import Profiler
 from vql.tune.observe import measure, observe
 
 if t.TYPE_CHECKING:
-    from vql.session.engine import Engine
+    from vql.services import Services
 
 PROFILE_FRAMES = 16       # frames per operator and resolution when a query measures costs
 PROFILE_FRAMES_DEADLINE = 6  # ... under a LATENCY target (measured: 16 frames took 1.4 s of 2)
@@ -107,15 +107,18 @@ class Tuning:
 
     @property
     def lossy(self) -> bool:
+        """Whether the plan may lose accuracy: a non-reference choice, or a latency controller."""
         return self.chosen is not None and not self.chosen.config.is_reference or \
             self.controller is not None
 
     def estimated_accuracy(self) -> float | None:
+        """The chosen plan's estimated accuracy; with a controller, of the rates picked."""
         if self.controller is not None and self.controller.decisions:
             return self.controller.accuracy()
         return self.chosen.accuracy if self.chosen is not None else None
 
     def lines(self) -> list[str]:
+        """EXPLAIN's lines: the choice, its accuracy by column, the rejected, controller, notes."""
         out = []
         if self.chosen is not None:
             out.append(f"chosen: {self.chosen.describe()}")
@@ -133,20 +136,25 @@ class Tuning:
         return out
 
 
-def table_cache_shares(engine: Engine, pipeline: PlanNode, table: str) -> dict[float, float]:
+def table_cache_shares(services: Services, pipeline: PlanNode, table: str) -> dict[float, float]:
     """By decode scale, the share of ``table``'s frames whose values the result cache serves
     to ``pipeline`` (``cost.cache_shares``, for ``estimate``)."""
-    contents = sorted(set(engine.catalog.video_contents(table).values()))
-    return cache_shares(pipeline, lambda call, scale: engine.results.count(
+    contents = sorted(set(services.catalog.video_contents(table).values()))
+    return cache_shares(pipeline, lambda call, scale: services.results.count(
         call.cache_key(), contents, scale), knobs.SCALES)
 
 
 class Tuner:
-    def __init__(self, engine: Engine, plan: Relational, targets: QueryOptions, started: float,
-                 profile: bool = True):
+    """Chooses the plan for one query with targets, measuring costs and accuracy as needed."""
+
+    def __init__(self, services: Services, plan: Relational, targets: QueryOptions,
+                 started: float, profile: bool = True,
+                 progress: tuple[ProgressHandler, float] | None = None):
         """``profile``: build a missing accuracy profile (False for EXPLAIN: it would run
-        the query)."""
-        self.engine = engine
+        the query). ``progress``: the connection's progress handler and its interval, told
+        of the frames profiling runs."""
+        self.services = services
+        self.progress = progress
         self.profile = profile
         self.plan = plan
         self.targets = targets
@@ -160,19 +168,21 @@ class Tuner:
         self.trace: Trace | None = None  # the exact run, when the profile was built from it
 
     def elapsed(self) -> float:
+        """Seconds since the query started (``started``, a ``time.perf_counter`` value)."""
         return time.perf_counter() - self.started
 
     def tune(self) -> Tuning:
+        """Measure what is missing, estimate every configuration, and choose the plan to run."""
         notes: list[str] = []
         pipeline = self.plan.inputs[0]
-        self.shares = table_cache_shares(self.engine, pipeline, self.scan.table)
+        self.shares = table_cache_shares(self.services, pipeline, self.scan.table)
         cached = self.shares.get(1.0, 0.0) >= FULLY_CACHED
         # Nothing to measure when the exact plan neither decodes nor computes.
-        profiles = self.engine.measurements.profiles(self.scan.table) if cached else \
+        profiles = self.services.measurements.profiles(self.scan.table) if cached else \
             self._cost_profiles(notes)
         configs = knobs.candidates(pipeline, self.video_fps)
         reference_s = self._seconds(Config(), profiles, 1.0)
-        profiler = ClipProfiler(self.engine, self.plan)
+        profiler = ClipProfiler(self.services, self.plan)
         if cached:
             # The exact plan reads every value from the result cache: nothing is faster, and
             # its accuracy needs no profile.
@@ -266,7 +276,7 @@ class Tuner:
     # --- costs -------------------------------------------------------------------------------
 
     def _cost_profiles(self, notes: list[str]) -> list[Profile]:
-        catalog, measurements = self.engine.catalog, self.engine.measurements
+        catalog, measurements = self.services.catalog, self.services.measurements
         table = self.scan.table
         profiles = measurements.profiles(table)
         calls = [n.call for n in chain(self.plan.inputs[0]) if isinstance(n, ApplyUDF)]
@@ -279,14 +289,14 @@ class Tuner:
             return profiles
         functions = []
         for call in calls:
-            function = self.engine.registry.require(call.function)
+            function = self.services.registry.require(call.function)
             if isinstance(function, FrameFunction):
                 functions.append((function, call.constants))
         started = time.perf_counter()
         # One run per configuration at the configured batch size only; fewer frames when the
         # measuring comes out of a deadline.
         frames = PROFILE_FRAMES if self.targets.latency_s is None else PROFILE_FRAMES_DEADLINE
-        outcomes = Profiler(catalog, self.engine.registry, self.engine.settings).profile(
+        outcomes = Profiler(catalog, self.services.registry, self.services.settings).profile(
             table, frames, tuple(missing), functions, batch_sizes=(), repeats=1)
         measured = [o.profile for o in outcomes if o.profile is not None]
         measurements.apart(lambda: measurements.save_profiles(table, measured))
@@ -302,7 +312,7 @@ class Tuner:
         return found.seconds if found.seconds is not None else float("inf")
 
     def _usd(self, seconds: float) -> float:
-        settings = self.engine.settings
+        settings = self.services.settings
         return seconds * settings.effective_threads() * settings.price_cpu_core_s
 
     # --- accuracy ------------------------------------------------------------------------------
@@ -310,17 +320,17 @@ class Tuner:
     def _accuracy_profiles(self, profiler: ClipProfiler, reference_s: float,
                            configs: list[Config], costs: list[Profile],
                            notes: list[str]) -> list[AccuracyProfile]:
-        measurements = self.engine.measurements
+        measurements = self.services.measurements
         table = self.scan.table
         key = pipeline_key(self.plan)
         stored = measurements.accuracy_profiles(table, key)
-        content = self.engine.catalog.content(table)
+        content = self.services.catalog.content(table)
         reason = ""
         if stored:
             age = measurements.profile_age_days(stored[0].measured_at)
             if stored[0].content != content:
                 reason = "the table's videos changed since it was measured"
-            elif age > self.engine.settings.profile_max_age_days:
+            elif age > self.services.settings.profile_max_age_days:
                 reason = f"it is {age:.1f} days old"
             else:
                 notes.append(f"accuracy profile reused ({samples_of(stored)}, "
@@ -333,7 +343,7 @@ class Tuner:
         if self._observable(reference_s):
             return self._from_exact_run(profiler, configs, costs, reference_s, key, reason,
                                         notes)
-        share = self.engine.settings.profile_share
+        share = self.services.settings.profile_share
         duration = profiler.duration  # of the part of the table the query reads
         # Clips run the whole pipeline over their frames, whatever LIMIT the query has.
         unlimited = rebuild([n for n in chain(self.plan.inputs[0]) if not isinstance(n, Limit)])
@@ -370,29 +380,29 @@ class Tuner:
         """A profile built from the exact run (``vql.tune.observe``): replayed for
         stateless functions; for stateful ones, recorded by this query and run for real
         against the record by the next one, within the exact plan's time."""
-        catalog, table = self.engine.catalog, self.scan.table
+        catalog, table = self.services.catalog, self.scan.table
         again = f" again: {reason}" if reason else ""
         recorded = (table.lower(), key, catalog.content(table))
         started = time.perf_counter()
-        trace = self.engine.traces.pop(recorded, None)
+        trace = self.services.traces.pop(recorded, None)
         if trace is not None:
             # Recorded by an earlier query: run the rates for real against it, and answer
             # from it (exact, and it costs almost nothing), all within the exact plan's time.
             self.trace = trace
             budget = max(reference_s - self.elapsed(), 0.0)
-            measured = measure(self.engine, profiler, trace, configs,
+            measured = measure(self.services, profiler, trace, configs,
                                lambda c: self._seconds(c, costs, 1.0), started + budget)
             note = (f"accuracy profiled{again}: {len(measured) - 1} sampling rates run for real "
                     f"in {time.perf_counter() - started:.2f} s (budget {budget:.2f} s: the exact "
                     "plan's estimated time), scored against the exact run an earlier query "
                     "recorded; this answer is that run's")
         else:
-            trace, measured = observe(self.engine, profiler, configs, self._progress(profiler))
+            trace, measured = observe(self.services, profiler, configs, self._progress(profiler))
             self.trace = trace
             if not measured:  # a stateful function: its rates cannot be replayed
-                while len(self.engine.traces) >= MAX_TRACES:
-                    self.engine.traces.pop(next(iter(self.engine.traces)))
-                self.engine.traces[recorded] = trace
+                while len(self.services.traces) >= MAX_TRACES:
+                    self.services.traces.pop(next(iter(self.services.traces)))
+                self.services.traces[recorded] = trace
                 notes.append(f"the exact run over {trace.frames} frames recorded in "
                              f"{trace.seconds:.2f} s: this answer is exact; a stateful function "
                              "sees other values at other rates, so they cannot be replayed "
@@ -410,7 +420,7 @@ class Tuner:
     def _keep_accuracy(self, key: str, measured: list[AccuracyProfile]) -> list[AccuracyProfile]:
         """Store a measured accuracy profile (committed apart from the user's transaction) and
         return it as stored; as measured when it could not be stored (a read-only database)."""
-        measurements, table = self.engine.measurements, self.scan.table
+        measurements, table = self.services.measurements, self.scan.table
         if measurements.apart(lambda: measurements.save_accuracy(table, key, measured)):
             return measurements.accuracy_profiles(table, key)
         return measured
@@ -424,9 +434,9 @@ class Tuner:
         return self.targets.cost_usd is None or self._usd(reference_s) <= self.targets.cost_usd
 
     def _progress(self, profiler: ClipProfiler) -> ProgressReporter | None:
-        if self.engine.progress_handler is None:
+        if self.progress is None:
             return None
-        handler, interval = self.engine.progress_handler
+        handler, interval = self.progress
         return ProgressReporter(handler, interval, sum(v.frames for v in profiler.videos))
 
     # --- the latency controller ------------------------------------------------------------------
@@ -473,6 +483,7 @@ def expected_change(controller: LatencyController, rates: dict[float, float]) ->
 
 
 def samples_of(profiles: list[AccuracyProfile]) -> str:
+    """The distinct samples ``profiles`` were measured on, joined by 'and'."""
     return " and ".join(dict.fromkeys(p.sample for p in profiles))
 
 
@@ -482,6 +493,7 @@ DRIFT_FACTOR, DRIFT_SLACK, DRIFT_MIN_PAIRS = 2.0, 0.05, 20
 
 
 def drifted(observed: float | None, pairs: int, profiled: float | None) -> bool:
+    """Whether consecutive processed frames differed so much more often than profiled: drift."""
     if observed is None or profiled is None or pairs < DRIFT_MIN_PAIRS:
         return False
     return observed > profiled * DRIFT_FACTOR + DRIFT_SLACK

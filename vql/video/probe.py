@@ -57,6 +57,7 @@ def expand_source(source: str) -> list[str]:
 
 
 def file_fingerprint(path: str) -> tuple[int, float]:
+    """A file's (size in bytes, modification time): a changed file is probed again."""
     stat = os.stat(path)
     return stat.st_size, stat.st_mtime
 

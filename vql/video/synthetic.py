@@ -110,6 +110,7 @@ class Tour:
 
     @property
     def seconds(self) -> float:
+        """The clip's length in seconds: its frames at its frame rate."""
         return len(self.frames) / self.fps
 
     def shots(self) -> list[tuple[int, int, str]]:
