@@ -32,8 +32,7 @@ ROAD_FRAMES = 377
 def run_config(con: vql.Connection, sql: str, config: Config) -> tuple[pa.Table, vql.Cursor]:
     """The query's rows with one knob configuration forced (no target needed)."""
     engine = con.engine
-    bound = Binder(engine.catalog, engine.registry, (), engine.settings.batch_size).bind(
-        parse_one(sql))
+    bound = Binder(engine.catalog, engine.registry, ()).bind(parse_one(sql))
     plan = knobs.apply(optimize(bound.plan), config)
     planner = PhysicalPlanner.of(engine.services)
     result = run_query(engine, bound, Planned(plan, [planner.plan(n) for n in plan.inputs]))
