@@ -10,6 +10,7 @@
 | vehicle_count(frame) | macro | YOLO vehicles when available, else moving_objects |
 | congested(frame [, threshold]) | macro | vehicle_count(frame) >= threshold (2) |
 | brightness(frame) | UDF | mean pixel value, 0..1 |
+| track(frame [, what]) | stateful UDF | objects with a track_id stable over time (ByteTrack) |
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from vql.functions.spec import Function, declared_in
 
 def builtin_functions() -> list[Function]:
     """Every built-in function, frame functions and macros, as a new registry receives them."""
-    from vql.udfs import detect, image, motion, objects, traffic
+    from vql.udfs import detect, image, motion, objects, track, traffic
 
     functions: list[Function] = []
-    for module in (detect, image, motion):
+    for module in (detect, image, motion, track):
         functions.extend(declared_in(vars(module)))
     functions.extend(objects.MACROS)
     functions.extend(traffic.MACROS)

@@ -57,12 +57,11 @@ CLOSE_SIZE = 9      # closing fills the holes of a fragment (pixels at WORK_WIDT
 MIN_OBJECT_FRACTION = 0.015
 
 
-@udf(inputs=["frame"], returns=pa.int64(), stateful=True, cost_ms=2.0)
-class moving_objects:
-    """Number of moving objects: MOG2 background subtraction (shadows ignored), fragments
-    closer than GROUP_GAP merged into one object, objects smaller than MIN_OBJECT_FRACTION of
-    the frame or larger than MAX_BLOB_FRACTION (a change of light, not an object) left out.
-    Right on every frame of the labelled road video (tests/udfs/test_ground_truth.py)."""
+class MovingBlobs:
+    """Moving objects as boxes, frame after frame of one video: MOG2 background subtraction
+    (shadows ignored), fragments closer than GROUP_GAP merged into one object, objects smaller
+    than MIN_OBJECT_FRACTION of the frame or larger than MAX_BLOB_FRACTION (a change of light,
+    not an object) left out. Boxes are (x1, y1, x2, y2) in the frame's pixels."""
 
     def __init__(self) -> None:
         import cv2
@@ -72,10 +71,8 @@ class moving_objects:
         self.open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (CLOSE_SIZE, CLOSE_SIZE))
 
-    def __call__(self, frames: np.ndarray) -> list[int]:
-        return [self._count(frame) for frame in frames]
-
-    def _count(self, frame: np.ndarray) -> int:
+    def __call__(self, frame: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """The moving objects' boxes in ``frame`` (the next frame of the video, RGB)."""
         import cv2
 
         height, width = frame.shape[:2]
@@ -87,16 +84,31 @@ class moving_objects:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        objects = grouped([(*cv2.boundingRect(c), cv2.contourArea(c)) for c in contours],
-                          GROUP_GAP)
-        area = float(size[0] * size[1])
-        return sum(1 for covered in objects
-                   if MIN_OBJECT_FRACTION <= covered / area <= MAX_BLOB_FRACTION)
+        groups = grouped([(*cv2.boundingRect(c), cv2.contourArea(c)) for c in contours],
+                         GROUP_GAP)
+        area, scale = float(size[0] * size[1]), width / size[0]
+        return [(x1 * scale, y1 * scale, x2 * scale, y2 * scale)
+                for x1, y1, x2, y2, covered in groups
+                if MIN_OBJECT_FRACTION <= covered / area <= MAX_BLOB_FRACTION]
 
 
-def grouped(boxes: list[tuple[float, ...]], gap: int) -> list[float]:
-    """The areas of groups of boxes (x, y, width, height, area) chained by gaps of at most
-    ``gap`` pixels between their bounding boxes."""
+@udf(inputs=["frame"], returns=pa.int64(), stateful=True, cost_ms=2.0)
+class moving_objects:
+    """Number of moving objects (``MovingBlobs``: background subtraction, nearby fragments
+    merged, specks and changes of light left out). Right on every frame of the labelled road
+    video (tests/udfs/test_ground_truth.py)."""
+
+    def __init__(self) -> None:
+        self.blobs = MovingBlobs()
+
+    def __call__(self, frames: np.ndarray) -> list[int]:
+        """How many moving objects each frame shows."""
+        return [len(self.blobs(frame)) for frame in frames]
+
+
+def grouped(boxes: list[tuple[float, ...]], gap: int) -> list[list[float]]:
+    """Groups of boxes (x, y, width, height, area) chained by gaps of at most ``gap`` pixels
+    between their bounding boxes, each as [x1, y1, x2, y2, summed area]."""
     groups = [[x, y, x + w, y + h, a] for x, y, w, h, a in boxes]
     merged = True
     while merged:
@@ -113,4 +125,4 @@ def grouped(boxes: list[tuple[float, ...]], gap: int) -> list[float]:
                     break
             if merged:
                 break
-    return [g[4] for g in groups]
+    return groups

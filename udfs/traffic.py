@@ -33,7 +33,7 @@ _YOLO_BODY = (f"len(list_filter(detect(frame, '{VEHICLE_MODEL}'), "
 _BLOB_BODY = "moving_objects(frame)"
 
 
-def _yolo_missing() -> str | None:
+def yolo_missing() -> str | None:
     """Why vehicle_count cannot count with YOLO here (None when it can)."""
     if not Settings.from_env().find_model(VEHICLE_MODEL):
         return f"{VEHICLE_MODEL} is not on the model path (VQL_MODEL_PATH, VQL_VEHICLE_MODEL)"
@@ -45,7 +45,7 @@ def _yolo_missing() -> str | None:
 
 def vehicle_body() -> str:
     """The expression vehicle_count expands to on this machine."""
-    return _BLOB_BODY if _yolo_missing() else _YOLO_BODY
+    return _BLOB_BODY if yolo_missing() else _YOLO_BODY
 
 
 def _expand_vehicle_count(values: dict[str, exp.Expr]) -> exp.Expr:
@@ -53,7 +53,7 @@ def _expand_vehicle_count(values: dict[str, exp.Expr]) -> exp.Expr:
 
 
 def _fallback_notice() -> str | None:
-    why = _yolo_missing()
+    why = yolo_missing()
     if why is None:
         return None
     return (f"vehicle_count counts moving objects (motion), not detected vehicles: {why}; a "

@@ -272,3 +272,23 @@ def test_a_query_column_named_query_is_refused_with_several_queries(tmp_path: Pa
                          out=str(tmp_path / "named.csv"))
         with pytest.raises(vql.ProgrammingError, match="query 1 has a column named 'query'"):
             run.execute()
+
+
+def test_track_questions_run_per_video(tmp_path: Path, road_video: Path) -> None:
+    """The issue's questions about cars run by vql run as in the shell (tests/udfs/test_track.py
+    holds them to the labels there)."""
+    (tmp_path / "cars.sql").write_text(
+        "SELECT count(*) AS cars FROM tracks(intersection, 'vehicle');\n"
+        "SELECT crossings(path, 0, 216, 768, 216) AS direction, count(*) AS cars "
+        "FROM tracks(intersection, 'vehicle') GROUP BY direction;\n"
+        "SELECT max(len(track(frame, 'vehicle'))) AS most FROM intersection;\n")
+    done = subprocess.run([sys.executable, "-m", "vql.cli", "run", str(tmp_path / "cars.sql"),
+                           "--videos", str(road_video), "--table", "intersection", "--out",
+                           str(tmp_path / "cars.parquet")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = pq.read_table(tmp_path / "cars.parquet").to_pylist()
+    assert [r["cars"] for r in rows if r["query"] == 1] == [4]
+    assert sorted((r["direction"], r["cars"]) for r in rows if r["query"] == 2) == [(-1, 2),
+                                                                                     (1, 2)]
+    assert [r["most"] for r in rows if r["query"] == 3] == [2]

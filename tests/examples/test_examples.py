@@ -71,3 +71,18 @@ def test_batch_run_py_resumes(tmp_path: Path, videos: Path) -> None:
 def test_arrow_pandas_py(videos: Path) -> None:
     out = run([sys.executable, str(EXAMPLES / "arrow_pandas.py")])
     assert "bottle" in out and "batches of brightness values" in out
+
+
+def test_cars_per_direction_sql(beside_checkout: None) -> None:
+    out = run([sys.executable, "-m", "vql.cli", str(EXAMPLES / "cars_per_direction.sql")])
+    assert "(4 rows)" in out  # the four cars of tests/labels/road_vehicles.csv
+    assert "| down      |    2 |" in out and "| up        |    2 |" in out
+    assert "| most_at_once |" in out and "|            2 |" in out
+
+
+@pytest.mark.slow
+def test_room_visits_sql(beside_checkout: None) -> None:
+    out = run([sys.executable, "-m", "vql.cli", str(EXAMPLES / "room_visits.sql")])
+    assert "| track_id | arrived | left_at | stayed_s |" in out
+    assert "| track_id | at_table_s | reached_table |" in out
+    assert out.count("(6 rows)") == 2  # six visits (tests/labels/room_people.csv)

@@ -185,26 +185,28 @@ def test_replayed_configurations_equal_real_runs(road: vql.Connection) -> None:
         assert replayed[3] == real[3]  # a cascade's pass rate too
 
 
-def test_a_stateful_pipeline_is_recorded_then_measured_then_run(road: vql.Connection) -> None:
+def test_a_stateful_pipeline_is_recorded_then_measured_then_run(
+        uncached: vql.Connection) -> None:
     """Moving objects at a lower rate see other frames: nothing is replayed. The first query
     records the exact run; the second runs the rates for real against it and answers from
-    it; the third runs the chosen plan. Every answer meets the target."""
+    it; the third runs the chosen plan. Every answer meets the target. Without the result
+    cache: with it, the exact run's values are cached and the targeted queries run exactly."""
     sql = "SELECT avg(vehicle_count) FROM intersection"
-    reference = exact(road, sql)
-    first = road.execute(sql + " WITH ACCURACY 0.9")
+    reference = exact(uncached, sql)
+    first = uncached.execute(sql + " WITH ACCURACY 0.9")
     assert first.fetch_arrow_table().equals(reference)
     assert first.tuning is not None
     assert any("cannot be replayed" in n for n in first.tuning.notes)
-    assert road.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() \
+    assert uncached.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() \
         == [(0,)]
-    second = road.execute(sql + " WITH ACCURACY 0.9")
+    second = uncached.execute(sql + " WITH ACCURACY 0.9")
     assert second.fetch_arrow_table().equals(reference)
     assert second.tuning is not None
     assert any("sampling rates run for real" in n for n in second.tuning.notes)
-    knobs_stored = {r[0] for r in road.execute(
+    knobs_stored = {r[0] for r in uncached.execute(
         "SELECT knob FROM vql_catalog.accuracy_profiles").fetchall()}
     assert knobs_stored == {"reference", "fps"}
-    third = road.execute(sql + " WITH ACCURACY 0.9")
+    third = uncached.execute(sql + " WITH ACCURACY 0.9")
     result = third.fetch_arrow_table()
     assert third.tuning is not None and third.tuning.lossy
     measured = accuracy("aggregate", reference, result)

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from vql.catalog import VIDEO_COLUMNS, Catalog
 from vql.errors import BindError
+from vql.functions import geometry
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
 
@@ -31,6 +32,11 @@ def functions(registry: FunctionRegistry) -> pa.Table:
                   traits.deterministic, traits.batchable if udf else None,
                   traits.stateful if udf else None, ",".join(traits.devices) if udf else None,
                   traits.cost_ms if udf else None, function.origin, function.doc)
+        for key, value in zip(rows, values):
+            rows[key].append(value)
+    for name, signature, doc in geometry.FUNCTIONS:  # SQL functions over tracks' paths
+        head, returns = signature.split(" -> ")
+        values = (name, "scalar", head, returns, True, None, None, None, None, "builtin", doc)
         for key, value in zip(rows, values):
             rows[key].append(value)
     schema = pa.schema([(k, pa.bool_() if k in ("deterministic", "batchable", "stateful")

@@ -31,7 +31,7 @@ import duckdb
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from vql.bind import guards, listings, names, semijoin, sqltypes, views
+from vql.bind import guards, listings, names, semijoin, sqltypes, tracks, views
 from vql.bind.options import QueryOptions
 from vql.bind.statements import Query
 from vql.catalog import METADATA_COLUMNS, Catalog
@@ -142,6 +142,7 @@ class QueryBinder:
         """``text``: the statement ``tree`` was parsed from (result columns are named after
         what was written in it)."""
         tree = views.expand(self._over_query(tree.copy()), self.views)
+        tree = tracks.expand(tree, self.video_tables)
         tree = self._read_listings(tree)
         roots = _outer_queries(tree)
         self._check_tables(roots)

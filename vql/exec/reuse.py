@@ -32,6 +32,10 @@ class ReuseOp(SectionOp):
     # while the functions run on this one. 0 when the child is itself a section's feed, which
     # hands out one batch per output it is waiting for.
     lookahead: int = 0
+    # video_id -> frames, where a function is stateful: its values are served only for a
+    # video the cache holds whole (they were computed over every frame in order); any other
+    # video is computed whole, from its first frame.
+    whole: dict[int, int] | None = None
 
     @property
     def added(self) -> tuple[str, ...]:
@@ -42,8 +46,9 @@ class ReuseOp(SectionOp):
         """The columns reused, how many values the cache holds, and that the rest is computed."""
         held = sum(len(c.frame_ids) for by_content in self.cached.values()
                    for c in by_content.values())
+        whole = " (whole videos only: a stateful function)" if self.whole is not None else ""
         return (f"Reuse cached {', '.join(c.column for c in self.calls)} ({held} values held "
-                f"for this table); decode and compute the other frames, and cache them")
+                f"for this table{whole}); decode and compute the other frames, and cache them")
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         """The child's rows with every function column: cached where held, else computed."""
@@ -70,12 +75,23 @@ class ReuseOp(SectionOp):
             hits.append(hit)
             where.append(at)
         served = np.logical_and.reduce(hits)
+        if self.whole is not None and not self._held_whole(content, self.whole[
+                int(batch.column("video_id")[0].as_py())]):
+            served[:] = False
         ctx.stats.frames_reused += int(served.sum())
         if not served.all():
             self.feed.push(batch.filter(pa.array(~served)))
         # For each call, where each served row's value is among its cached values.
         at_served = [at[served[hit]] for hit, at in zip(hits, where)]
         return _Pending(batch, content, frame_ids, at_served, served)
+
+    def _held_whole(self, content: str, frames: int) -> bool:
+        """Whether the cache holds every call's values for all ``frames`` of a video."""
+        for call in self.calls:
+            cached = self.cached.get(call.cache_key(), {}).get(content)
+            if cached is None or len(cached.frame_ids) < frames:
+                return False
+        return True
 
     def _merge(self, pending: _Pending, section: Generator[pa.RecordBatch, None, None],
                ctx: ExecContext) -> pa.RecordBatch:

@@ -131,8 +131,10 @@ class FrameFunction:
 
     @property
     def cacheable(self) -> bool:
-        """Whether its results may be cached: deterministic and stateless."""
-        return self.traits.deterministic and not self.traits.stateful
+        """Whether its results may be cached: deterministic. A stateful function's values are
+        cached only where it saw every frame of a video in order, and served for whole
+        videos (vql/exec/reuse.py)."""
+        return self.traits.deterministic
 
     def cache_version(self) -> str:
         """What its cached values are keyed by: the user file's hash, or ``vql <version>``

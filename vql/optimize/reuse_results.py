@@ -5,10 +5,12 @@ After::   Project <- Filter(c1) <- Reuse(c1) <- ApplyUDF detect -> c1 <- Decode 
 
 ``Reuse`` serves the frames the cache holds and sends only the others through the decoder and
 the functions below it, caching what they compute. It applies when every function of the
-pipeline is deterministic and stateless and they all sit right above the decoder (a frame
+pipeline is deterministic and they all sit right above the decoder (a frame
 that came from the cache has no pixels, so nothing above may need them: no later function,
 no selected ``frame``). Lossless: cached values are what the functions computed on the same
-content, at the same resolution, in the same function version.
+content, at the same resolution, in the same function version. A stateful function's values
+are served for whole videos only, and only where it runs over every frame in order (the
+physical planner checks: ``PhysicalPlanner._reusable``).
 """
 
 from __future__ import annotations

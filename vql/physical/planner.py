@@ -9,6 +9,7 @@ latency controller, if any, as ``picker``.
 
 from __future__ import annotations
 
+import math
 import typing as t
 from collections.abc import Callable
 
@@ -73,10 +74,21 @@ class PhysicalPlanner:
         if isinstance(node, n.Fill) or not kids:
             return self.build(node, None)
         if isinstance(node, n.Reuse):  # its child is its section; it reads from the source
-            if not self.results.enabled:  # no cache: the functions run as if it were not there
-                return self.plan(node.child, below)
+            if not self.results.enabled or not self._reusable(node):
+                return self.plan(node.child, below)  # the functions run as if it were not there
             return self.build(node, self.plan(_decode_below(node).child, below))
         return self.build(node, self.plan(kids[0], below))
+
+    def _reusable(self, node: n.Reuse) -> bool:
+        """Whether the cache may serve the functions under ``node``. A stateful function's
+        values hold only where it saw every frame of the video in order from the first: not
+        under sampling or a cascade, nor on the profiler's clips."""
+        below = n.chain(node)
+        if not any(isinstance(x, n.ApplyUDF) and x.call.stateful for x in below):
+            return True
+        thinned = any(isinstance(x, n.Sample) and not math.isinf(x.fps)
+                      or isinstance(x, n.DiffGate) for x in below)
+        return self.ranges is None and not thinned
 
     def build(self, node: n.PlanNode, child: ops.Operator | None) -> ops.Operator:
         """The operator for ``node`` over ``child``, from its type's builder, in a ``Measured``."""
@@ -188,8 +200,11 @@ def _reuse(planner: PhysicalPlanner, node: n.Reuse, source: ops.Operator) -> ops
                                            decode.scale) for call in calls}
     fed = isinstance(unwrap(source), ops.FeedOp)  # inside a Fill's section
     lookahead = 0 if fed or planner.settings.prefetch <= 0 else 1
+    # A stateful function's values are served only for videos the cache holds whole.
+    whole = {v.video_id: v.frames for v in planner.catalog.videos_of(scan.table)} \
+        if any(call.stateful for call in calls) else None
     return ReuseOp(source, section, feed, calls, cache, contents, decode.scale, cached,
-                   lookahead)
+                   lookahead, whole)
 
 
 # _fill plans its own child (the section is built around a feed), so it is called with none.

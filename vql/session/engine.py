@@ -26,6 +26,7 @@ from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.exec.progress import ProgressHandler
 from vql.exec.result import Result
+from vql.functions import geometry
 from vql.functions.registry import FunctionRegistry, file_hash
 from vql.optimize import OptimizerOptions
 from vql.services import Services
@@ -57,6 +58,7 @@ class Engine:
         # VQL reports progress itself (Connection.set_progress_handler); DuckDB's own bar would
         # print over results, and from batch-run workers.
         self.duck.execute("SET enable_progress_bar = false")
+        geometry.register(self.duck)  # inside, crossings, dwell, entered: SQL over tracks
         self.database = database
         self.read_only, self.load_functions = read_only, load_functions
         self.settings = settings or Settings.from_env()

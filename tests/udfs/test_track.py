@@ -1,0 +1,105 @@
+"""track() and tracks() against what a person sees: the labels made by eye on the shared videos
+(tests/labels/*.csv) list each car and each visit with the frames it is in view. A track is
+right when it is the only one for its object (no split, no merge) and spans the frames the
+object is in view to within 2 seconds at each end."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+import vql
+
+LABELS = Path(__file__).resolve().parents[1] / "labels"
+SLACK_S = 2.0  # the issue's tolerance on visit times
+
+
+def objects(name: str) -> list[dict[str, str]]:
+    """The labelled objects of one video, in order of appearance."""
+    with (LABELS / name).open() as file:
+        return list(csv.DictReader(line for line in file if not line.startswith("#")))
+
+
+def _matches(tracks: list[tuple[int, float, float]], labels: list[dict[str, str]],
+             fps: float) -> None:
+    """Each track pairs with the labelled object of the same rank, in view at the same time."""
+    assert len(tracks) == len(labels), (tracks, [(o["first_any"], o["last_any"]) for o in labels])
+    for (track_id, first_ts, last_ts), label in zip(tracks, labels, strict=True):
+        first, last = int(label["first_any"]) / fps, int(label["last_any"]) / fps
+        assert abs(first_ts - first) <= SLACK_S, (track_id, first_ts, first)
+        assert abs(last_ts - last) <= SLACK_S, (track_id, last_ts, last)
+
+
+def test_cars_that_passed_are_counted_once_each(road: vql.Connection) -> None:
+    assert road.execute("SELECT count(*) FROM tracks(intersection, 'vehicle')").fetchone() \
+        == (len(objects("road_vehicles.csv")),)
+
+
+def test_each_car_is_one_track_over_its_time_in_view_going_its_way(
+        road: vql.Connection) -> None:
+    rows = road.execute(
+        "SELECT track_id, first_ts, last_ts, path[1].y AS y_in, path[-1].y AS y_out, frames, "
+        "len(path) AS points, label FROM tracks(intersection, 'vehicle') ORDER BY first_ts"
+    ).fetchall()
+    labels = objects("road_vehicles.csv")
+    _matches([r[:3] for r in rows], labels, 12.5)
+    for row, label in zip(rows, labels, strict=True):
+        going_up = row[4] < row[3]  # y points down the picture
+        assert going_up == (label["direction"] == "bottom->top"), (row, label["direction"])
+        assert row[5] == row[6] and row[7] == "vehicle"
+    # IDs: 1, 2, ... in order of appearance, unique within the video
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_cars_per_direction_across_a_line(road: vql.Connection) -> None:
+    rows = road.execute(
+        "SELECT crossings(path, 0, 216, 768, 216) AS direction, count(*) "
+        "FROM tracks(intersection, 'vehicle') GROUP BY direction ORDER BY direction").fetchall()
+    directions = [o["direction"] for o in objects("road_vehicles.csv")]
+    # +1: downwards on the screen (the line is drawn left to right); every car crosses it
+    assert rows == [(-1, directions.count("bottom->top")), (1, directions.count("top->bottom"))]
+
+
+def test_a_second_question_about_the_tracks_costs_nothing(road: vql.Connection) -> None:
+    road.execute("SELECT count(*) FROM tracks(intersection, 'vehicle')").fetchall()
+    cur = road.execute("SELECT track_id, dwell(path, [[0, 0], [384, 0], [384, 432], [0, 432]]) "
+                       "FROM tracks(intersection, 'vehicle')")
+    assert len(cur.fetchall()) == 4
+    assert cur.stats.frames_decoded == 0 and cur.stats.frames_reused == 377
+
+
+def test_most_cars_at_once(road: vql.Connection) -> None:
+    # Cars 2 and 3 pass each other: two in view at once, never three (the labels).
+    assert road.execute("SELECT max(len(track(frame, 'vehicle'))) FROM intersection"
+                        ).fetchone() == (2,)
+
+
+TABLE = "[[380, 330], [540, 330], [540, 432], [380, 432]]"  # the floor around the table's stand
+
+
+@pytest.mark.slow
+def test_each_visit_to_the_room_is_one_track(room: vql.Connection) -> None:
+    rows = room.execute(f"SELECT track_id, first_ts, last_ts, label, dwell(path, {TABLE}), "
+                        f"entered(path, {TABLE}) FROM tracks(room, 'person') ORDER BY first_ts"
+                        ).fetchall()
+    _matches([r[:3] for r in rows], objects("room_people.csv"), 10.0)
+    assert {r[3] for r in rows} == {"person"}
+    # Each visitor walks to the table, stands there, and leaves through the right edge (the
+    # labels' notes, and frames looked at every 10 s): most of each visit is at the table.
+    for _, first, last, _, at_table, reached in rows:
+        assert 0.6 * (last - first) <= at_table <= last - first
+        assert first <= reached <= first + 2.0
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("SELECT * FROM tracks(nowhere)", "'nowhere' is not a video table"),
+    ("SELECT * FROM tracks(room, 'persn')", r"no class 'persn' \(did you mean 'person'\?\).*"
+                                             r"\(line 1, column 15\)"),
+    ("SELECT * FROM tracks(room, 3)", "what is a string"),
+    ("SELECT * FROM tracks()", "0 arguments given"),
+])
+def test_wrong_calls_say_what_is_wrong(room: vql.Connection, sql: str, message: str) -> None:
+    with pytest.raises(vql.ProgrammingError, match=message):
+        room.execute(sql)

@@ -1,0 +1,159 @@
+"""track(frame [, what]): the objects in a frame with their identity over time.
+
+A stateful frame function: one instance per video sees its frames in presentation order, finds
+objects with a detector chosen by ``what`` and links them from frame to frame with ByteTrack from
+Roboflow's ``trackers`` package (Apache-2.0; Kalman-filter motion and two-stage IoU matching
+on the detector's scores, kept by the authors of supervision; chosen over a hand-written matcher
+and over BoxMOT, which is AGPL-3.0). Moving objects have no scores and boxes that grow and
+shrink as a car enters, brakes or leaves; they are linked with the same package's C-BIoU, which
+matches on boxes buffered in proportion to their size (measured on the labelled road video:
+ByteTrack split one car of four in two, C-BIoU found the four). Each object comes out in
+``detect``'s shape plus ``track_id``, an identity unique within the video and stable while the
+object stays in view.
+
+``what``:
+
+* NULL (the default): every object FastestDet finds (COCO classes);
+* a COCO label (``'person'``, ``'car'``): FastestDet's objects of that class;
+* ``'vehicle'``: YOLO's cars, buses, trucks and motorcycles where its weights and the yolo
+  extra are present, otherwise moving objects (background subtraction, as ``vehicle_count``):
+  FastestDet does not recognise cars seen from above;
+* a detection model (``'fastestdet'``, ``'yolov8n.pt'``): every object that model finds.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from vql.udfs.detect import DETECTOR_LOADERS, Detection, check_labels, load_detector
+from vql.udfs.motion import MovingBlobs
+from vql.udfs.traffic import VEHICLE_LABELS, VEHICLE_MODEL, yolo_missing
+
+from vql.errors import BindError
+from vql.functions.spec import udf
+
+TRACKED = pa.struct([
+    ("track_id", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
+    ("x1", pa.float64()), ("y1", pa.float64()), ("x2", pa.float64()), ("y2", pa.float64()),
+])
+TRACKS = pa.list_(TRACKED)
+
+# ByteTrack's settings (for a detector's boxes). A track is reported from its second matched frame on (one stray
+# detection makes no track), and survives LOST_FRAMES frames without a match (a detector that
+# misses an object for a moment does not split its track).
+LOST_FRAMES = 30
+MIN_FRAMES = 2
+ACTIVATION_SCORE = 0.5      # FastestDet scores the people of the room video about 0.9
+MATCH_IOU = 0.1
+
+Source = Callable[[np.ndarray], list[list[Detection]]]
+
+
+@dataclass(frozen=True)
+class Finder:
+    """How ``track`` finds one video's objects and links them: a detector of boxes per frame,
+    and a new tracker for the video."""
+
+    find: Source
+    tracker: Callable[[], t.Any]
+
+
+def bytetrack() -> t.Any:
+    """ByteTrack for a detector's boxes and scores."""
+    from trackers import ByteTrackTracker
+
+    return ByteTrackTracker(
+        lost_track_buffer=LOST_FRAMES, frame_rate=30.0, track_activation_threshold=ACTIVATION_SCORE,
+        minimum_consecutive_frames=MIN_FRAMES, minimum_iou_threshold=MATCH_IOU)
+
+
+def cbiou() -> t.Any:
+    """C-BIoU for moving objects' boxes (no scores; sizes that jump)."""
+    from trackers import CBIoUTracker
+
+    return CBIoUTracker()
+
+
+def _model(name: str) -> bool:
+    return any(matches(name.lower()) for matches, _ in DETECTOR_LOADERS)
+
+
+def _check(what: str | None = None) -> None:
+    if what is None or what == "vehicle" or _model(what):
+        return
+    if not what:
+        raise BindError("track: what must be a label, 'vehicle' or a detection model, not ''")
+    check_labels("fastestdet", [what], "track")
+
+
+def _detector(model: str, labels: tuple[str, ...] | None = None) -> Source:
+    def found(frames: np.ndarray) -> list[list[Detection]]:
+        frames_found = load_detector(model)(frames)
+        if labels is None:
+            return frames_found
+        return [[d for d in frame if d["label"] in labels] for frame in frames_found]
+    return found
+
+
+def _blobs(label: str) -> Source:
+    blobs = MovingBlobs()
+
+    def found(frames: np.ndarray) -> list[list[Detection]]:
+        return [[{"label": label, "score": 1.0, "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+                 for x1, y1, x2, y2 in blobs(frame)] for frame in frames]
+    return found
+
+
+def finder_for(what: str | None) -> Finder:
+    """How ``track`` finds and links the objects of one video (see the module docstring)."""
+    if what is None:
+        return Finder(_detector("fastestdet"), bytetrack)
+    if what == "vehicle":
+        if yolo_missing() is None:
+            return Finder(_detector(VEHICLE_MODEL, VEHICLE_LABELS), bytetrack)
+        return Finder(_blobs("vehicle"), cbiou)
+    if _model(what):
+        return Finder(_detector(what), bytetrack)
+    return Finder(_detector("fastestdet", (what,)), bytetrack)
+
+
+@udf(inputs=["frame", "what:str=None"], returns=TRACKS, stateful=True, cost_ms=17.0,
+     check=_check)
+class track:
+    """Objects in the frame with their identity: a list of {track_id, label, score, x1, y1,
+    x2, y2} (pixels); ``what``: a label, 'vehicle' or a detection model (NULL: every object)."""
+
+    def __init__(self, what: str | None = None) -> None:
+        finder = finder_for(what)
+        self.source, self.tracker = finder.find, finder.tracker()
+        self.ids: dict[int, int] = {}  # ByteTrack's id -> ours: 1, 2, ... in order of appearance
+
+    def __call__(self, frames: np.ndarray) -> list[list[dict[str, t.Any]]]:
+        """The tracked objects of each frame, in order."""
+        return [self._linked(found) for found in self.source(frames)]
+
+    def _linked(self, found: list[Detection]) -> list[dict[str, t.Any]]:
+        import supervision as sv
+
+        labels = [d["label"] for d in found]
+        detections = sv.Detections(
+            xyxy=np.array([[d["x1"], d["y1"], d["x2"], d["y2"]] for d in found],
+                          dtype=np.float32).reshape(-1, 4),
+            confidence=np.array([d["score"] for d in found], dtype=np.float32),
+            class_id=np.arange(len(found), dtype=int))  # the index back into ``found``
+        tracked = self.tracker.update(detections)
+        out = []
+        for box, index, tracker_id in zip(tracked.xyxy, tracked.class_id, tracked.tracker_id,
+                                          strict=True):
+            if tracker_id < 0:  # not (yet) a confirmed track
+                continue
+            ours = self.ids.setdefault(int(tracker_id), len(self.ids) + 1)
+            x1, y1, x2, y2 = (float(v) for v in box)
+            out.append({"track_id": ours, "label": labels[int(index)],
+                        "score": float(found[int(index)]["score"]),
+                        "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+        return sorted(out, key=lambda o: o["track_id"])
