@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import typing as t
 from pathlib import Path
 
 PASSES = 9
@@ -21,6 +22,17 @@ SOURCE = "one-by-one-person-detection.mp4"
 def shared() -> Path:
     return Path(os.environ.get("VQL_SHARED", Path(__file__).resolve().parents[1] / ".." /
                                "shared")).resolve()
+
+
+# The shared videos as the benchmarks name their tables.
+TABLES = {"room": "one-by-one-person-detection.mp4", "intersection": "car-detection.mp4",
+          "bottles": "bottle-detection.mp4"}
+
+
+def create_tables(con: t.Any) -> None:
+    """The three shared videos as video tables on ``con`` (a vql connection)."""
+    for name, file in TABLES.items():
+        con.execute(f"CREATE VIDEO TABLE {name} FROM '{shared() / 'data' / 'videos' / file}'")
 
 
 def default_path() -> Path:

@@ -161,11 +161,8 @@ def run_case(con: vql.Connection, case: Case) -> list[str]:
 def main() -> None:
     quick = "--quick" in sys.argv
     only_archive = "--archive" in sys.argv
-    videos = archive.shared() / "data" / "videos"
     con = vql.connect(settings=NO_CACHE)
-    con.execute(f"CREATE VIDEO TABLE room FROM '{videos / 'one-by-one-person-detection.mp4'}'")
-    con.execute(f"CREATE VIDEO TABLE intersection FROM '{videos / 'car-detection.mp4'}'")
-    con.execute(f"CREATE VIDEO TABLE bottles FROM '{videos / 'bottle-detection.mp4'}'")
+    archive.create_tables(con)
     cases = [] if only_archive else list(SHARED)
     if not quick:
         path = archive.build(archive.default_path())

@@ -43,6 +43,11 @@ def bound(con: vql.Connection, sql: str) -> Relational:
      ()),
     ("SELECT x.frame_id FROM (SELECT frame_id, brightness(frame) AS b FROM intersection) x "
      "ORDER BY x.b LIMIT 3", "selection", ()),
+    # tracks: the rows are made by track's values (UNNEST) and grouped by its ids, so a count
+    # of them is fed by it
+    ("SELECT count(*) FROM tracks(intersection, 'vehicle')", "aggregate", (0,)),
+    ("SELECT count(*) FROM (SELECT unnest(track(frame, 'vehicle')) AS o FROM intersection)",
+     "aggregate", (0,)),
 ])
 def test_scored_columns(road: vql.Connection, sql: str, shape: str,
                         positions: tuple[int, ...] | None) -> None:

@@ -118,13 +118,19 @@ def _args(tree: exp.Expr, key: str) -> list[exp.Expr]:
 def _rows_chosen(scope: Scope, udfs: set[str]) -> bool:
     """Whether a function's value decides which rows ``scope`` keeps: in a WHERE, a join's
     condition, GROUP BY, HAVING or QUALIFY; in ORDER BY under a LIMIT (the top rows by a
-    function); in DISTINCT."""
+    function); in DISTINCT; or makes them, one per element of a list it returns (UNNEST:
+    the objects of ``track``, the rows of ``tracks(...)``)."""
     select = scope.expression
     if any(c.name in udfs for key in _ROW_CLAUSES for node in _args(select, key)
            for c in node.find_all(exp.Column)):
         return True
+    if any(_fed(node, scope, udfs) for key in ("group",) for node in _args(select, key)):
+        return True  # grouped by something a function computed (a track's id)
     if not isinstance(select, exp.Select):
         return False
+    if any(_fed(u, scope, udfs) for e in select.expressions
+           for u in e.find_all(exp.Unnest, exp.Explode)):
+        return True
     fed = {e.alias_or_name for e in select.expressions if _fed(e.unalias(), scope, udfs)}
 
     def chooses(node: exp.Expr) -> bool:

@@ -10,7 +10,9 @@ Calling conventions (``frames`` is a uint8 array N x H x W x 3 in RGB order):
 * batchable (default): ``fn(frames, *constants)`` returns N values;
 * ``batchable=False``: ``fn(frame, *constants)`` returns one value (H x W x 3 input);
 * ``stateful=True``: the decorated object is a class; the engine creates one instance per video
-  stream with ``cls(*constants)`` and calls it with frames in presentation order, as above.
+  stream with ``cls(*constants)`` and calls it with frames in presentation order, as above;
+  with ``timed=True`` also with their timestamps in seconds, ``obj(frames, ts=...)`` (under
+  ``SAMPLE`` the gaps between frames vary: a tracker predicts motion over the real time).
 * ``devices=("cpu", "cuda")``: the function can also compute on a CUDA device; it then takes a
   keyword argument ``device`` (``fn(frames, *constants, device=...)``, or ``cls(*constants,
   device=...)`` when stateful) and must return the same values on each, within a tolerance it
@@ -101,6 +103,7 @@ class Traits:
     stateful: bool = False       # needs every frame of a video, in order (no filter pushed below)
     devices: tuple[str, ...] = ("cpu",)
     cost_ms: float = 1.0         # declared CPU cost per frame, until profiles measure it
+    timed: bool = False          # also takes the frames' timestamps (``ts=``, seconds)
 
 
 def signature(name: str, params: tuple[Param, ...]) -> str:
@@ -108,7 +111,12 @@ def signature(name: str, params: tuple[Param, ...]) -> str:
     return f"{name}({', '.join(p.describe() for p in params)})"
 
 
-Evaluator = Callable[[np.ndarray], Sequence[t.Any]]
+class Evaluator(t.Protocol):
+    """One video's function: N values for N frames (N x H x W x 3) and their timestamps in
+    seconds (None: evenly spaced; only a ``timed`` function reads them)."""
+
+    def __call__(self, frames: np.ndarray, ts: np.ndarray | None = None) -> Sequence[t.Any]:
+        """The values of ``frames``, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +170,11 @@ class FrameFunction:
         target = self.impl(*constants, **on) if self.traits.stateful else self.impl
         extra = () if self.traits.stateful else constants
         keywords = {} if self.traits.stateful else on
+        if self.traits.timed:  # a stateful, batched function told when each frame is
+            return lambda frames, ts=None: target(frames, *extra, ts=ts, **keywords)
         if self.traits.batchable:
-            return lambda frames: target(frames, *extra, **keywords)
-        return lambda frames: [target(frame, *extra, **keywords) for frame in frames]
+            return lambda frames, ts=None: target(frames, *extra, **keywords)
+        return lambda frames, ts=None: [target(frame, *extra, **keywords) for frame in frames]
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +228,7 @@ def udf(
     devices: Sequence[str] = ("cpu",),
     cost_ms: float = 1.0,
     check: Callable[..., None] | None = None,
+    timed: bool = False,
 ) -> Callable[[t.Any], t.Any]:
     """Declare a frame function. The first input must be ``frame``. ``check``, if given, is
     called with the constant arguments when a query is bound and raises on bad ones."""
@@ -230,7 +241,10 @@ def udf(
     if "cpu" not in devices or unknown:
         raise ValueError(f"devices must include 'cpu' and name only {', '.join(DEVICES)}; "
                          f"got {tuple(devices)}")
-    traits = Traits(deterministic, batchable, stateful, tuple(devices), float(cost_ms))
+    if timed and not (stateful and batchable):
+        raise ValueError("timed=True is for stateful, batched functions: they are called "
+                         "with the frames' timestamps as ts=")
+    traits = Traits(deterministic, batchable, stateful, tuple(devices), float(cost_ms), timed)
 
     def declare(obj: t.Any) -> t.Any:
         if stateful and not isinstance(obj, type):

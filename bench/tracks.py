@@ -1,0 +1,92 @@
+"""Track queries: the optimizer's plan against running the tracker on every frame.
+
+    python bench/tracks.py [--quick]   # needs $VQL_SHARED (default ../shared); --quick: no archive
+
+For each query: the exact plan's time (the query without its target: the detector and the
+tracker on every frame), then the targeted query run three times on one connection without the
+result cache (the first run records the exact run, the second runs the sampling rates for real
+against it, the third runs the chosen plan: a tracker that predicts motion over the real time
+between the sampled frames). The speedup is the exact time over the third run's; the counts are
+the exact plan's and the optimized plan's. The archive is the 20.9-minute file bench/archive.py
+builds from the room video. Target: counts equal, >= 10x faster.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import archive  # noqa: E402
+from optimizer import NO_CACHE, exact  # noqa: E402
+
+import vql  # noqa: E402
+from vql.shell.format import table  # noqa: E402
+
+RUNS = 3
+
+
+@dataclass
+class Case:
+    table: str
+    sql: str  # a count of tracks, with its target
+
+
+SHARED = [
+    Case("room", "SELECT count(*) FROM tracks(room, 'person') WITH ACCURACY 0.9"),
+    Case("intersection", "SELECT count(*) FROM tracks(intersection, 'vehicle') "
+                         "WITH ACCURACY 0.9"),
+    Case("bottles", "SELECT count(*) FROM tracks(bottles, 'person') WITH ACCURACY 0.9"),
+]
+ARCHIVE = [Case("archive", "SELECT count(*) FROM tracks(archive, 'person') WITH ACCURACY 0.9")]
+
+
+def timed(con: vql.Connection, sql: str) -> tuple[int, float, vql.Cursor]:
+    started = time.perf_counter()
+    cur = con.execute(sql)
+    count = cur.fetchone()
+    assert count is not None
+    return int(count[0]), time.perf_counter() - started, cur
+
+
+def run_case(con: vql.Connection, case: Case) -> list[str]:
+    count, exact_s, _ = timed(con, exact(case.sql))
+    runs = [timed(con, case.sql) for _ in range(RUNS)]
+    optimized, repeat_s, cur = runs[-1]
+    plan = "exact" if cur.tuning is None or cur.tuning.chosen is None else \
+        cur.tuning.chosen.config.describe()
+    return [case.sql, f"{exact_s:.2f}", f"{runs[0][1]:.2f}", f"{runs[1][1]:.2f}",
+            f"{repeat_s:.2f}", f"{exact_s / repeat_s:.1f}x", f"{count}/{optimized}", plan]
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    con = vql.connect(settings=NO_CACHE)
+    archive.create_tables(con)
+    cases = list(SHARED)
+    if not quick:
+        con.execute(f"CREATE VIDEO TABLE archive FROM '{archive.build(archive.default_path())}'")
+        cases += ARCHIVE
+    for name in {c.table for c in cases}:
+        con.execute(f"ANALYZE {name}")  # costs measured ahead, as a deployment would
+    rows = []
+    for case in cases:
+        print(f"... {case.sql}", file=sys.stderr, flush=True)
+        rows.append(run_case(con, case))
+    headers = ["query", "exact s", "first s", "second s", "optimized s", "speedup",
+               "count exact/optimized", "plan"]
+    print(table(headers, rows, len(rows)))
+    print("optimized: the third targeted run (the chosen plan); first: records the exact run; "
+          "second: runs the sampling rates for real against it")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("VQL_SHARED", str(archive.shared()))
+    warnings.simplefilter("ignore", vql.TargetNotOptimizedWarning)
+    warnings.simplefilter("ignore", vql.FallbackWarning)
+    main()
