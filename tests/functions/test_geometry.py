@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import typing as t
 from fractions import Fraction
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -301,3 +302,17 @@ def test_crossings_against_a_reference(con: duckdb.DuckDBPyConnection) -> None:
                        "ORDER BY n").fetchall()
     assert [r[1] for r in rows] == [_reference_crossings(*case) for case in cases]
     assert sum(1 for r in rows if r[1]) > 50   # the cases do cross
+
+
+def test_connections_to_one_database_file_share_the_functions(tmp_path: Path) -> None:
+    """A second connection of the process to the same file shares DuckDB's instance: its
+    registration finds the functions there, and they outlive the first connection."""
+    database = str(tmp_path / "shared.duckdb")
+    first = duckdb.connect(database)
+    register(first)
+    second = duckdb.connect(database)
+    register(second)
+    first.close()
+    assert second.execute("SELECT inside(1, 1, [[0, 0], [2, 0], [2, 2]])").fetchall() \
+        == [(True,)]
+    second.close()

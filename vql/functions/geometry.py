@@ -128,7 +128,9 @@ def entered(path: pa.Array | pa.ChunkedArray, polygon: pa.Array | pa.ChunkedArra
 
 
 def register(duck: duckdb.DuckDBPyConnection) -> None:
-    """Register ``inside``, ``crossings``, ``dwell`` and ``entered`` as DuckDB functions."""
+    """Register ``inside``, ``crossings``, ``dwell`` and ``entered`` as DuckDB functions. Two
+    connections of one process to the same database file share one DuckDB instance, where the
+    first registration serves both (and outlives the connection that made it)."""
     path, polygon, double = PATH_TYPE, POLYGON_TYPE, "DOUBLE"
     declared: tuple[tuple[str, Any, tuple[str, ...], str], ...] = (
         ("inside", inside, (double, double, polygon), "BOOLEAN"),
@@ -139,9 +141,14 @@ def register(duck: duckdb.DuckDBPyConnection) -> None:
     for name, function, params, returns in declared:
         # SPECIAL: the functions see NULL rows and answer NULL for them themselves, since
         # DEFAULT forbids the NULL that ``entered`` returns for a path never inside.
-        duck.create_function(name, function, [duckdb.sqltype(p) for p in params],
-                             duckdb.sqltype(returns), type=PythonUDFType.ARROW,
-                             null_handling=FunctionNullHandling.SPECIAL, side_effects=False)
+        try:
+            duck.create_function(name, function, [duckdb.sqltype(p) for p in params],
+                                 duckdb.sqltype(returns), type=PythonUDFType.ARROW,
+                                 null_handling=FunctionNullHandling.SPECIAL,
+                                 side_effects=False)
+        except duckdb.CatalogException as error:
+            if "already exists" not in str(error):
+                raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,26 @@ pipeline is deterministic and they all sit right above the decoder (a frame
 that came from the cache has no pixels, so nothing above may need them: no later function,
 no selected ``frame``). Lossless: cached values are what the functions computed on the same
 content, at the same resolution, in the same function version. A stateful function's values
-are served for whole videos only, and only where it runs over every frame in order (the
-physical planner checks: ``PhysicalPlanner._reusable``).
+are served for whole videos only, and only where it runs over every frame in order: not under
+a SAMPLE (here), nor under the knobs a target chooses (``PhysicalPlanner._reusable``).
 """
 
 from __future__ import annotations
 
-from vql.plan.nodes import ApplyUDF, Decode, PlanNode, Project, Relational, Reuse, chain, rebuild
+import math
+
+from vql.plan.nodes import (
+    ApplyUDF,
+    Decode,
+    DiffGate,
+    PlanNode,
+    Project,
+    Relational,
+    Reuse,
+    Sample,
+    chain,
+    rebuild,
+)
 
 
 def reuse_results(plan: Relational) -> Relational:
@@ -34,6 +47,10 @@ def _wrap(root: PlanNode) -> PlanNode:
         return root  # a filter sits between functions: later ones need the pixels
     if any(u.call.version is None for u in udfs):
         return root
+    if any(u.call.stateful for u in udfs) and any(
+            isinstance(n, Sample) and not math.isinf(n.fps) or isinstance(n, DiffGate)
+            for n in nodes):
+        return root  # a stateful function sees other frames: its values are not the cached
     project = nodes[-1]
     if isinstance(project, Project) and project.encode_frame:
         return root
