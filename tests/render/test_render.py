@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 import vql
-from vql.render import class_colour, render_timeline, writers
+from vql.render import class_colour, draw, render_timeline, track_colour, writers
 from vql.render.draw import COMMON_LABELS, PALETTE, STRIP_COLOUR, Style, annotate, header_height
 
 DETECTED = "SELECT path, frame_id, ts, detect(frame) AS objects FROM room"
@@ -337,3 +337,136 @@ def test_the_target_can_be_a_parameter(road: vql.Connection, tmp_path: Path) -> 
     assert Path(path) == target and target.is_file() and points == 50
     with pytest.raises(vql.BindError, match="must be a string"):
         road.execute("RENDER TIMELINE ? AS SELECT path, ts, brightness FROM intersection", [3])
+
+
+# --- tracks (issue 15) ------------------------------------------------------------------------
+
+TRACKED = ("SELECT path, frame_id, track(frame, 'vehicle') AS cars FROM intersection "
+           "WHERE frame_id BETWEEN 180 AND 230")
+
+
+def _near(image: np.ndarray, x: float, y: float, colour: tuple[int, int, int],
+          reach: int = 2, tolerance: int = 30) -> bool:
+    """Whether a pixel within ``reach`` of (x, y) has ``colour`` (a trail is anti-aliased)."""
+    height, width = image.shape[:2]
+    x, y = min(max(round(x), 0), width - 1), min(max(round(y), 0), height - 1)
+    patch = image[max(y - reach, 0):y + reach + 1, max(x - reach, 0):x + reach + 1].astype(int)
+    return bool(np.any(np.abs(patch - colour).max(axis=2) <= tolerance))
+
+
+def _clear_of_boxes(x: float, y: float, boxes: list[dict[str, float]], margin: int) -> bool:
+    """Whether (x, y) is more than ``margin`` pixels from every box's outline and label (a
+    trail is drawn under them, and inside a box)."""
+    def near_box(b: dict[str, float]) -> bool:
+        inside = b["x1"] - margin <= x <= b["x2"] + margin and b["y1"] - margin <= y <= \
+            b["y2"] + margin
+        deep = b["x1"] + margin < x < b["x2"] - margin and b["y1"] + margin < y < b["y2"] - margin
+        label = b["x1"] - margin <= x <= b["x1"] + 170 and b["y1"] - 30 <= y <= b["y1"] + 30
+        return (inside and not deep) or label
+
+    return not any(near_box(b) for b in boxes)
+
+
+def test_each_track_has_its_colour_and_a_trail(road: vql.Connection, tmp_path: Path,
+                                                       road_video: Path) -> None:
+    """Cars 2 and 3 pass each other: each box in its track's colour in every frame, and a
+    line through where its bottom centre was in the frames before, which the video lacks."""
+    import decord
+
+    folder = tmp_path / "cars"
+    road.execute(f"RENDER '{folder}' AS {TRACKED}").fetchall()
+    rows = {frame_id: cars for _, frame_id, cars in road.execute(TRACKED).fetchall()}
+    strip = header_height(768, 432, ["path", "frame_id", "cars"])
+    images = {int(p.stem.rsplit("_", 1)[1]): _read_image(p)[strip:]
+              for p in folder.glob("*.png")}
+    assert sorted(images) == sorted(rows) == list(range(180, 231))
+    both = [f for f, cars in rows.items() if len({c["track_id"] for c in cars}) == 2]
+    assert len(both) > 20
+    seen: dict[int, set[tuple[int, ...]]] = {}
+    for frame_id in both:  # the middle of each box's left edge
+        for car in rows[frame_id]:
+            y = round((car["y1"] + car["y2"]) / 2)
+            seen.setdefault(car["track_id"], set()).add(
+                tuple(images[frame_id][y, round(car["x1"])]))
+    assert len(seen) == 2 and all(len(colours) == 1 for colours in seen.values())  # stable
+    assert [colours.pop() for colours in seen.values()] == [track_colour(i) for i in seen]
+    assert track_colour(min(seen)) != track_colour(max(seen))
+    checked: set[int] = set()
+    originals = decord.VideoReader(str(road_video)).get_batch(both).asnumpy()
+    for frame_id, original in zip(both, originals, strict=True):
+        for car in rows[frame_id]:
+            colour = track_colour(car["track_id"])
+            before = [((c["x1"] + c["x2"]) / 2, min(c["y2"], 431))
+                      for f in range(frame_id - 20, frame_id - 4) for c in rows.get(f, [])
+                      if c["track_id"] == car["track_id"]]
+            clear = [(x, y) for x, y in before if _clear_of_boxes(x, y, rows[frame_id], 8)]
+            assert all(_near(images[frame_id], x, y, colour) for x, y in clear)  # the trail
+            assert not any(_near(original, x, y, colour) for x, y in clear)  # not the road's
+            checked.update([car["track_id"]] if len(clear) >= 3 else [])
+    assert checked == set(seen)  # each car's trail, seen clear of the boxes
+
+
+def test_a_trail_covers_the_last_30_frames_of_its_own_video() -> None:
+    """A car moving right 10 px a frame: after 60 frames its trail reaches back 30 frames;
+    the same track id in another video, or the clip going back, starts without one."""
+    black = np.zeros((432, 768, 3), dtype=np.uint8)
+    trails = draw.Trails()
+    colour = track_colour(7)
+
+    def drawn(video: str, frame_id: int, x: int) -> np.ndarray:
+        car = {"track_id": 7, "label": "car", "score": 0.9, "x1": x - 20.0, "y1": 300.0,
+               "x2": x + 20.0, "y2": 340.0}
+        row = {"path": video, "frame_id": frame_id, "cars": [car]}
+        image = annotate(black, row, list(row), trails=trails)
+        return image[image.shape[0] - 432:]
+
+    def trail_at(image: np.ndarray) -> np.ndarray:
+        """The columns of the line y = 340 drawn in the track's colour."""
+        return np.nonzero(np.abs(image[340].astype(int) - colour).max(axis=1) <= 30)[0]
+
+    for frame_id in range(60):
+        image = drawn("a.mp4", frame_id, 100 + 10 * frame_id)  # the box ends at x = 710
+    columns = trail_at(image)
+    assert 395 <= columns.min() <= 405 and columns.max() >= 700  # frames 30 to 59
+    other = trail_at(drawn("b.mp4", 60, 100))
+    assert other.min() >= 78 and other.max() <= 122  # only its box's bottom edge
+    assert trail_at(drawn("a.mp4", 61, 720)).min() <= 420  # a.mp4's trail goes on
+    back = trail_at(drawn("a.mp4", 10, 200))
+    assert back.min() >= 178 and back.max() <= 222  # the clip went back: no trail
+
+
+def test_a_result_of_tracks_is_a_gantt_chart(road: vql.Connection, tmp_path: Path) -> None:
+    """The road's four cars: four bars, one lane each, the first seen on top, each from its
+    first_ts to its last_ts on one time axis, labelled with its id and label."""
+    target = tmp_path / "cars.png"
+    query = "SELECT track_id, label, first_ts, last_ts FROM tracks(intersection, 'vehicle')"
+    (_, kind, bars), = road.execute(f"RENDER TIMELINE '{target}' AS {query}").fetchall()
+    tracks = road.execute(f"{query} ORDER BY first_ts").fetch_arrow_table()
+    assert kind == "timeline" and bars == tracks.num_rows == 4
+    image = _read_image(target)
+    lanes = []
+    for track_id, first, last in zip(*(tracks.column(c).to_pylist() for c in
+                                        ("track_id", "first_ts", "last_ts")), strict=True):
+        ys, xs = np.nonzero(np.all(image == track_colour(track_id), axis=2))
+        assert ys.size > 500, track_id
+        lanes.append((ys.min(), ys.max(), first, xs.min(), last, xs.max()))
+    assert all(a[1] < b[0] for a, b in zip(lanes, lanes[1:]))  # apart, the earliest on top
+    times = np.array([t for lane in lanes for t in (lane[2], lane[4])])
+    pixels = np.array([x for lane in lanes for x in (lane[3], lane[5])])
+    fit = np.polyval(np.polyfit(times, pixels, 1), times)
+    assert np.abs(fit - pixels).max() <= 2  # one linear time axis: bars start and end on time
+    render_timeline(tracks, tmp_path / "cars.svg")
+    labels, = _y_tick_labels((tmp_path / "cars.svg").read_text())
+    assert labels == [f"#{i} vehicle" for i in tracks.column("track_id").to_pylist()]
+
+
+def test_tracks_of_several_videos_say_which_video(tmp_path: Path) -> None:
+    """A bar per row with both times, the video named when there are several; without
+    ``track_id`` the same columns are no Gantt chart."""
+    table = pa.table({"video_id": [1, 2, 1], "track_id": [1, 1, 2],
+                      "first_ts": [5.0, 2.0, None], "last_ts": [9.0, 3.5, 4.0]})
+    assert render_timeline(table, tmp_path / "two.svg").items == 2
+    labels, = _y_tick_labels((tmp_path / "two.svg").read_text())
+    assert labels == ["video 2 #1", "video 1 #1"]
+    with pytest.raises(vql.ProgrammingError, match="ts or frame_id"):
+        render_timeline(table.drop_columns(["track_id"]), tmp_path / "no.svg")

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from vql.errors import ProgrammingError
 from vql.exec.decode import FrameReader
-from vql.render.draw import annotate
+from vql.render.draw import Trails, annotate
 from vql.render.writers import CLIP_SUFFIXES, Sink, open_sink
 
 # A clip is short: past this many rows the rest are left out, and the answer says so.
@@ -55,7 +55,9 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
     encoder is installed, ``.gif``, ``.avi``) or a folder of PNGs (no suffix). A clip plays
     at ``fps``, by default the video's rate divided by the usual step between the rows'
     frames (so sampled rows play in real time). Frames have the first video's size (a GIF's
-    at most ``writers.GIF_MAX_SIDE`` on the long side), plus the header strip above them."""
+    at most ``writers.GIF_MAX_SIDE`` on the long side), plus the header strip above them.
+    Tracked objects (``track``'s lists) trail the path of their last ``draw.TRAIL_FRAMES``
+    frames, followed per column and video across the rows."""
     missing = [c for c in NEEDED if c not in reader.schema.names]
     if missing:
         raise ProgrammingError(f"to render a result, select the columns {', '.join(NEEDED)} "
@@ -70,6 +72,7 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
     size: tuple[int, int] | None = None
     drawn = left_out = 0
     readers: dict[str, FrameReader] = {}
+    trails = Trails()  # where each tracked object was, for the trail drawn behind it
     try:
         for rows, skipped in _rows(reader, max_frames):
             left_out += skipped
@@ -90,7 +93,7 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
             assert size is not None
             for row, frame in zip(rows, frames, strict=True):
                 picture, scale = _resized(frame, size)
-                sink.write(annotate(picture, row, columns, scale),
+                sink.write(annotate(picture, row, columns, scale, trails),
                            f"{Path(path).stem}_{row['frame_id']}")
                 drawn += 1
     finally:

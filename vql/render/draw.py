@@ -1,5 +1,6 @@
 """Drawing a query's row onto its frame: detection boxes with labels, each class in its own
-colour, and a header (the frame's place in its video and the row's other values).
+colour (each track in its own, with a trail behind it, for ``track``'s lists), and a header
+(the frame's place in its video and the row's other values).
 
 The header goes on a strip *above* the frame, never on it. A band drawn over the frame
 (even a semi-transparent one) tints whatever is under it, and moving it to the corner with
@@ -13,7 +14,7 @@ from __future__ import annotations
 import typing as t
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,14 @@ def class_colour(label: str) -> RGB:
     if name in COMMON_LABELS:
         return PALETTE[COMMON_LABELS.index(name)]
     return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]
+
+
+def track_colour(track_id: int | str) -> RGB:
+    """The colour of one track's boxes and trail: the same in every frame of a video, and
+    neighbouring ids (objects that appear one after the other) in the most different colours."""
+    if isinstance(track_id, int | np.integer):
+        return PALETTE[int(track_id) % len(PALETTE)]
+    return PALETTE[zlib.crc32(str(track_id).encode()) % len(PALETTE)]  # an id that is a name
 
 
 def text_colour_on(background: RGB) -> RGB:
@@ -86,6 +95,61 @@ def is_detection_list(value: t.Any) -> bool:
         isinstance(d, dict) and {"x1", "y1", "x2", "y2"} <= d.keys() for d in value)
 
 
+def is_track_list(value: t.Any) -> bool:
+    """Whether a value is track()'s output: a detection list whose objects have a ``track_id``
+    (an empty list is not: it has nothing to follow)."""
+    return bool(value) and is_detection_list(value) and all(
+        d.get("track_id") is not None for d in value)
+
+
+def _colour_of(detection: Mapping[str, t.Any]) -> RGB:
+    """A tracked object's colour is its track's, any other detection's its class's."""
+    if detection.get("track_id") is not None:
+        return track_colour(detection["track_id"])
+    return class_colour(str(detection.get("label", "")))
+
+
+# A tracked object's trail: the bottom centres of its boxes over this many frames of its video.
+TRAIL_FRAMES = 30
+Point = tuple[float, float]
+
+
+class Trails:
+    """Where each tracked object was over the last ``frames`` frames, per column and video:
+    the state a clip keeps to draw a trail behind each object (rows only hold the present)."""
+
+    def __init__(self, frames: int = TRAIL_FRAMES):
+        self.frames = frames
+        # (column, video) -> track id -> [(frame_id, x, y)], oldest first
+        self.seen: dict[tuple[str, str], dict[t.Any, list[tuple[int, float, float]]]] = {}
+
+    def follow(self, column: str, video: str, frame_id: int,
+               found: Sequence[Mapping[str, t.Any]]) -> dict[t.Any, list[Point]]:
+        """Record the bottom centres of the tracked objects in this frame, and return each
+        one's trail (oldest first, ending where its box is now). A frame before the last one
+        seen (the clip went back) starts the video's trails anew."""
+        tracks = self.seen.setdefault((column, video), {})
+        if any(points[-1][0] > frame_id for points in tracks.values()):
+            tracks.clear()
+        for detection in found:
+            if detection.get("track_id") is None:
+                continue
+            points = tracks.setdefault(detection["track_id"], [])
+            if points and points[-1][0] == frame_id:
+                points.pop()  # the same frame twice: its latest box
+            points.append((frame_id, (detection["x1"] + detection["x2"]) / 2, detection["y2"]))
+        self._forget(tracks, frame_id)
+        return {d["track_id"]: [(x, y) for _, x, y in tracks[d["track_id"]]]
+                for d in found if d.get("track_id") is not None}
+
+    def _forget(self, tracks: dict[t.Any, list[tuple[int, float, float]]], frame_id: int) -> None:
+        """Drop the points older than the window, and the tracks left without any."""
+        for track_id in list(tracks):
+            tracks[track_id] = [p for p in tracks[track_id] if p[0] > frame_id - self.frames]
+            if not tracks[track_id]:
+                del tracks[track_id]
+
+
 def value_columns(columns: Sequence[str]) -> list[str]:
     """The columns shown as values, one header line each (the frame's place is the first)."""
     return [name for name in columns if name not in PLACE_COLUMNS]
@@ -97,11 +161,14 @@ def header_height(width: int, height: int, columns: Sequence[str]) -> int:
 
 
 def annotate(frame: np.ndarray, row: dict[str, t.Any], columns: Sequence[str],
-             box_scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+             box_scale: tuple[float, float] = (1.0, 1.0),
+             trails: Trails | None = None) -> np.ndarray:
     """``frame`` (RGB) under a header strip, with the row drawn: the boxes of every
     detection-list column on the frame, and above it the file, frame number and time, then
     one line per other column. ``box_scale`` (x, y) maps the detections' coordinates to
-    ``frame`` when it was resized from the decoded frame."""
+    ``frame`` when it was resized from the decoded frame. A tracked object (``track``'s lists)
+    is drawn in its track's colour with its id, and, given the clip's ``trails``, with the
+    path its box's bottom centre took over the last frames."""
     height, width = frame.shape[:2]
     style = Style.for_size(width, height)
     names = value_columns(columns)
@@ -112,7 +179,12 @@ def annotate(frame: np.ndarray, row: dict[str, t.Any], columns: Sequence[str],
     for line, name in enumerate(names, start=1):
         value = row.get(name)
         if is_detection_list(value):
-            _draw_boxes(picture, t.cast(list[dict[str, t.Any]], value), style, box_scale)
+            found = t.cast(list[dict[str, t.Any]], value)
+            if trails is not None and is_track_list(found):
+                video = str(row.get("path") or row.get("video_id") or "")
+                _draw_trails(picture, trails.follow(name, video, int(row.get("frame_id") or 0),
+                                                    found), style, box_scale)
+            _draw_boxes(picture, found, style, box_scale)
         _write_line(strip, line, style, _segments(name, value))
     return np.concatenate([strip, picture])
 
@@ -130,13 +202,19 @@ def _place(row: dict[str, t.Any]) -> str:
 
 def _segments(name: str, value: t.Any) -> list[tuple[str, RGB | None]]:
     """A header line as (text, swatch colour or None) pieces: a detection list reads
-    'objects: [] 2 person  [] 1 chair', each count after a square of its class colour."""
+    'objects: [] 2 person  [] 1 chair', each count after a square of its class colour; a
+    list of tracked objects 'cars: 2 vehicle  [] #2  [] #3', each id after its track's."""
     if not is_detection_list(value):
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         return [(f"{name} = {shown}", None)]
     counts = Counter(str(d.get("label", "")) for d in value)
     if not counts:
         return [(f"{name}: nothing found", None)]
+    if is_track_list(value):
+        total = ", ".join(f"{n} {label}" for label, n in counts.most_common())
+        return [(f"{name}: {total}", None)] + [
+            (f"#{d['track_id']}", track_colour(d["track_id"]))
+            for d in sorted(value, key=lambda d: str(d["track_id"]).zfill(20))]
     return [(f"{name}:", None)] + [(f"{n} {label}", class_colour(label))
                                    for label, n in counts.most_common()]
 
@@ -183,20 +261,37 @@ def _draw_boxes(picture: np.ndarray, found: list[dict[str, t.Any]], style: Style
 
     sx, sy = box_scale
     for detection in found:
-        colour = class_colour(str(detection.get("label", "")))
+        colour = _colour_of(detection)
         x1, y1 = round(detection["x1"] * sx), round(detection["y1"] * sy)
         x2, y2 = round(detection["x2"] * sx), round(detection["y2"] * sy)
         cv2.rectangle(picture, (x1, y1), (x2, y2), colour, style.box_thickness)
         _label(picture, detection, (x1, y1, x2), colour, style)
 
 
+def _draw_trails(picture: np.ndarray, trails: dict[t.Any, list[Point]], style: Style,
+                 box_scale: tuple[float, float]) -> None:
+    """Each track's trail, a line through its last bottom centres in its colour, under the
+    boxes (drawn after it) so that no trail hides a box or a label."""
+    import cv2
+
+    sx, sy = box_scale
+    thickness = max(2, style.box_thickness - 1)
+    for track_id, points in trails.items():
+        if len(points) < 2:
+            continue
+        line = np.array([[round(x * sx), round(y * sy)] for x, y in points], dtype=np.int32)
+        cv2.polylines(picture, [line], False, track_colour(track_id), thickness, cv2.LINE_AA)
+
+
 def _label(picture: np.ndarray, detection: dict[str, t.Any], box: tuple[int, int, int],
            colour: RGB, style: Style) -> None:
-    """The label ('person 0.87') on the box's colour, just above the box's top edge; for a
-    box at the top of the frame, just inside it."""
+    """The label ('person 0.87', a tracked object's '#3 vehicle 0.87') on the box's colour,
+    just above the box's top edge; for a box at the top of the frame, just inside it."""
     import cv2
 
     text = str(detection.get("label", ""))
+    if detection.get("track_id") is not None:
+        text = f"#{detection['track_id']} {text}"
     if detection.get("score") is not None:
         text += f" {float(detection['score']):.2f}"
     scale = style.font_scale * 0.8

@@ -8,6 +8,10 @@ Each number or boolean column gets a panel, drawn for what it is:
 * an integer (a count) is a step line on whole-number ticks, from 0 when no value is
   negative: a count of 2.5 objects is never meant;
 * any other number is a line.
+
+A result of tracks (``track_id``, ``first_ts`` and ``last_ts``: what ``FROM tracks(...)``
+gives) is a Gantt chart instead: one bar per track, from when it was first seen to when it was
+last seen, in the track's colour (as its boxes in a clip), the earliest on top.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ import pyarrow.compute as pc
 
 from vql.errors import MissingDependencyError, ProgrammingError
 from vql.render.clip import Rendered
-from vql.render.draw import PLACE_COLUMNS
+from vql.render.draw import PLACE_COLUMNS, RGB, track_colour
 
 PLOTTED_TYPES = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
 FALSE_COLOUR = "0.86"    # a False band
 FILLED_COLOUR = "0.6"    # the cross of a frame a lossy plan filled
 GAP_STEPS = 3            # a jump of more than this many usual steps between rows is a gap
+# A result with these columns is drawn as a Gantt chart, one bar per row (a track).
+TRACK_COLUMNS = ("track_id", "first_ts", "last_ts")
+BAR_HEIGHT_PX = 26       # one track's lane
+MAX_BARS = 500           # past this many tracks the rest are left out, and the answer says so
 
 
 def plotted_columns(schema: pa.Schema) -> list[str]:
@@ -53,7 +61,9 @@ def render_timeline(table: pa.Table, out: str | Path, *, width: int = 1200,
     ``frame_id``), one line (or, for a boolean, one lane of bands) per video. When the result
     has ``computed`` (a lossy plan's rows), processed frames are dots and filled ones grey
     crosses. ``width`` and the height (``row_height`` per panel, plus room for the title)
-    are in pixels."""
+    are in pixels. A result of tracks (``is_track_table``) is one bar per track instead."""
+    if is_track_table(table.schema):
+        return _render_gantt(table, out, width, dpi)
     plt = _pyplot()
     x_name = "ts" if "ts" in table.column_names else "frame_id"
     if x_name not in table.column_names:
@@ -197,3 +207,82 @@ def _title(table: pa.Table, names: list[str], x_name: str) -> str:
         title += f"  (dots: processed frames; grey crosses: {filled} filled from the " \
                  "nearest processed frame)"
     return title
+
+
+# --- tracks: a Gantt chart ------------------------------------------------------------------
+
+def is_track_table(schema: pa.Schema) -> bool:
+    """Whether a result is drawn as one bar per row (a track): it has ``track_id``, and
+    ``first_ts`` and ``last_ts`` are numbers (seconds)."""
+    names = schema.names
+    return all(name in names for name in TRACK_COLUMNS) and all(
+        pa.types.is_integer(schema.field(name).type) or pa.types.is_floating(
+            schema.field(name).type) for name in TRACK_COLUMNS[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One track's bar in a Gantt chart: when it was first and last seen, its name and colour."""
+
+    label: str         # '#3 person', with its video ('video 2 #3 person') when there are several
+    start: float       # first_ts, seconds
+    end: float         # last_ts
+    colour: RGB        # the track's colour, as in a clip
+
+
+def track_bars(table: pa.Table) -> list[Bar]:
+    """The bars of a result of tracks, earliest first (then by video and id); a row without
+    ``first_ts`` or ``last_ts`` has no bar."""
+    rows = [row for row in table.select(
+        [c for c in table.column_names if c in (*TRACK_COLUMNS, "label", "video_id")]
+    ).to_pylist() if row["first_ts"] is not None and row["last_ts"] is not None]
+    videos = {row.get("video_id") for row in rows}
+    rows.sort(key=lambda r: (r["first_ts"], str(r.get("video_id")), str(r["track_id"]).zfill(20)))
+    return [Bar(_bar_label(row, len(videos) > 1), float(row["first_ts"]),
+                float(row["last_ts"]), track_colour(row["track_id"])) for row in rows]
+
+
+def _bar_label(row: dict[str, t.Any], several_videos: bool) -> str:
+    """'#3 person': the track id, its label when the result has one, its video when several."""
+    parts = [f"video {row.get('video_id')}"] if several_videos else []
+    parts.append(f"#{row['track_id']}")
+    if row.get("label") is not None:
+        parts.append(str(row["label"]))
+    return " ".join(parts)
+
+
+def _render_gantt(table: pa.Table, out: str | Path, width: int, dpi: int) -> Rendered:
+    """One bar per track from ``first_ts`` to ``last_ts``, earliest on top (see ``track_bars``)."""
+    bars = track_bars(table)
+    if not bars:
+        raise ProgrammingError("the query returned no tracks with first_ts and last_ts: "
+                               "there is nothing to plot")
+    shown = bars[:MAX_BARS]
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(width / dpi, (BAR_HEIGHT_PX * len(shown) + 110) / dpi),
+                                dpi=dpi, layout="constrained")
+    _draw_bars(axis, shown)
+    axis.set_xlabel("time (s)")
+    more = f" (the first {len(shown)} of {len(bars)})" if len(bars) > len(shown) else ""
+    figure.suptitle(f"{len(bars)} tracks{more}: each from first seen to last seen",
+                    fontsize="medium")
+    figure.savefig(str(out), dpi=dpi)
+    plt.close(figure)
+    return Rendered(str(out), len(shown), len(bars) - len(shown),
+                    codec=Path(out).suffix.lower().lstrip("."))
+
+
+def _draw_bars(axis: t.Any, bars: list[Bar]) -> None:
+    """The bars, one lane each, with each one's duration just after its end."""
+    low, high = min(b.start for b in bars), max(b.end for b in bars)
+    span = max(high - low, 1.0)
+    for lane, bar in enumerate(bars):
+        # a track seen in one frame still shows, as a sliver
+        axis.barh(lane, max(bar.end - bar.start, span * 0.003), left=bar.start, height=0.7,
+                  color=[c / 255 for c in bar.colour], linewidth=0)
+        axis.text(bar.end + span * 0.006, lane, f"{bar.end - bar.start:.1f} s", va="center",
+                  fontsize="x-small", color="0.3")
+    axis.set_yticks(range(len(bars)), [bar.label for bar in bars], fontsize="small")
+    axis.set_ylim(len(bars) - 0.5, -0.5)  # the first seen on top
+    axis.set_xlim(low - span * 0.02, high + span * 0.08)  # room for the durations
+    axis.grid(True, axis="x", alpha=0.3)
