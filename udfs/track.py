@@ -137,6 +137,9 @@ class track:
     x2, y2} (pixels); ``what``: a label, 'vehicle' or a detection model (NULL: every object)."""
 
     def __init__(self, what: str | None = None) -> None:
+        import supervision
+
+        self.sv = supervision  # the detections' type ByteTrack takes
         finder = finder_for(what)
         self.source, self.tracker, self.timed = finder.find, finder.tracker(), finder.timed
         self.ids: dict[int, int] = {}  # ByteTrack's id -> ours: 1, 2, ... in order of appearance
@@ -150,10 +153,8 @@ class track:
                                                               strict=True)]
 
     def _linked(self, found: list[Detection], at: float | None) -> list[dict[str, t.Any]]:
-        import supervision as sv
-
         labels = [d["label"] for d in found]
-        detections = sv.Detections(
+        detections = self.sv.Detections(
             xyxy=np.array([[d["x1"], d["y1"], d["x2"], d["y2"]] for d in found],
                           dtype=np.float32).reshape(-1, 4),
             confidence=np.array([d["score"] for d in found], dtype=np.float32),

@@ -374,7 +374,8 @@ class UDFOp(UnaryOp):
     def _evaluate(self, evaluator: Evaluator, batch: pa.RecordBatch) -> pa.Array:
         frames = frames_of(batch)
         try:
-            values = evaluator(frames, batch.column("ts").to_numpy())
+            ts = batch.column("ts").to_numpy() if self.function.traits.timed else None
+            values = evaluator(frames, ts)
             array = pa.array(values, type=self.function.returns)
             width = batch.column("width")[0].as_py()
             if frames.shape[2] != width and is_box_list(array.type):

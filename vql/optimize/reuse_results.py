@@ -15,19 +15,16 @@ a SAMPLE (here), nor under the knobs a target chooses (``PhysicalPlanner._reusab
 
 from __future__ import annotations
 
-import math
-
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
-    DiffGate,
     PlanNode,
     Project,
     Relational,
     Reuse,
-    Sample,
     chain,
     rebuild,
+    thinned,
 )
 
 
@@ -47,9 +44,7 @@ def _wrap(root: PlanNode) -> PlanNode:
         return root  # a filter sits between functions: later ones need the pixels
     if any(u.call.version is None for u in udfs):
         return root
-    if any(u.call.stateful for u in udfs) and any(
-            isinstance(n, Sample) and not math.isinf(n.fps) or isinstance(n, DiffGate)
-            for n in nodes):
+    if any(u.call.stateful for u in udfs) and thinned(nodes):
         return root  # a stateful function sees other frames: its values are not the cached
     project = nodes[-1]
     if isinstance(project, Project) and project.encode_frame:

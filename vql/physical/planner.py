@@ -9,7 +9,6 @@ latency controller, if any, as ``picker``.
 
 from __future__ import annotations
 
-import math
 import typing as t
 from collections.abc import Callable
 
@@ -86,9 +85,7 @@ class PhysicalPlanner:
         below = n.chain(node)
         if not any(isinstance(x, n.ApplyUDF) and x.call.stateful for x in below):
             return True
-        thinned = any(isinstance(x, n.Sample) and not math.isinf(x.fps)
-                      or isinstance(x, n.DiffGate) for x in below)
-        return self.ranges is None and not thinned
+        return self.ranges is None and not n.thinned(below)
 
     def build(self, node: n.PlanNode, child: ops.Operator | None) -> ops.Operator:
         """The operator for ``node`` over ``child``, from its type's builder, in a ``Measured``."""

@@ -271,6 +271,14 @@ def chain(node: PlanNode) -> list[PlanNode]:
     return nodes[::-1]
 
 
+def thinned(nodes: t.Iterable[PlanNode]) -> bool:
+    """Whether the functions of a pipeline (its ``chain``) see only some of the frames: a
+    SAMPLE below the video's rate, or a difference cascade. A stateful function's values then
+    differ from those it gives over every frame."""
+    return any(isinstance(n, Sample) and not math.isinf(n.fps) or isinstance(n, DiffGate)
+               for n in nodes)
+
+
 def rebuild(nodes: list[PlanNode]) -> PlanNode:
     """Relink a bottom-up list of pipeline nodes into a chain; the first must be a leaf."""
     current = nodes[0]
