@@ -18,7 +18,10 @@ object stays in view.
 * ``'vehicle'``: YOLO's cars, buses, trucks and motorcycles where its weights and the yolo
   extra are present, otherwise moving objects (background subtraction, as ``vehicle_count``):
   FastestDet does not recognise cars seen from above;
-* a detection model (``'fastestdet'``, ``'yolov8n.pt'``): every object that model finds.
+* a detection model (``'fastestdet'``, ``'yolov8n.pt'``): every object that model finds;
+* the name of a frame function returning ``detect``'s shape (a user's detector, loaded with
+  ``CREATE FUNCTION``): every object it returns. Its parameters after ``frame`` take their
+  defaults; a stateful one gets a new instance per video, as ``track`` does.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from vql.udfs.motion import MovingBlobs
 from vql.udfs.traffic import VEHICLE_LABELS, VEHICLE_MODEL, yolo_missing
 
 from vql.errors import BindError
-from vql.functions.spec import udf
+from vql.functions.spec import FunctionRef, udf
 
 TRACKED = pa.struct([
     ("track_id", pa.int64()), ("label", pa.string()), ("score", pa.float64()),
@@ -55,7 +58,8 @@ ACTIVATION_SCORE = 0.5      # FastestDet scores the people of the room video abo
 # tracks for 6 visits); DIoU >= -0.3 keeps 6 from every frame down to 0.5 FPS.
 MATCH_DIOU = -0.3
 
-Source = Callable[[np.ndarray], list[list[Detection]]]
+# Boxes per frame, from the frames and their times (seconds; None: evenly spaced)
+Source = Callable[[np.ndarray, np.ndarray | None], list[list[Detection]]]
 
 
 @dataclass(frozen=True)
@@ -89,16 +93,49 @@ def _model(name: str) -> bool:
     return any(matches(name.lower()) for matches, _ in DETECTOR_LOADERS)
 
 
-def _check(what: str | None = None) -> None:
+# The fields a detector's objects must have to feed ``track`` (label and score are optional).
+BOX_FIELDS = ("x1", "y1", "x2", "y2")
+
+
+def _check(what: str | FunctionRef | None = None) -> None:
+    if isinstance(what, FunctionRef):
+        _check_feeds(what)
+        return
     if what is None or what == "vehicle" or _model(what):
         return
     if not what:
         raise BindError("track: what must be a label, 'vehicle' or a detection model, not ''")
-    check_labels("fastestdet", [what], "track")
+    try:
+        check_labels("fastestdet", [what], "track")
+    except BindError as error:
+        raise BindError(f"{error.message}; what may also be 'vehicle', a detection model or "
+                        "the name of a function returning detect's shape") from None
+
+
+def _check_feeds(ref: FunctionRef) -> None:
+    """A function feeding ``track`` returns a list of boxes (``detect``'s shape)."""
+    returns = ref.function.returns
+    fields = ({returns.value_type.field(i).name for i in range(returns.value_type.num_fields)}
+              if pa.types.is_list(returns) and pa.types.is_struct(returns.value_type) else set())
+    if not set(BOX_FIELDS) <= fields:
+        raise BindError(f"track: {ref.name} returns {returns}; a detector feeding track must "
+                        "return a list of structs with x1, y1, x2, y2 (and label, score), as "
+                        "detect does")
+
+
+def _fed(ref: FunctionRef) -> Source:
+    evaluator = ref.open()
+
+    def found(frames: np.ndarray, ts: np.ndarray | None) -> list[list[Detection]]:
+        return [[{"label": d.get("label") or ref.name,
+                  "score": 1.0 if d.get("score") is None else float(d["score"]),
+                  **{k: float(d[k]) for k in BOX_FIELDS}} for d in objects or ()]
+                for objects in evaluator(frames, ts)]
+    return found
 
 
 def _detector(model: str, labels: tuple[str, ...] | None = None) -> Source:
-    def found(frames: np.ndarray) -> list[list[Detection]]:
+    def found(frames: np.ndarray, ts: np.ndarray | None) -> list[list[Detection]]:
         frames_found = load_detector(model)(frames)
         if labels is None:
             return frames_found
@@ -109,14 +146,16 @@ def _detector(model: str, labels: tuple[str, ...] | None = None) -> Source:
 def _blobs(label: str) -> Source:
     blobs = MovingBlobs()
 
-    def found(frames: np.ndarray) -> list[list[Detection]]:
+    def found(frames: np.ndarray, ts: np.ndarray | None) -> list[list[Detection]]:
         return [[{"label": label, "score": 1.0, "x1": x1, "y1": y1, "x2": x2, "y2": y2}
                  for x1, y1, x2, y2 in blobs(frame)] for frame in frames]
     return found
 
 
-def finder_for(what: str | None) -> Finder:
+def finder_for(what: str | FunctionRef | None) -> Finder:
     """How ``track`` finds and links the objects of one video (see the module docstring)."""
+    if isinstance(what, FunctionRef):
+        return Finder(_fed(what), bytetrack)
     if what is None:
         return Finder(_detector("fastestdet"), bytetrack)
     if what == "vehicle":
@@ -130,13 +169,14 @@ def finder_for(what: str | None) -> Finder:
     return Finder(_detector("fastestdet", (what,)), bytetrack)
 
 
-@udf(inputs=["frame", "what:str=None"], returns=TRACKS, stateful=True, timed=True,
+@udf(inputs=["frame", "what:source=None"], returns=TRACKS, stateful=True, timed=True,
      cost_ms=17.0, check=_check)
 class track:
     """Objects in the frame with their identity: a list of {track_id, label, score, x1, y1,
-    x2, y2} (pixels); ``what``: a label, 'vehicle' or a detection model (NULL: every object)."""
+    x2, y2} (pixels); ``what``: a label, 'vehicle', a detection model or a detector function
+    (NULL: every object)."""
 
-    def __init__(self, what: str | None = None) -> None:
+    def __init__(self, what: str | FunctionRef | None = None) -> None:
         import supervision
 
         self.sv = supervision  # the detections' type ByteTrack takes
@@ -149,7 +189,7 @@ class track:
         """The tracked objects of each frame, in order; ``ts``: when each frame is (seconds;
         None: evenly spaced)."""
         times = [None] * len(frames) if ts is None or not self.timed else [float(v) for v in ts]
-        return [self._linked(found, at) for found, at in zip(self.source(frames), times,
+        return [self._linked(found, at) for found, at in zip(self.source(frames, ts), times,
                                                               strict=True)]
 
     def _linked(self, found: list[Detection], at: float | None) -> list[dict[str, t.Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -119,10 +120,56 @@ def test_a_count_of_tracks_with_a_target_samples_and_counts_the_same(
         assert cur.stats.udf_frames["track"] < 1394 // 2
 
 
+DETECTORS = textwrap.dedent('''
+    import pyarrow as pa
+    import vql
+    from vql.udfs.detect import DETECTIONS, load_detector
+
+    @vql.udf(inputs=["frame", "conf:float=0.7"], returns=DETECTIONS, cost_ms=15)
+    def people(frames, conf):
+        """A user's person detector: FastestDet's people scored conf or more."""
+        found = load_detector("fastestdet")(frames, conf)
+        return [[d for d in objects if d["label"] == "person"] for objects in found]
+
+    @vql.udf(inputs=["frame"], returns=pa.float64())
+    def mean_level(frames):
+        """Not boxes."""
+        return frames.reshape(len(frames), -1).mean(axis=1)
+
+    @vql.udf(inputs=["frame", "conf:float"], returns=DETECTIONS)
+    def needs_conf(frames, conf):
+        """Boxes, but only with a conf given."""
+        return [[] for _ in frames]
+''')
+
+
+def test_a_users_detector_feeds_track(room: vql.Connection, tmp_path: Path) -> None:
+    (tmp_path / "detectors.py").write_text(DETECTORS)
+    for name in ("people", "mean_level", "needs_conf"):
+        room.execute(f"CREATE FUNCTION {name} FROM '{tmp_path / 'detectors.py'}'")
+    # The first visit (the labels), over the first 20 s, tracked from the user's boxes alone.
+    rows = room.execute(
+        "SELECT o.track_id, o.label, min(ts), max(ts) FROM (SELECT ts, unnest(t) AS o FROM "
+        "(SELECT ts, track(frame, 'people') AS t FROM room LIMIT 200)) GROUP BY ALL").fetchall()
+    first = objects("room_people.csv")[0]
+    assert [r[:2] for r in rows] == [(1, "person")]
+    assert abs(rows[0][2] - int(first["first_any"]) / 10.0) <= SLACK_S
+    assert abs(rows[0][3] - int(first["last_any"]) / 10.0) <= SLACK_S
+    plan = room.execute("EXPLAIN SELECT count(*) FROM tracks(room, 'people')").fetchall()
+    assert "track(frame, 'people')" in "\n".join(r[0] for r in plan)
+    for name, message in [("mean_level", "mean_level returns double; a detector feeding "
+                                         "track must return a list of structs"),
+                          ("needs_conf", r"needs_conf\(frame, conf DOUBLE\) can feed it only "
+                                         "if its parameters after frame have defaults")]:
+        with pytest.raises(vql.ProgrammingError, match=message):
+            room.execute(f"SELECT count(*) FROM tracks(room, '{name}')")
+
+
 @pytest.mark.parametrize(("sql", "message"), [
     ("SELECT * FROM tracks(nowhere)", "'nowhere' is not a video table"),
     ("SELECT * FROM tracks(room, 'persn')", r"no class 'persn' \(did you mean 'person'\?\).*"
-                                             r"\(line 1, column 15\)"),
+                                             r"a detection model or the name of a function "
+                                             r"returning detect's shape \(line 1, column 15\)"),
     ("SELECT * FROM tracks(room, 3)", "what is a string"),
     ("SELECT * FROM tracks()", "0 arguments given"),
 ])

@@ -38,7 +38,14 @@ from vql.catalog import METADATA_COLUMNS, Catalog
 from vql.catalog.schema import VIDEO_COLUMNS
 from vql.errors import BindError, CatalogError, Position, suggestion
 from vql.functions.registry import FunctionRegistry
-from vql.functions.spec import NO_DEFAULT, PARAM_TYPES, FrameFunction, MacroFunction, Param
+from vql.functions.spec import (
+    NO_DEFAULT,
+    PARAM_TYPES,
+    FrameFunction,
+    FunctionRef,
+    MacroFunction,
+    Param,
+)
 from vql.plan.nodes import (
     ApplyUDF,
     Decode,
@@ -543,7 +550,8 @@ class QueryBinder:
     def _udf_call(self, source: _Source, function: FrameFunction, node: exp.Anonymous) -> UDFCall:
         values = self._arguments(function, node)
         try:
-            constants = tuple(self._constant(function, p, values[p.name])
+            constants = tuple(self._resolved(function, p, self._constant(function, p,
+                                                                         values[p.name]))
                               for p in function.params[1:])
             if function.check is not None:
                 function.check(*constants)
@@ -559,9 +567,22 @@ class QueryBinder:
             # (vql.physical.annotate places each call before the optimizer reads its cost).
             source.calls[key] = UDFCall(
                 function.name, constants, column, function.traits.stateful,
-                function.traits.cost_ms, "declared",
-                function.cache_version() if function.cacheable else None)
+                function.traits.cost_ms, "declared", _version(function, constants))
         return source.calls[key]
+
+    def _resolved(self, function: FrameFunction, param: Param, value: t.Any) -> t.Any:
+        """A ``source`` argument naming another frame function, as a reference to it."""
+        if param.type != "source" or not isinstance(value, str):
+            return value
+        fed = self.registry.get(value)
+        if not isinstance(fed, FrameFunction) or fed.name == function.name:
+            return value
+        required = [p.name for p in fed.params[1:] if p.required]
+        if required:
+            raise BindError(f"{function.name}: {fed.signature()} can feed it only if its "
+                            f"parameters after frame have defaults ({', '.join(required)} "
+                            "has none)")
+        return FunctionRef(fed.name, fed, fed.cache_version() if fed.cacheable else None)
 
     def _constant(self, function: FrameFunction, param: Param, node: exp.Expr) -> t.Any:
         value = self._evaluate_constant(function, param, node)
@@ -825,3 +846,12 @@ def _replace_keeping_name(node: exp.Expr, new: exp.Expr, name: str) -> None:
     if _is_projection(node) and not isinstance(node.parent, exp.Alias):
         new = exp.alias_(new, name, quoted=True)
     node.replace(new)
+
+
+def _version(function: FrameFunction, constants: tuple[t.Any, ...]) -> str | None:
+    """What a call's cached values are keyed by: the function's version and those of the
+    functions it is fed by; None when any of them may not be cached."""
+    refs = [c for c in constants if isinstance(c, FunctionRef)]
+    if not function.cacheable or any(r.version is None for r in refs):
+        return None
+    return " + ".join([function.cache_version(), *(f"{r.name} {r.version}" for r in refs)])

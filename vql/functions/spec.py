@@ -19,7 +19,9 @@ Calling conventions (``frames`` is a uint8 array N x H x W x 3 in RGB order):
   documents. The optimizer picks the device (``VQL_DEVICE``); ``vql.kernels`` has array
   kernels for both.
 
-Arguments after ``frame`` must be constants (literals or bound parameters).
+Arguments after ``frame`` must be constants (literals or bound parameters). A parameter of type
+``source`` may name another frame function (``track(frame, 'my_detector')``): the function then
+receives a ``FunctionRef`` and opens that function's evaluator itself, for each video it sees.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import ast
 import typing as t
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -40,11 +42,15 @@ PARAM_TYPES: dict[str, type | tuple[type, ...]] = {
     "frame": np.ndarray, "str": str, "int": int, "float": (int, float), "bool": bool,
     "strs": tuple,  # a list of strings: a literal ['a', 'b'] or one string 'a'
     "any": object,  # a macro's parameter: any expression, of ``Param.sql_type`` when declared
+    # a string the function knows ('person'), or the name of another frame function whose
+    # values it takes (a user's detector): the binder passes a ``FunctionRef`` for the latter
+    "source": str,
 }
 
 
 SQL_TYPE_NAMES = {"frame": "FRAME", "str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE",
-                  "bool": "BOOLEAN", "strs": "VARCHAR[]", "any": ""}
+                  "bool": "BOOLEAN", "strs": "VARCHAR[]", "any": "",
+                  "source": "VARCHAR"}
 
 
 class _NoDefault:
@@ -175,6 +181,25 @@ class FrameFunction:
         if self.traits.batchable:
             return lambda frames, ts=None: target(frames, *extra, **keywords)
         return lambda frames, ts=None: [target(frame, *extra, **keywords) for frame in frames]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """Another frame function passed by name to a ``source`` parameter: the function receiving
+    it opens it (``open``) and takes its values. Shown, filed and compared by its name and
+    version."""
+
+    name: str
+    function: FrameFunction = field(compare=False)
+    version: str | None = None  # its cache version; None: its values are never cached
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+    def open(self, device: str = "cpu") -> Evaluator:
+        """An evaluator of the named function, its other parameters at their defaults, for one
+        ordered stream of frames."""
+        return self.function.open(tuple(p.default for p in self.function.params[1:]), device)
 
 
 @dataclass(frozen=True, slots=True)
