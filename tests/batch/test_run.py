@@ -292,3 +292,5 @@ def test_track_questions_run_per_video(tmp_path: Path, road_video: Path) -> None
     assert sorted((r["direction"], r["cars"]) for r in rows if r["query"] == 2) == [(-1, 2),
                                                                                      (1, 2)]
     assert [r["most"] for r in rows if r["query"] == 3] == [2]
+    # The three questions share the video's tracks: its 377 frames are decoded once.
+    assert "377 frames decoded" in done.stdout, done.stdout

@@ -65,7 +65,11 @@ def process(job: Job) -> Outcome:
     frames = 0
     try:
         found = probe(job.path)
-        settings = dataclasses.replace(Settings.from_env(), threads=job.threads, cache_mb=0)
+        # The queries of a run share one video's computed values (the tracks two questions
+        # are about are computed once); with one query there is nothing to share.
+        ours = Settings.from_env()
+        settings = dataclasses.replace(ours, threads=job.threads,
+                                       cache_mb=ours.cache_mb if len(job.queries) > 1 else 0)
         with vql.connect(":memory:", autocommit=True, settings=settings) as con:
             engine = con._engine  # the video is added from its probe, not probed again
             engine.catalog.create_video_table(job.table)
