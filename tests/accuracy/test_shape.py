@@ -48,6 +48,15 @@ def bound(con: vql.Connection, sql: str) -> Relational:
     ("SELECT count(*) FROM tracks(intersection, 'vehicle')", "aggregate", (0,)),
     ("SELECT count(*) FROM (SELECT unnest(track(frame, 'vehicle')) AS o FROM intersection)",
      "aggregate", (0,)),
+    # a list of tracks (ids with their times or paths) is scored by identity F1
+    ("SELECT track_id, first_ts, last_ts FROM tracks(intersection, 'vehicle') "
+     "ORDER BY first_ts", "tracks", (0, 1, 2)),
+    ("SELECT * FROM tracks(intersection, 'vehicle')", "tracks", None),
+    ("SELECT track_id, path FROM tracks(intersection, 'vehicle') "
+     "WHERE crossings(path, 0, 216, 768, 216) = 1", "tracks", (0, 1)),
+    # ids without times: the rows are what is scored
+    ("SELECT track_id, dwell(path, [[0, 0], [9, 0], [9, 9]]) FROM tracks(intersection, "
+     "'vehicle')", "selection", (0, 1)),
 ])
 def test_scored_columns(road: vql.Connection, sql: str, shape: str,
                         positions: tuple[int, ...] | None) -> None:

@@ -8,6 +8,9 @@
 * ``aggregate`` (the query groups or aggregates): rows matched on their non-floating columns;
   per number column, 1 - relative error, mean over the reference's rows; an unmatched row
   scores 0, and so does each extra row.
+* ``tracks`` (one row per track: a ``track_id`` with a ``path`` or ``first_ts`` and
+  ``last_ts``, as ``tracks(...)`` gives): identity F1 (``identity``). A per-frame list of
+  tracked boxes (``track``'s value) is scored by identity F1 too, instead of detection F1.
 
 Only the columns that a frame function feeds are scored (``scored``: the others, ``frame_id``
 or ``ts`` say, are the same in every plan, and ``computed`` says how a row was made, not what
@@ -26,7 +29,10 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-SHAPES = ("selection", "per_frame", "aggregate")
+from vql.accuracy.boxes import iou
+from vql.accuracy.identity import boxes_identity, is_tracked_boxes, tracks_identity
+
+SHAPES = ("selection", "per_frame", "aggregate", "tracks")
 IOU_THRESHOLD = 0.5
 
 
@@ -52,17 +58,6 @@ def relative_accuracy(reference: float | None, value: float | None) -> float:
     if reference == 0:
         return 1.0 if value == 0 else 0.0
     return max(0.0, 1.0 - abs(value - reference) / abs(reference))
-
-
-def iou(a: dict[str, float], b: dict[str, float]) -> float:
-    """Intersection over union of two boxes given as ``x1``, ``y1``, ``x2``, ``y2`` dicts."""
-    width = min(a["x2"], b["x2"]) - max(a["x1"], b["x1"])
-    height = min(a["y2"], b["y2"]) - max(a["y1"], b["y1"])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    area = (a["x2"] - a["x1"]) * (a["y2"] - a["y1"]) + (b["x2"] - b["x1"]) * (b["y2"] - b["y1"])
-    return inter / max(area - inter, 1e-9)
 
 
 def detection_matches(reference: Sequence[dict[str, t.Any]],
@@ -110,6 +105,8 @@ def column_accuracy(arrow_type: pa.DataType, reference: list[t.Any], result: lis
         ref = [i for i, v in enumerate(reference) if v]
         got = [i for i, v in enumerate(result) if v]
         return selection_f1(ref, got)
+    if is_tracked_boxes(arrow_type):
+        return boxes_identity(reference, result)
     if _is_boxes(arrow_type):
         return detection_f1(reference, result)
     if _is_number(arrow_type):
@@ -135,6 +132,7 @@ def rows_of(table: pa.Table) -> list[tuple[t.Hashable, ...]]:
 
 
 ROWS = "rows"  # the score of a selection's rows (or of rows that do not line up)
+IDENTITY = "identity"  # the score of a list of tracks
 
 
 def _without(table: pa.Table, names: Sequence[str]) -> pa.Table:
@@ -201,6 +199,8 @@ def column_scores(shape: str, reference: pa.Table, result: pa.Table,
             n for n in reference.schema.names if n == "computed" and n not in scored]
         return {ROWS: selection_f1(rows_of(_without(reference, plan_only)),
                                    rows_of(_without(result, plan_only)))}
+    if shape == "tracks":
+        return {IDENTITY: tracks_identity(reference, result)}
     if shape == "per_frame" and reference.num_rows != result.num_rows:
         return per_frame_scores(reference, result, names)  # the rows themselves differ
     if not names:
@@ -226,4 +226,5 @@ METRIC_NAMES = {
     "selection": "F1 of selected rows",
     "per_frame": "per-frame F1 / detection F1@0.5 / 1 - relative error, lowest column",
     "aggregate": "1 - relative error, lowest column",
+    "tracks": "identity F1 (IDF1) of the tracks",
 }

@@ -8,6 +8,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, build_scope
 
+from vql.accuracy.identity import lists_tracks
 from vql.catalog.schema import VIDEO_COLUMNS
 from vql.plan.nodes import ApplyUDF, Filter, Relational, chain
 
@@ -17,8 +18,9 @@ _ROW_CLAUSES = ("where", "group", "having", "qualify", "joins")
 
 
 def result_shape(plan: Relational) -> str:
-    """'aggregate' when the SQL aggregates or groups; else 'selection' when a predicate on a
-    frame function's value chooses the rows; else 'per_frame'."""
+    """'aggregate' when the SQL aggregates or groups; else 'tracks' when it lists tracks (a
+    ``track_id`` with a ``path`` or ``first_ts`` and ``last_ts``); else 'selection' when a
+    predicate on a frame function's value chooses the rows; else 'per_frame'."""
     tree = sqlglot.parse_one(plan.sql, dialect="duckdb")
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     if select is not None and (select.args.get("group") or any(
@@ -26,6 +28,8 @@ def result_shape(plan: Relational) -> str:
             for a in e.find_all(exp.AggFunc))):
         return "aggregate"  # lag() or sum() OVER (...) keeps one row per frame
     udf_columns = _udf_columns(plan)
+    if select is not None and udf_columns and lists_tracks(_output_names(select)):
+        return "tracks"
     for pipeline in plan.inputs:
         if any(isinstance(n, Filter) and n.columns & udf_columns for n in chain(pipeline)):
             return "selection"
@@ -33,6 +37,22 @@ def result_shape(plan: Relational) -> str:
     if scope is not None and any(_rows_chosen(s, udf_columns) for s in scope.traverse()):
         return "selection"  # a WHERE, a join, ORDER BY ... LIMIT or DISTINCT on a function
     return "per_frame"
+
+
+def _output_names(select: exp.Select, depth: int = 0) -> list[str]:
+    """The names of a SELECT's output columns; a ``*`` over one subquery is its columns."""
+    names: list[str] = []
+    for projection in select.expressions:
+        inner = projection.this if isinstance(projection, exp.Column) else projection
+        if not isinstance(inner, exp.Star):
+            names.append(projection.alias_or_name)
+            continue
+        source = select.args.get("from_") or select.args.get("from")
+        subquery = source.this if source is not None else None
+        if depth < 8 and isinstance(subquery, exp.Subquery) and isinstance(
+                subquery.this, exp.Select) and not select.args.get("joins"):
+            names.extend(_output_names(subquery.this, depth + 1))
+    return names
 
 
 def _udf_columns(plan: Relational) -> set[str]:
