@@ -14,6 +14,7 @@ import pyarrow as pa
 from vql.errors import ProgrammingError
 from vql.exec.decode import FrameReader
 from vql.render.draw import Trails, annotate
+from vql.render.shapes import Shapes
 from vql.render.writers import CLIP_SUFFIXES, Sink, open_sink
 
 # A clip is short: past this many rows the rest are left out, and the answer says so.
@@ -49,7 +50,8 @@ def _rows(reader: pa.RecordBatchReader, limit: int) -> Iterator[tuple[list[dict[
 
 
 def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: int = MAX_FRAMES,
-                fps: float | None = None, threads: int = 2) -> Rendered:
+                fps: float | None = None, threads: int = 2,
+                shapes: Shapes | None = None) -> Rendered:
     """Draw each row of ``reader`` (which must have ``path`` and ``frame_id``) on its frame
     and write the frames, in row order, to ``out``: a clip (``.mp4`` in H.264 where an
     encoder is installed, ``.gif``, ``.avi``) or a folder of PNGs (no suffix). A clip plays
@@ -57,7 +59,8 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
     frames (so sampled rows play in real time). Frames have the first video's size (a GIF's
     at most ``writers.GIF_MAX_SIDE`` on the long side), plus the header strip above them.
     Tracked objects (``track``'s lists) trail the path of their last ``draw.TRAIL_FRAMES``
-    frames, followed per column and video across the rows."""
+    frames, followed per column and video across the rows. ``shapes``: lines and zones
+    drawn on every frame (``vql.render.shapes``: those the query names)."""
     missing = [c for c in NEEDED if c not in reader.schema.names]
     if missing:
         raise ProgrammingError(f"to render a result, select the columns {', '.join(NEEDED)} "
@@ -93,7 +96,7 @@ def render_clip(reader: pa.RecordBatchReader, out: str | Path, *, max_frames: in
             assert size is not None
             for row, frame in zip(rows, frames, strict=True):
                 picture, scale = _resized(frame, size)
-                sink.write(annotate(picture, row, columns, scale, trails),
+                sink.write(annotate(picture, row, columns, scale, trails, shapes),
                            f"{Path(path).stem}_{row['frame_id']}")
                 drawn += 1
     finally:

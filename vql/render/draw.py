@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vql.render.shapes import Shapes, draw_shapes
+
 RGB = tuple[int, int, int]
 TEXT_COLOUR: RGB = (255, 255, 255)
 STRIP_COLOUR: RGB = (24, 24, 24)
@@ -162,13 +164,14 @@ def header_height(width: int, height: int, columns: Sequence[str]) -> int:
 
 def annotate(frame: np.ndarray, row: dict[str, t.Any], columns: Sequence[str],
              box_scale: tuple[float, float] = (1.0, 1.0),
-             trails: Trails | None = None) -> np.ndarray:
+             trails: Trails | None = None, shapes: Shapes | None = None) -> np.ndarray:
     """``frame`` (RGB) under a header strip, with the row drawn: the boxes of every
     detection-list column on the frame, and above it the file, frame number and time, then
     one line per other column. ``box_scale`` (x, y) maps the detections' coordinates to
     ``frame`` when it was resized from the decoded frame. A tracked object (``track``'s lists)
     is drawn in its track's colour with its id, and, given the clip's ``trails``, with the
-    path its box's bottom centre took over the last frames."""
+    path its box's bottom centre took over the last frames. ``shapes``: the query's lines and
+    zones, drawn first (under the boxes)."""
     height, width = frame.shape[:2]
     style = Style.for_size(width, height)
     names = value_columns(columns)
@@ -176,6 +179,9 @@ def annotate(frame: np.ndarray, row: dict[str, t.Any], columns: Sequence[str],
     strip[:] = STRIP_COLOUR
     picture = np.ascontiguousarray(frame).copy()
     _write_line(strip, 0, style, [(_place(row), None)])
+    if shapes:
+        draw_shapes(picture, shapes, max(1, style.box_thickness - 1), style.font_scale,
+                    box_scale)
     for line, name in enumerate(names, start=1):
         value = row.get(name)
         if is_detection_list(value):

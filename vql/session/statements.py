@@ -32,13 +32,14 @@ from vql.functions.registry import file_hash, load_file
 from vql.functions.spec import FrameFunction, MacroFunction, Param
 from vql.physical.cost import estimate
 from vql.plan.explain import logical_lines, physical_lines
-from vql.plan.nodes import VideoScan, chain
+from vql.plan.nodes import Filter, VideoScan, chain
 from vql.session.query import Planned, plan_query, run_query
 from vql.sql.parse import parse_expression
 from vql.tune.tuner import table_cache_shares
 from vql.video.probe import probe_all
 
 if t.TYPE_CHECKING:
+    from vql.render.shapes import Shapes
     from vql.session.engine import Engine
 
 
@@ -367,6 +368,15 @@ def _clear_cache(engine: Engine, stmt: st.ClearCache) -> Result:
     return Result.of_table(pa.table({"caches_dropped": [caches], "values_dropped": [values]}))
 
 
+def _shapes_of(query: st.Query) -> Shapes:
+    """The lines and zones the query names with literal coordinates (drawn on its clip)."""
+    from vql.render.shapes import shapes_in
+
+    predicates = [n.predicate for p in query.plan.inputs for n in chain(p)
+                  if isinstance(n, Filter)]
+    return shapes_in(query.plan.sql, *predicates)
+
+
 def _render(engine: Engine, stmt: st.Render) -> Result:
     """Run the query and draw its result: a clip or images, or a timeline plot."""
     from vql.render import render_clip, render_timeline
@@ -394,7 +404,8 @@ def _render(engine: Engine, stmt: st.Render) -> Result:
                 rendered = render_timeline(result.reader.read_all(), stmt.target)
             else:
                 rendered = render_clip(result.reader, stmt.target,
-                                       threads=engine.settings.decode_thread_count())
+                                       threads=engine.settings.decode_thread_count(),
+                                       shapes=_shapes_of(stmt.query))
     finally:
         if result.finish is not None:
             result.finish()
