@@ -55,20 +55,13 @@ CLOSE_SIZE = 9      # closing fills the holes of a fragment (pixels at WORK_WIDT
 # An object covers at least this fraction of the frame (a half-visible car at the far edge of
 # the road video covers about 2 %; 1 % to 2 % all measured equal there).
 MIN_OBJECT_FRACTION = 0.015
-# Fragments that span more than this fraction of the frame yet fill less than SPARSE_FILL of
-# their box are scattered change (the camera's exposure adjusting), not an object. Measured on
-# the road video: a car's fragments fill 0.66-0.69 of its box; as the last car leaves, the
-# exposure change spreads fragments over 60-100 % of the frame filling 0.14-0.26 of it, which
-# made one box of the whole frame for six frames.
-SPREAD_FRACTION = 0.25
-SPARSE_FILL = 0.3
 
 
 class MovingBlobs:
     """Moving objects as boxes, frame after frame of one video: MOG2 background subtraction
     (shadows ignored), fragments closer than GROUP_GAP merged into one object, objects smaller
-    than MIN_OBJECT_FRACTION of the frame or larger than MAX_BLOB_FRACTION, and fragments
-    scattered over much of it (a change of light, not an object) left out. Boxes are (x1, y1, x2, y2) in the frame's pixels."""
+    than MIN_OBJECT_FRACTION of the frame or larger than MAX_BLOB_FRACTION (a change of light,
+    not an object) left out. Boxes are (x1, y1, x2, y2) in the frame's pixels."""
 
     def __init__(self) -> None:
         import cv2
@@ -96,14 +89,7 @@ class MovingBlobs:
         area, scale = float(size[0] * size[1]), width / size[0]
         return [(x1 * scale, y1 * scale, x2 * scale, y2 * scale)
                 for x1, y1, x2, y2, covered in groups
-                if MIN_OBJECT_FRACTION <= covered / area <= MAX_BLOB_FRACTION
-                and not _scattered(x2 - x1, y2 - y1, covered, area)]
-
-
-def _scattered(width: float, height: float, covered: float, area: float) -> bool:
-    """Fragments spread over much of the frame, filling little of their box."""
-    box = max(width * height, 1.0)
-    return box / area > SPREAD_FRACTION and covered / box < SPARSE_FILL
+                if MIN_OBJECT_FRACTION <= covered / area <= MAX_BLOB_FRACTION]
 
 
 @udf(inputs=["frame"], returns=pa.int64(), stateful=True, cost_ms=2.0)

@@ -57,6 +57,10 @@ ACTIVATION_SCORE = 0.5      # FastestDet scores the people of the room video abo
 # on the room video's FastestDet boxes: plain IoU >= 0.1 splits visits from 1 FPS down (10
 # tracks for 6 visits); DIoU >= -0.3 keeps 6 from every frame down to 0.5 FPS.
 MATCH_DIOU = -0.3
+# C-BIoU's lost tracks end after this long: its default 30 frames, at the road video's 12.5
+# FPS. Counted in frames, at 2 FPS its default kept the first car's track 15 s, long enough to
+# take the third car as its own.
+LOST_BLOB_S = 2.4
 
 # Boxes per frame, from the frames and their times (seconds; None: evenly spaced)
 Source = Callable[[np.ndarray, np.ndarray | None], list[list[Detection]]]
@@ -68,12 +72,14 @@ class Finder:
     and a new tracker for the video."""
 
     find: Source
-    tracker: Callable[[], t.Any]
+    # A new tracker, given the usual time between the frames it will see (seconds; None:
+    # unknown)
+    tracker: Callable[[float | None], t.Any]
     timed: bool = True  # the tracker predicts motion over the frames' times (else per frame)
 
 
-def bytetrack() -> t.Any:
-    """ByteTrack for a detector's boxes and scores."""
+def bytetrack(gap: float | None = None) -> t.Any:
+    """ByteTrack for a detector's boxes and scores (told each frame's time: ``gap`` unused)."""
     from trackers import ByteTrackTracker, DIoU
 
     return ByteTrackTracker(  # lost_track_buffer counts frames at 30 FPS
@@ -82,11 +88,13 @@ def bytetrack() -> t.Any:
         minimum_iou_threshold=MATCH_DIOU, iou=DIoU())
 
 
-def cbiou() -> t.Any:
-    """C-BIoU for moving objects' boxes (no scores; sizes that jump)."""
+def cbiou(gap: float | None = None) -> t.Any:
+    """C-BIoU for moving objects' boxes (no scores; sizes that jump), linking frame after frame;
+    a track lost for LOST_BLOB_S seconds of frames ``gap`` seconds apart ends."""
     from trackers import CBIoUTracker
 
-    return CBIoUTracker()
+    lost = 30 if gap is None or gap <= 0 else max(1, round(LOST_BLOB_S / gap))
+    return CBIoUTracker(lost_track_buffer=lost, frame_rate=30.0)
 
 
 def _model(name: str) -> bool:
@@ -181,13 +189,17 @@ class track:
 
         self.sv = supervision  # the detections' type ByteTrack takes
         finder = finder_for(what)
-        self.source, self.tracker, self.timed = finder.find, finder.tracker(), finder.timed
+        self.source, self.new_tracker, self.timed = finder.find, finder.tracker, finder.timed
+        self.tracker: t.Any = None  # made on the first frames, told how far apart they are
         self.ids: dict[int, int] = {}  # ByteTrack's id -> ours: 1, 2, ... in order of appearance
 
     def __call__(self, frames: np.ndarray, ts: np.ndarray | None = None
                  ) -> list[list[dict[str, t.Any]]]:
         """The tracked objects of each frame, in order; ``ts``: when each frame is (seconds;
         None: evenly spaced)."""
+        if self.tracker is None:
+            gaps = np.diff(ts) if ts is not None and len(ts) > 1 else np.array([])
+            self.tracker = self.new_tracker(float(np.median(gaps)) if len(gaps) else None)
         times = [None] * len(frames) if ts is None or not self.timed else [float(v) for v in ts]
         return [self._linked(found, at) for found, at in zip(self.source(frames, ts), times,
                                                               strict=True)]

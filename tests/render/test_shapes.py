@@ -59,12 +59,17 @@ def test_a_clip_of_the_cars_that_crossed_shows_the_line(road: vql.Connection, tm
     assert sorted(images) == sorted(rows) and len(rows) >= 4
     originals = dict(zip(sorted(rows), decord.VideoReader(str(road_video)).get_batch(
         sorted(rows)).asnumpy(), strict=True))
+    lined = 0
     for frame_id, image in images.items():
         clear = [x for x in range(0, 740, 8) if not any(
             c["x1"] - 6 <= x <= c["x2"] + 6 for c in rows[frame_id])]
-        assert clear and all(image[216, x].min() >= WHITE for x in clear)  # the line
-        assert not all(originals[frame_id][216, x].min() >= WHITE for x in clear)
+        assert all(image[216, x].min() >= WHITE for x in clear)  # the line, where no box is
+        assert not clear or not all(originals[frame_id][216, x].min() >= WHITE for x in clear)
+        lined += len(clear) >= 10
         below, above = image[222:250, 354:414], image[182:210, 354:414]  # "+1", "-1"
         for drawn, original in ((below, originals[frame_id][222:250, 354:414]),
                                 (above, originals[frame_id][182:210, 354:414])):
             assert (drawn.min(axis=2) >= WHITE).sum() > (original.min(axis=2) >= WHITE).sum() + 20
+    # Seen clear of the boxes on most frames (as the last car leaves, the camera's exposure
+    # changes and its moving-object box spans the whole frame for a few frames)
+    assert lined >= len(images) - 2

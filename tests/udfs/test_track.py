@@ -74,6 +74,19 @@ def test_a_second_question_about_the_tracks_costs_nothing(road: vql.Connection) 
     assert cur.stats.frames_decoded == 0 and cur.stats.frames_reused == 377
 
 
+def test_sampled_cars_are_still_one_track_each(road: vql.Connection) -> None:
+    # 2 of the 12.5 frames a second: a car lost for 2.4 s of samples ends, so the first car's
+    # track does not live on to take the third car as its own (it did while counted in frames).
+    cur = road.execute("SELECT track_id, first_ts, last_ts FROM tracks(intersection, "
+                       "'vehicle') ORDER BY first_ts SAMPLE 2 FPS")
+    rows = cur.fetchall()
+    assert len(rows) == len(objects("road_vehicles.csv"))
+    for (_, first_ts, last_ts), label in zip(rows, objects("road_vehicles.csv"), strict=True):
+        assert int(label["first_any"]) / 12.5 <= first_ts <= last_ts <= \
+            int(label["last_any"]) / 12.5
+    assert cur.stats.udf_frames["track"] <= 2 * 31
+
+
 def test_most_cars_at_once(road: vql.Connection) -> None:
     # Cars 2 and 3 pass each other: two in view at once, never three (the labels).
     assert road.execute("SELECT max(len(track(frame, 'vehicle'))) FROM intersection"
