@@ -59,6 +59,9 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | 
     for row in text_rows:
         for i, value in enumerate(row or ()):
             widths[i] = max(widths[i], len(value))
+    widths = _shrunk(widths, [len(c) for c in columns], max_width)
+    text_rows = [None if r is None else [_cut(v, w) for v, w in zip(r, widths)]
+                 for r in text_rows]
     keep = _columns_that_fit(widths, max_width)
     names = _pick(list(columns), keep)
     kept_widths = _pick(widths, keep, 1)
@@ -90,6 +93,34 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[t.Any]], total: int | 
                   ".mode line to see all"
     out.append(footer + ")")
     return "\n".join(out)
+
+
+MIN_CUT = 16  # a long value is cut to no fewer characters than this to fit the terminal
+
+
+def _shrunk(widths: list[int], headers: list[int], max_width: int | None) -> list[int]:
+    """The columns' widths after cutting the widest values, down to ``MIN_CUT`` characters
+    (or the column's name), until the table fits ``max_width``: a long list shows its start
+    rather than hiding the columns beside it (DuckDB's shell cuts them likewise)."""
+    widths = list(widths)
+    if max_width is None:
+        return widths
+    excess = 1 + sum(w + 3 for w in widths) - max_width
+    while excess > 0:
+        floors = [max(MIN_CUT, h) for h in headers]
+        cuttable = [i for i, w in enumerate(widths) if w > floors[i]]
+        if not cuttable:
+            break
+        widest = max(cuttable, key=lambda i: widths[i])
+        others = max((widths[i] for i in cuttable if i != widest), default=floors[widest])
+        cut = min(excess, widths[widest] - max(others, floors[widest]) or 1)
+        widths[widest] -= cut
+        excess -= cut
+    return widths
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _columns_that_fit(widths: Sequence[int], max_width: int | None) -> list[bool] | None:
