@@ -131,6 +131,15 @@ class ResultCache:
         staged.frame_ids.append(np.asarray(frame_ids, dtype=np.int32))
         staged.values.append(values)
 
+    def staged(self, key: str, content: str, scale: float) -> Cached | None:
+        """The values a running query has computed under ``key`` for one video so far (not
+        yet written), or None."""
+        entry = self._staged.get((key, content, scale))
+        if entry is None or not entry.frame_ids:
+            return None
+        frame_ids, first = np.unique(np.concatenate(list(entry.frame_ids)), return_index=True)
+        return Cached(frame_ids, pa.concat_arrays(list(entry.values)).take(pa.array(first)))
+
     def flush(self) -> None:
         """Write staged values (none twice), then evict down to the size limit. A write that
         keeps conflicting with another connection's is dropped (a later query computes the

@@ -203,3 +203,14 @@ def test_a_connection_that_never_commits_still_reuses_values(road_video: Path) -
         first = con.execute(sql).fetchall()
         again = con.execute(sql)
         assert again.fetchall() == first and again.stats.frames_reused == 25
+
+
+def test_two_pipelines_of_one_query_compute_a_stateful_function_once(
+        road: vql.Connection, road_video: Path) -> None:
+    # The subquery's pipeline computes motion over the whole video first (DuckDB builds the
+    # IN list before it reads the outer rows); the outer pipeline takes those values.
+    sql = ("SELECT frame_id, motion FROM intersection WHERE frame_id IN (SELECT frame_id FROM "
+           "intersection WHERE motion > 0.01) ORDER BY 1")
+    cur = road.execute(sql)
+    assert cur.fetchall() == uncached(road_video, sql)
+    assert cur.stats.frames_decoded == 377 and cur.stats.frames_reused == 377

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +36,7 @@ class ReuseOp(SectionOp):
     # video the cache holds whole (they were computed over every frame in order); any other
     # video is computed whole, from its first frame.
     whole: dict[int, int] | None = None
+    _looked_again: set[str] = field(default_factory=set)  # contents checked for staged values
 
     @property
     def added(self) -> tuple[str, ...]:
@@ -65,7 +66,10 @@ class ReuseOp(SectionOp):
         """Find the batch's rows in the cache; push the others into the section."""
         if batch.num_rows == 0:
             return _Pending(batch, "", np.empty(0, dtype=np.int64), [], np.zeros(0, bool))
-        content = self.contents[int(batch.column("video_id")[0].as_py())]
+        video = int(batch.column("video_id")[0].as_py())
+        content = self.contents[video]
+        if self.whole is not None and content not in self._looked_again:
+            self._take_staged(content, self.whole[video])
         frame_ids = batch.column("frame_id").to_numpy()
         hits, where = [], []
         for call in self.calls:
@@ -84,6 +88,20 @@ class ReuseOp(SectionOp):
         # For each call, where each served row's value is among its cached values.
         at_served = [at[served[hit]] for hit, at in zip(hits, where)]
         return _Pending(batch, content, frame_ids, at_served, served)
+
+    def _take_staged(self, content: str, frames: int) -> None:
+        """At a video's first batch, a stateful call's values that another pipeline of this
+        query computed over the whole video (``tracks(t)`` in a subquery, ``track(frame)``
+        outside it): served instead of tracking the video twice."""
+        self._looked_again.add(content)
+        if self._held_whole(content, frames):
+            return
+        found = {call.cache_key(): self.cache.staged(call.cache_key(), content, self.scale)
+                 for call in self.calls}
+        if all(c is not None and len(c.frame_ids) >= frames for c in found.values()):
+            for key, values in found.items():
+                assert values is not None
+                self.cached.setdefault(key, {})[content] = values
 
     def _held_whole(self, content: str, frames: int) -> bool:
         """Whether the cache holds every call's values for all ``frames`` of a video."""
