@@ -57,7 +57,11 @@ SHARED = [
     # FastestDet calls the arms that reach in to move the bottles 'person'
     Case("bottles", "SELECT count(*) FROM tracks(bottles, 'person') WITH ACCURACY 0.9",
          "bottle_reaches.csv"),
+    # the example's own detector of the arms (examples/sleeves.py)
+    Case("bottles", "SELECT count(*) FROM tracks(bottles, 'red_sleeves') WITH ACCURACY 0.9",
+         "bottle_reaches.csv"),
 ]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ARCHIVE = [Case("archive", "SELECT count(*) FROM tracks(archive, 'person') WITH ACCURACY 0.9",
                 "room_people.csv", archive.PASSES)]  # each pass: the room empty at both ends
 LABELS = Path(__file__).resolve().parents[1] / "tests" / "labels"
@@ -106,6 +110,7 @@ def main() -> None:
     quick = "--quick" in sys.argv
     con = vql.connect(settings=NO_CACHE)
     archive.create_tables(con)
+    con.execute(f"CREATE FUNCTION red_sleeves FROM '{EXAMPLES / 'sleeves.py'}'")
     cases = list(SHARED)
     if not quick:
         con.execute(f"CREATE VIDEO TABLE archive FROM '{archive.build(archive.default_path())}'")

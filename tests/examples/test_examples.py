@@ -43,6 +43,24 @@ def test_custom_udf_sql(beside_checkout: None) -> None:
     assert "quite_red_frames" in out
 
 
+def test_arm_reaches_sql(beside_checkout: None) -> None:
+    # Each reach a person labelled (tests/labels/bottle_reaches.csv) is one track of the
+    # example's own detector, within 2 s at each end.
+    out = run([sys.executable, "-m", "vql.cli", str(EXAMPLES / "arm_reaches.sql")])
+    lines = out.splitlines()
+    below = lines[next(i for i, line in enumerate(lines) if "| track_id |" in line) + 1:]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in below if line.startswith("|")]
+    tracks = [(float(first), float(last)) for _, first, last, _ in rows]
+    labels = [line.split(",") for line in (REPO / "tests" / "labels" / "bottle_reaches.csv"
+                                           ).read_text().splitlines()
+              if line and not line.startswith(("#", "reach"))]
+    assert len(tracks) == len(labels) == 8
+    fps = 1189 / 39.86
+    for (first, last), label in zip(tracks, labels, strict=True):
+        assert abs(first - int(label[1]) / fps) <= 2 and abs(last - int(label[2]) / fps) <= 2
+
+
 def test_traffic_timeline_py(tmp_path: Path, road_video: Path) -> None:
     out = run([sys.executable, str(EXAMPLES / "traffic_timeline.py"), str(tmp_path)])
     assert "377 frames" in out and (tmp_path / "traffic-timeline.png").stat().st_size > 10_000
