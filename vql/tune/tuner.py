@@ -391,7 +391,8 @@ class Tuner:
             self.trace = trace
             budget = max(reference_s - self.elapsed(), 0.0)
             measured = measure(self.services, profiler, trace, configs,
-                               lambda c: self._seconds(c, costs, 1.0), started + budget)
+                               lambda c: self._seconds(c, costs, 1.0), started + budget,
+                               self.targets.accuracy)
             note = (f"accuracy profiled{again}: {len(measured) - 1} sampling rates run for real "
                     f"in {time.perf_counter() - started:.2f} s (budget {budget:.2f} s: the exact "
                     "plan's estimated time), scored against the exact run an earlier query "
