@@ -10,7 +10,7 @@
 | vehicle_count(frame) | macro | YOLO vehicles when available, else moving_objects |
 | congested(frame [, threshold]) | macro | vehicle_count(frame) >= threshold (2) |
 | brightness(frame) | UDF | mean pixel value, 0..1 |
-| track(frame [, what]) | stateful UDF | objects with a track_id stable over time (ByteTrack) |
+| track(frame [, what]) | stateful UDF | objects with a track_id stable over time (OC-SORT, ByteTrack, C-BIoU) |
 """
 
 from __future__ import annotations
