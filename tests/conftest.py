@@ -48,6 +48,22 @@ def road_video(videos: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def bottle_video(videos: Path) -> Path:
+    return videos / "bottle-detection.mp4"
+
+
+@pytest.fixture
+def damaged_road_video(road_video: Path, tmp_path: Path) -> Path:
+    """The road video with 5 % of its bytes overwritten at its middle (frames 170-239 lost)."""
+    data = bytearray(road_video.read_bytes())
+    middle, span = len(data) // 2, len(data) // 20
+    data[middle:middle + span] = bytes((i * 97 + 13) % 256 for i in range(span))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
+@pytest.fixture(scope="session")
 def fastestdet_dir() -> Path:
     return require_shared("models", "fastestdet")
 

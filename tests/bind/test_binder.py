@@ -103,7 +103,7 @@ def test_explain_prints_logical_optimized_and_physical_plans(room: vql.Connectio
                     "== Physical plan =="):
         assert heading in text
     assert "ApplyUDF detect(frame, 'fastestdet')" in text
-    assert "Decode with decord" in text
+    assert "Decode with PyAV in order, else decord" in text  # behind a model
 
 
 def test_explain_analyze_runs_the_query(room: vql.Connection) -> None:

@@ -49,3 +49,35 @@ def test_small_reduced_sizes_decode(road_video: Path) -> None:
         assert size is not None and size[0] not in MISREAD_WIDTHS
         frames = FrameReader(str(road_video), 2, size).read(np.arange(3))
         assert frames.shape == (3, size[1], size[0], 3)
+
+
+def test_in_order_reads_behind_a_model_are_decords_frames(bottle_video: Path) -> None:
+    """Behind a model, frames read in order come from PyAV's pulled decoder (no read-ahead,
+    no re-decoding from a keyframe per batch): the same pixels as decord's, batch after batch,
+    across the bottle video's keyframe at 250 and past a jump of a few frames; a batch that
+    jumps back is read by decord."""
+    plain = FrameReader(str(bottle_video), 2)
+    in_order = FrameReader(str(bottle_video), 2, stop_read_ahead=True)
+    for ids in [np.arange(0, 16), np.arange(16, 240), np.arange(240, 260), np.arange(270, 290),
+                np.arange(100, 110), np.array([5, 600])]:
+        assert np.array_equal(in_order.read(ids), plain.read(ids))
+    assert in_order._in_order is not None and in_order._in_order.next == 290
+    plain.close()
+    in_order.close()
+
+
+def test_in_order_reads_of_a_damaged_file_find_the_same_damage(
+        damaged_road_video: Path) -> None:
+    """Where PyAV's frames stop lining up with decord's index (damage), decord reads on and
+    finds the damaged frames as it does alone."""
+    damaged = str(damaged_road_video)
+    results = []
+    for stop in (False, True):
+        reader = FrameReader(damaged, 2, stop_read_ahead=stop)
+        parts = [reader.read_or_skip(np.arange(s, min(s + 16, 377))) for s in range(0, 377, 16)]
+        results.append((np.concatenate([f for f, _ in parts if len(f)]),
+                        np.concatenate([ok for _, ok in parts])))
+        reader.close()
+    (plain, plain_ok), (ordered, ordered_ok) = results
+    assert 0 < (~plain_ok).sum() < 377 and np.array_equal(plain_ok, ordered_ok)
+    assert np.array_equal(plain, ordered)

@@ -24,23 +24,13 @@ def test_a_file_cut_short_is_refused_at_load(con: vql.Connection, road_video: Pa
     assert con.execute("SELECT count(*) FROM whole").fetchall() == [(377,)]
 
 
-def damaged_copy(road_video: Path, folder: Path) -> Path:
-    """The road video with 5 % of its bytes overwritten at its middle (frames 170-239 lost)."""
-    data = bytearray(road_video.read_bytes())
-    middle, span = len(data) // 2, len(data) // 20
-    data[middle:middle + span] = bytes((i * 97 + 13) % 256 for i in range(span))
-    damaged = folder / "damaged.mp4"
-    damaged.write_bytes(bytes(data))
-    return damaged
-
-
 def test_frames_damaged_in_the_middle_are_skipped_and_reported(
-        con: vql.Connection, road_video: Path, tmp_path: Path) -> None:
+        con: vql.Connection, road_video: Path, damaged_road_video: Path) -> None:
     """5 % of the road video's bytes overwritten at its middle: decord fails any batch that
     touches the damage (before, every pixel query over the table failed). Now the frames that
     cannot be decoded are skipped, named in a warning and counted in SHOW TABLES; the rest of
     the video answers, with and without the result cache and sampling."""
-    damaged = damaged_copy(road_video, tmp_path)
+    damaged = damaged_road_video
     con.execute("LOAD VIDEO ? INTO d", [str(damaged)])
     with pytest.warns(vql.DamagedVideoWarning, match=r"could not be decoded .* frames \d+-\d+"):
         rows = con.execute("SELECT frame_id, brightness FROM d").fetchall()
@@ -61,11 +51,11 @@ def test_frames_damaged_in_the_middle_are_skipped_and_reported(
 
 
 def test_damage_is_skipped_where_it_was_met_and_before_counting(
-        con: vql.Connection, road_video: Path, tmp_path: Path) -> None:
+        con: vql.Connection, damaged_road_video: Path, tmp_path: Path) -> None:
     """A LIMIT counts only frames that decode (it counted the skipped ones: 170 rows for
     LIMIT 200); a pipeline that decodes nothing keeps every row (another pipeline's damage
     dropped its rows, depending on which ran first); targets, ANALYZE and RENDER work too."""
-    con.execute("LOAD VIDEO ? INTO d", [str(damaged_copy(road_video, tmp_path))])
+    con.execute("LOAD VIDEO ? INTO d", [str(damaged_road_video)])
     with pytest.warns(vql.DamagedVideoWarning):
         assert len(con.execute("SELECT frame_id, brightness FROM d LIMIT 200").fetchall()) \
             == 200

@@ -16,6 +16,7 @@ import typing as t
 import numpy as np
 
 from vql.errors import VideoError
+from vql.exec.sequential import MAX_SKIP, SequentialDecoder
 from vql.video.probe import native_log
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -46,6 +47,10 @@ class FrameReader:
                                         name=f"vql-decode {path}", daemon=True)
         self._thread.start()
         self._reader: t.Any = None
+        # Behind a slow consumer, native frames in order come from PyAV (see sequential.py)
+        # until a frame does not line up with decord's index; None: not opened yet
+        self._in_order: SequentialDecoder | None = None
+        self._in_order_wanted = stop_read_ahead and size is None
         width, height = size or (-1, -1)
 
         def open_reader() -> t.Any:
@@ -94,11 +99,16 @@ class FrameReader:
         """The frames ``frame_ids`` (N x H x W x 3 uint8); VideoError if decoding fails or hangs."""
         what = f"decoding frames {int(frame_ids[0])}..{int(frame_ids[-1])}"
         ids = frame_ids.tolist()
+        if self._in_order_wanted and ids:
+            in_order = self._read_in_order(ids, what)
+            if in_order is not None:
+                return in_order
         # decord keeps decoding after a batch, into a queue without bound, until the next call
         # (dmlc/decord#157, #208): behind a slow consumer (a detector) it held the rest of the
         # video, about 1 MB a frame at 768x432. Seeking back to the start stops it; the next
         # batch then seeks to its first frame (from the keyframe before it: up to a GOP of
-        # decoding more per batch), so it is done for a slow consumer only (a model).
+        # decoding more per batch), so it is done for a slow consumer only (a model), when
+        # PyAV cannot read the frames in order instead (a resolution knob, a jump, damage).
         stop = self.stop_read_ahead
         reader = self._reader
 
@@ -114,6 +124,34 @@ class FrameReader:
             raise
         except Exception as error:
             raise VideoError(self.path, f"{what} failed ({error})") from error
+
+    def _read_in_order(self, ids: list[int], what: str) -> np.ndarray | None:
+        """The frames ``ids`` from the sequential decoder, or None where it cannot give them:
+        not reachable from where it is, or no longer of use (then it is dropped for good)."""
+        if self._in_order is None and not (ids[0] <= MAX_SKIP
+                                           and ids[-1] - ids[0] == len(ids) - 1):
+            return None
+        if self._in_order is not None and not self._in_order.reaches(ids):
+            return None
+        reader = self._reader
+
+        def decode() -> np.ndarray | None:
+            if self._in_order is None:
+                self._in_order = SequentialDecoder(self.path)
+            times = reader.get_frame_timestamp(np.asarray(ids))[:, 0]
+            return self._in_order.read(ids, times, 0.5 / float(reader.get_avg_fps()))
+
+        try:
+            frames = self._call(decode, what)
+        except VideoError:
+            if self._stuck is not None:
+                raise
+            frames = None
+        except Exception:  # PyAV cannot open or read it: decord reads it from here on
+            frames = None
+        if frames is None:
+            self._in_order_wanted, self._in_order = False, None
+        return t.cast("np.ndarray | None", frames)
 
     def read_available(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, decoded): the frames that decode, and a mask over ``frame_ids`` of which

@@ -211,6 +211,9 @@ class DecodeOp(UnaryOp):
     def describe(self) -> str:
         """The decoder, its threads and the resolution it decodes at."""
         size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
+        if self.stop_read_ahead and self.scale == 1:  # see FrameReader
+            return (f"Decode with PyAV in order, else decord (cpu, {self.threads} threads, "
+                    f"{size}, RGB)")
         return f"Decode with decord (cpu, {self.threads} threads, {size}, RGB)"
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
