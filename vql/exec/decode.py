@@ -16,7 +16,7 @@ import typing as t
 import numpy as np
 
 from vql.errors import VideoError
-from vql.exec.sequential import MAX_SKIP, SequentialDecoder
+from vql.exec.sequential import SequentialDecoder, reaches
 from vql.video.probe import native_log
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -128,18 +128,14 @@ class FrameReader:
     def _read_in_order(self, ids: list[int], what: str) -> np.ndarray | None:
         """The frames ``ids`` from the sequential decoder, or None where it cannot give them:
         not reachable from where it is, or no longer of use (then it is dropped for good)."""
-        if self._in_order is None and not (ids[0] <= MAX_SKIP
-                                           and ids[-1] - ids[0] == len(ids) - 1):
-            return None
-        if self._in_order is not None and not self._in_order.reaches(ids):
+        if not reaches(ids, 0 if self._in_order is None else self._in_order.next):
             return None
         reader = self._reader
 
         def decode() -> np.ndarray | None:
-            if self._in_order is None:
-                self._in_order = SequentialDecoder(self.path)
-            times = reader.get_frame_timestamp(np.asarray(ids))[:, 0]
-            return self._in_order.read(ids, times, 0.5 / float(reader.get_avg_fps()))
+            if self._in_order is None:  # a frame may be half a frame off its expected time
+                self._in_order = SequentialDecoder(self.path, 0.5 / float(reader.get_avg_fps()))
+            return self._in_order.read(ids, reader.get_frame_timestamp(np.asarray(ids))[:, 0])
 
         try:
             frames = self._call(decode, what)

@@ -27,28 +27,33 @@ import numpy as np
 MAX_SKIP = 300
 
 
+def reaches(ids: list[int], start: int) -> bool:
+    """Whether a decoder that gives frame ``start`` next can read ``ids``: consecutive, and
+    starting at most MAX_SKIP frames on."""
+    return 0 <= ids[0] - start <= MAX_SKIP and ids[-1] - ids[0] == len(ids) - 1
+
+
 class SequentialDecoder:
     """Decodes one file's frames in order from the start; ``read`` takes the next ones."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, tolerance: float) -> None:
+        """``tolerance``: how far (seconds) a frame's presentation time may be from the time
+        the caller expects for its number (see ``read``)."""
         import av
 
         self._container = av.open(path)
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"  # FFmpeg's frame and slice threads
         self._frames: Iterator[t.Any] = self._container.decode(stream)
+        self.tolerance = tolerance
         self.next = 0  # the number of the frame the decoder gives next
 
-    def reaches(self, ids: list[int]) -> bool:
-        """Whether ``ids`` are consecutive and start at most MAX_SKIP frames on."""
-        return (0 <= ids[0] - self.next <= MAX_SKIP
-                and ids[-1] - ids[0] == len(ids) - 1)
-
-    def read(self, ids: list[int], times: np.ndarray, tolerance: float) -> np.ndarray | None:
+    def read(self, ids: list[int], times: np.ndarray) -> np.ndarray | None:
         """The frames ``ids`` (consecutive, reachable: see ``reaches``) as N x H x W x 3 RGB,
         or None when a frame's presentation time is more than ``tolerance`` seconds from
         ``times`` (its expected time), the file ends early or a frame fails to decode: then
         this decoder is of no further use."""
+        tolerance = self.tolerance
         import av
 
         try:
