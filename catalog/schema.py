@@ -5,8 +5,9 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 8  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
-                    # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores; 8: views
+SCHEMA_VERSION = 9  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
+                    # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores; 8: views;
+                    # 9: live tables and their stream events
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -24,6 +25,16 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS vql_catalog.video_tables (name VARCHAR, created_at TIMESTAMP)",
     """CREATE TABLE IF NOT EXISTS vql_catalog.table_videos (
         table_name VARCHAR, video_id INTEGER, added_at TIMESTAMP)""",
+    # Live video tables (CREATE VIDEO TABLE cam FROM 'rtsp://...'): the stream and what probing
+    # it measured when the table was made
+    """CREATE TABLE IF NOT EXISTS vql_catalog.live_sources (
+        table_name VARCHAR, url VARCHAR, fps DOUBLE, width INTEGER, height INTEGER,
+        codec VARCHAR, probed_at TIMESTAMP)""",
+    # What happened to live streams while queries read them: connected, disconnected,
+    # reconnected (gap_s without frames), failed; frame_id is the next frame's number
+    """CREATE TABLE IF NOT EXISTS vql_catalog.stream_events (
+        table_name VARCHAR, url VARCHAR, event VARCHAR, happened_at TIMESTAMP, frame_id BIGINT,
+        gap_s DOUBLE, detail VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS vql_catalog.functions (
         name VARCHAR, kind VARCHAR, params VARCHAR[], body VARCHAR, source VARCHAR,
         created_at TIMESTAMP)""",

@@ -14,6 +14,7 @@ from vql.catalog.apart import commit_apart
 from vql.catalog.schema import DDL, SCHEMA_VERSION
 
 from vql.errors import CatalogError, ConcurrentChangeError
+from vql.video.live import StreamEvent, StreamInfo
 from vql.video.probe import VideoProbe
 
 
@@ -168,9 +169,28 @@ class Catalog:
             raise CatalogError(f"table {name!r} already exists")
         self.run("INSERT INTO vql_catalog.video_tables VALUES (?, current_timestamp)", [name])
 
+    def create_live_table(self, name: str, info: StreamInfo) -> None:
+        """Register a live video table reading the stream ``info`` describes."""
+        self.create_video_table(name)
+        self.run("INSERT INTO vql_catalog.live_sources VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+                 [name, info.url, info.fps, info.width, info.height, info.codec])
+
+    def live_source(self, table: str) -> StreamInfo | None:
+        """The stream a live table reads, as probed when it was made; None for a table of files."""
+        rows = self.run("""SELECT url, fps, width, height, codec FROM vql_catalog.live_sources
+                           WHERE lower(table_name) = lower(?)""", [table])
+        return StreamInfo(*rows[0]) if rows else None
+
+    def record_stream_events(self, table: str, events: t.Sequence[StreamEvent]) -> None:
+        """Keep what happened to a live table's stream while a query read it."""
+        for e in events:
+            self.run("INSERT INTO vql_catalog.stream_events VALUES (?, ?, ?, to_timestamp(?), "
+                     "?, ?, ?)", [table, e.url, e.event, e.at, e.frame_id, e.gap_s, e.detail])
+
     def drop_video_table(self, name: str) -> None:
         """Drop a video table, with the videos and frames no other video table holds."""
         self.claim_names()
+        self.run("DELETE FROM vql_catalog.live_sources WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         orphans = "SELECT video_id FROM vql_catalog.videos EXCEPT SELECT video_id FROM vql_catalog.table_videos"

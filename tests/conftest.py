@@ -5,10 +5,16 @@ fails under CI (CI=true) and is skipped with the reason elsewhere."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 import vql
@@ -86,3 +92,60 @@ def room(con: vql.Connection, room_video: Path) -> vql.Connection:
 def road(con: vql.Connection, road_video: Path) -> vql.Connection:
     con.execute("LOAD VIDEO ? INTO intersection", [str(road_video)])
     return con
+
+
+class Sender:
+    """A shared video served as a live stream on the loopback interface, in real time, by
+    ``python -m vql.video.serve`` in a process of its own (killed and restarted by tests of
+    reconnection, stopped with SIGSTOP by tests of a stalled stream)."""
+
+    def __init__(self, video: Path, protocol: str = "tcp", loop: bool = True):
+        self.video, self.loop = video, loop
+        self.url = f"{protocol}://127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, start_s: float = 0.0) -> Sender:
+        """Start sending (from ``start_s`` seconds into the video)."""
+        args = [sys.executable, "-m", "vql.video.serve", str(self.video), self.url,
+                "--start", str(start_s)] + (["--loop"] if self.loop else [])
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        return self
+
+    def kill(self) -> None:
+        """Stop the sender at once, as a camera that loses power."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGCONT)  # a stopped process cannot die
+                self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+def free_port() -> int:
+    """A TCP/UDP port of the loopback interface that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve() -> Iterator[t.Callable[..., Sender]]:
+    """``serve(video)``: a started ``Sender`` of that video; every one is killed at the end."""
+    senders: list[Sender] = []
+
+    def start(video: Path, **options: t.Any) -> Sender:
+        sender = Sender(video, **options).start()
+        senders.append(sender)
+        return sender
+
+    yield start
+    for sender in senders:
+        sender.kill()
+
+
+def interactive(folder: Path) -> pexpect.spawn:
+    """The interactive shell in a pseudo-terminal of 40 x 120, working in ``folder``."""
+    env = dict(os.environ, VQL_HISTORY=str(folder / "history"), TERM="dumb")
+    return pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
+                         timeout=60, dimensions=(40, 120), cwd=str(folder))

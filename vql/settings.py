@@ -18,6 +18,8 @@
 | VQL_DEVICE         | where functions compute: auto, cpu or cuda (vql/physical/placement)  | auto               |
 | VQL_DECODE_TIMEOUT | seconds one decoding call may take before it is a VideoError         | 120                |
 | VQL_MALLOC_TUNING  | 0 leaves glibc's malloc alone (vql/memory.py)                        | 1                  |
+| VQL_CONNECT_TIMEOUT| seconds a live stream may take to connect before it is a VideoError | 10                 |
+| VQL_LIVE_QUEUE     | frames held per live stream before the oldest is dropped            | 64                 |
 
 Threads are set deliberately for the cores available: decord decodes with up to 4 threads
 (frame threads stop paying off past that), and each model gets every core VQL may use, even
@@ -85,6 +87,8 @@ class Settings:
     cache_mb: float = 1024.0
     prefetch: int = 2
     device: str = "auto"
+    connect_timeout_s: float = 10.0
+    live_queue: int = 64
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,6 +107,8 @@ class Settings:
             cache_mb=max(_float_env("VQL_CACHE_MB", 1024.0), 0.0),
             prefetch=max(_int_env("VQL_PREFETCH", 2), 0),
             device=os.environ.get("VQL_DEVICE", "auto").strip().lower() or "auto",
+            connect_timeout_s=max(_float_env("VQL_CONNECT_TIMEOUT", 10.0), 0.1),
+            live_queue=max(_int_env("VQL_LIVE_QUEUE", 64), 1),
         )
 
     def effective_threads(self) -> int:

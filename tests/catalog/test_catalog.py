@@ -112,8 +112,9 @@ def test_drop_video_table_removes_its_videos(room: vql.Connection) -> None:
 
 def test_describe_and_show_tables(room: vql.Connection) -> None:
     room.execute("CREATE TABLE notes (t DOUBLE, text VARCHAR)")
-    assert room.execute("SHOW TABLES").fetchall() == [("notes", "table", None, None, None),
-                                                       ("room", "video", 1, 1394, 0)]
+    assert room.execute("SHOW TABLES").fetchall() == [
+        ("notes", "table", None, None, None, None, None, None, None),
+        ("room", "video", 1, 1394, 0, None, None, None, None)]  # the last four: live tables
     columns = [r[0] for r in room.execute("DESCRIBE room").fetchall()]
     assert columns == ["video_id", "path", "frame_id", "ts", "fps", "width", "height",
                        "duration", "computed", "frame"]

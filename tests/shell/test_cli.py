@@ -14,6 +14,7 @@ import pexpect
 import pytest
 
 import vql
+from tests.conftest import interactive
 
 VQL = [sys.executable, "-m", "vql.cli"]
 
@@ -75,9 +76,7 @@ def test_missing_script_is_an_error(tmp_path: Path) -> None:
 
 
 def test_interactive_shell_through_a_pty(tmp_path: Path) -> None:
-    env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
-    shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120), cwd=str(tmp_path))
+    shell = interactive(tmp_path)
     try:
         shell.expect("Type .help for help")
         shell.expect("vql> ")
@@ -110,9 +109,7 @@ def test_no_input_at_all_is_an_error_not_a_crash() -> None:
 
 
 def test_ctrl_c_cancels_the_query_not_the_shell(tmp_path: Path, room_video: Path) -> None:
-    env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
-    shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120), cwd=str(tmp_path))
+    shell = interactive(tmp_path)
     try:
         shell.expect("vql> ")
         shell.sendline(f"LOAD VIDEO '{room_video}' INTO room;")
@@ -280,3 +277,31 @@ def test_a_database_another_process_holds_names_it_and_what_to_do(
         finally:
             process.kill()
             process.wait()
+
+
+def test_a_live_query_prints_rows_as_they_come_until_ctrl_c(tmp_path: Path, serve,
+                                                            road_video: Path) -> None:
+    """Issue 16: the shell prints a live query's rows as the stream plays; Ctrl-C stops it
+    and the shell goes on."""
+    sender = serve(road_video)
+    shell = interactive(tmp_path)
+    try:
+        shell.expect("vql> ")
+        shell.sendline(f"CREATE VIDEO TABLE cam FROM '{sender.url}';")
+        shell.expect(r"\| cam\s+\| tcp://")
+        shell.expect("vql> ")
+        shell.sendline("SELECT frame_id, ts, vehicle_count, congested FROM cam;")
+        shell.expect(r"\| frame_id\s+\| ts")
+        shell.expect(r"\| 2\s+\| 0\.16 ")
+        first = time.monotonic()
+        shell.expect(r"\| 30\s+\| 2\.4 ")  # the rows of 2.2 s of video later
+        assert time.monotonic() - first > 1.0  # printed as they came, not at the end
+        shell.sendintr()
+        shell.expect("Interrupted", timeout=30)
+        shell.expect("vql> ")
+        shell.sendline("SELECT event FROM vql_catalog.stream_events;")
+        shell.expect(r"\| connected \|")
+        shell.sendline(".quit")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close(force=True)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import sys
 from pathlib import Path
 
 import pexpect
 import pyarrow.parquet as pq
 
 import vql
+from tests.conftest import interactive
 from vql.shell.complete import Names, candidates, names_of
 from vql.shell.repl import Shell
 
@@ -89,9 +88,7 @@ def test_completion_names_come_from_the_catalog(road: vql.Connection) -> None:
 
 
 def test_tab_completes_in_the_interactive_shell(tmp_path: Path, road_video: Path) -> None:
-    env = dict(os.environ, VQL_HISTORY=str(tmp_path / "history"), TERM="dumb")
-    shell = pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120), cwd=str(tmp_path))
+    shell = interactive(tmp_path)
     try:
         shell.expect("vql> ")
         shell.sendline(f"LOAD VIDEO '{road_video}' INTO intersection;")

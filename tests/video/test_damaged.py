@@ -36,7 +36,8 @@ def test_frames_damaged_in_the_middle_are_skipped_and_reported(
         rows = con.execute("SELECT frame_id, brightness FROM d").fetchall()
     lost = 377 - len(rows)
     assert 0 < lost < 377 // 2  # one damaged stretch (up to the next keyframe), not the video
-    assert con.execute("SHOW TABLES").fetchall() == [("d", "video", 1, 377, lost)]
+    assert con.execute("SHOW TABLES").fetchall() == [
+        ("d", "video", 1, 377, lost, None, None, None, None)]
     # the values of the frames that decode are the intact file's
     con.execute("LOAD VIDEO ? INTO whole", [str(road_video)])
     intact = dict(con.execute("SELECT frame_id, brightness FROM whole").fetchall())

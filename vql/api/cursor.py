@@ -13,6 +13,7 @@ import pyarrow as pa
 from vql import errors
 from vql.bind.names import user_facing
 from vql.exec.context import QueryStats
+from vql.exec.continuous import StreamStats
 from vql.exec.result import Description, Result
 
 if t.TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Cursor:
         self.rowcount = -1
         self.stats: QueryStats | None = None
         self.tuning: Tuning | None = None
+        self.streams: dict[str, StreamStats] | None = None  # a live query's, by table
         self._result: Result | None = None
         self._batches: Iterator[pa.RecordBatch] | None = None
         self._held: deque[pa.RecordBatch] = deque()  # batches read ahead (after a drain)
@@ -92,6 +94,7 @@ class Cursor:
         self.rowcount = result.rowcount
         self.stats = result.stats
         self.tuning = result.tuning
+        self.streams = result.live
         self._has_rows = result.reader is not None
         self._batches = iter(result.reader) if result.reader is not None else None
         for message in result.messages:
@@ -130,7 +133,12 @@ class Cursor:
 
     def _drain(self) -> None:
         """Read every remaining batch into memory so that the connection can run another
-        statement (DuckDB runs one statement at a time per connection)."""
+        statement (DuckDB runs one statement at a time per connection). A query over a live
+        table never ends: it is stopped instead, its unread rows dropped (as DuckDB's next
+        statement drops the previous result)."""
+        if self._result is not None and self._result.live is not None:
+            self._finish()
+            return
         while (batch := self._pull()) is not None:
             self._held.append(batch)
 

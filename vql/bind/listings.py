@@ -15,6 +15,7 @@ from vql.errors import BindError
 from vql.functions import geometry
 from vql.functions.registry import FunctionRegistry
 from vql.functions.spec import FrameFunction
+from vql.video.live import StreamInfo
 
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT",
               pa.float64(): "DOUBLE"}
@@ -49,6 +50,11 @@ def tables(catalog: Catalog) -> pa.Table:
     views (DuckDB's, and those over video tables kept in the catalog)."""
     rows: list[dict[str, t.Any]] = []
     for name in catalog.video_tables():
+        live = catalog.live_source(name)
+        if live is not None:
+            rows.append({"name": name, "kind": "live", "source": live.url, "fps": live.fps,
+                         "width": live.width, "height": live.height})
+            continue
         videos = catalog.videos_of(name)
         rows.append({"name": name, "kind": "video", "videos": len(videos),
                      "frames": sum(v.frames for v in videos),
@@ -60,15 +66,36 @@ def tables(catalog: Catalog) -> pa.Table:
              for name in catalog.plain_tables()]
     rows += [{"name": name, "kind": "view"} for name in catalog.views()]
     schema = pa.schema([("name", pa.string()), ("kind", pa.string()), ("videos", pa.int64()),
-                        ("frames", pa.int64()), ("damaged_frames", pa.int64())])
+                        ("frames", pa.int64()), ("damaged_frames", pa.int64()),
+                        ("source", pa.string()), ("fps", pa.float64()), ("width", pa.int64()),
+                        ("height", pa.int64())])
     return pa.Table.from_pylist(rows, schema=schema).sort_by("name")
 
 
-def video_columns() -> pa.Table:
-    """DESCRIBE <video table>: the columns every video table has."""
+# What the columns of a live table hold (DESCRIBE), where they differ from a table of files
+_LIVE_COLUMNS = {
+    "video_id": "0: a live stream is no video of the catalog (their ids start at 1)",
+    "path": "the stream's URL",
+    "frame_id": "0-based number of the frame since the query started reading the stream "
+                "(a frame dropped to keep up keeps its number)",
+    "ts": "seconds from the first frame the query read, by the stream's presentation times "
+          "(a reconnection adds the time without frames)",
+    "fps": "the stream's frame rate, {fps:g} when probed",
+    "width": "frame width, pixels ({width} when probed)",
+    "height": "frame height, pixels ({height} when probed)",
+    "duration": "NULL: a live stream has no end",
+}
+
+
+def video_columns(live: StreamInfo | None = None) -> pa.Table:
+    """DESCRIBE <video table>: the columns every video table has (for a live table, what they
+    hold there, with the stream's measured frame rate and size)."""
+    described = [c[2] if live is None or c[0] not in _LIVE_COLUMNS else
+                 _LIVE_COLUMNS[c[0]].format(fps=live.fps, width=live.width, height=live.height)
+                 for c in VIDEO_COLUMNS]
     return pa.table({"column_name": [c[0] for c in VIDEO_COLUMNS],
                      "column_type": [c[1] for c in VIDEO_COLUMNS],
-                     "description": [c[2] for c in VIDEO_COLUMNS]})
+                     "description": described})
 
 
 def as_query(table: pa.Table) -> exp.Select:

@@ -790,9 +790,11 @@ class QueryBinder:
 
     def _pipeline(self, source: _Source, options: QueryOptions) -> PlanNode:
         videos = self.catalog.videos_of(source.table)
+        live = self.catalog.live_source(source.table)
         node: PlanNode = VideoScan(source.table, source.alias, len(videos),
                                    sum(v.frames for v in videos),
-                                   sum(v.duration for v in videos))
+                                   sum(v.duration for v in videos),
+                                   live.url if live is not None else None)
         if options.sample_fps is not None:
             node = Sample(node, options.sample_fps)
         if source.calls or source.encode_frame:

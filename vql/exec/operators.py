@@ -168,6 +168,7 @@ class SampleOp(UnaryOp):
 
     fps: float
     batch_size: int = 16
+    regroup: bool = True  # False: each batch goes on as soon as it is sampled (a live stream)
 
     def describe(self) -> str:
         """The sampling rate, kept by presentation timestamp."""
@@ -175,6 +176,8 @@ class SampleOp(UnaryOp):
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         """The child's rows at ``fps`` per video, regrouped into batches of ``batch_size``."""
+        if not self.regroup:
+            return self._sampled(ctx)
         return rebatch(self._sampled(ctx), self.batch_size)
 
     def _sampled(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:

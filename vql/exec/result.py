@@ -12,6 +12,7 @@ from vql import errors
 from vql.exec.context import QueryStats
 
 if t.TYPE_CHECKING:
+    from vql.exec.continuous import StreamStats
     from vql.tune.tuner import Tuning
 
 Description = tuple[tuple[str, str, None, None, None, None, None], ...]
@@ -52,6 +53,9 @@ class Result:
     stats: QueryStats | None = None
     finish: Callable[[], None] | None = None  # releases what the streaming result holds
     tuning: Tuning | None = None  # the cost-based choice, for a query with a target
+    # For a query over live tables: what it does with each stream, by table (its rows never
+    # end: another statement on the connection ends it instead of reading them all first)
+    live: dict[str, StreamStats] | None = None
 
     @classmethod
     def of_table(cls, table: pa.Table, **kwargs: t.Any) -> Result:

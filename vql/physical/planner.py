@@ -18,6 +18,7 @@ from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.errors import InternalError
 from vql.exec import operators as ops
+from vql.exec.live import LiveFramesOp, LiveScanOp
 from vql.exec.prefetch import PrefetchOp
 from vql.exec.profile import Measured, unwrap
 from vql.exec.reuse import ReuseOp
@@ -49,6 +50,7 @@ class PhysicalPlanner:
         self._built = 0
         self.row_limit: int | None = None  # the pipeline being planned stops after these rows
         self.model_heavy = False  # ... runs a function far costlier than decoding (a model)
+        self.live = False  # ... reads a live table
         self.batch_size = batch_size or settings.batch_size  # frames per batch in pipelines
         self.builders = PHYSICAL  # node type -> builder (a replay swaps some)
 
@@ -69,6 +71,8 @@ class PhysicalPlanner:
             self.row_limit = min(limits) if limits else None
             self.model_heavy = any(isinstance(x, n.ApplyUDF) and x.call.cost_ms >= HEAVY_MS
                                    for x in n.chain(node))
+            scan = n.chain(node)[0]
+            self.live = isinstance(scan, n.VideoScan) and scan.live is not None
         kids = node.children()
         if isinstance(node, n.Fill) or not kids:
             return self.build(node, None)
@@ -108,6 +112,11 @@ class PhysicalPlanner:
 
 
 def _scan(planner: PhysicalPlanner, node: n.VideoScan, _: None) -> ops.Operator:
+    if node.live is not None:
+        info = planner.catalog.live_source(node.table)
+        settings = planner.settings
+        return LiveScanOp(node.table, node.live, info.fps if info else 0.0, planner.batch_size,
+                          settings.live_queue, settings.connect_timeout_s)
     videos = planner.catalog.videos_of(node.table)
     timestamps = {v.video_id: planner.timestamps(v.video_id) for v in videos}
     return ops.FrameScan(node.table, videos, timestamps, planner.batch_size,
@@ -117,10 +126,13 @@ def _scan(planner: PhysicalPlanner, node: n.VideoScan, _: None) -> ops.Operator:
 def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> ops.Operator:
     if node.fill:
         raise InternalError("a filling Sample must sit below a Fill")
-    return ops.SampleOp(child, node.fps, planner.batch_size)
+    # a live stream's sampled frames go on at once: a full batch would hold them back
+    return ops.SampleOp(child, node.fps, planner.batch_size, regroup=not planner.live)
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:
+    if planner.live:
+        return LiveFramesOp(child, node.scale)
     decode = ops.DecodeOp(child, planner.settings.decode_thread_count(), node.scale,
                           stop_read_ahead=planner.model_heavy)
     depth, batch = planner.settings.prefetch, planner.batch_size

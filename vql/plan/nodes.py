@@ -116,8 +116,11 @@ class VideoScan(PlanNode):
     videos: int
     frames: int
     duration: float = 0.0  # seconds of video, summed over the table
+    live: str | None = None  # the stream's URL, for a live table (no videos, no frame count)
 
     def label(self) -> str:
+        if self.live is not None:
+            return f"VideoScan {self.table} AS {self.alias} (live: {self.live})"
         return f"VideoScan {self.table} AS {self.alias} ({self.videos} videos, {self.frames} frames)"
 
 

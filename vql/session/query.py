@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import typing as t
@@ -9,12 +10,15 @@ import warnings
 from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow as pa
 
 from vql import errors, memory
 from vql.bind.statements import Query
 from vql.errors import InfeasibleTargetError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
+from vql.exec.continuous import ContinuousRun
+from vql.exec.live import live_scans
 from vql.exec.profile import walk
 from vql.exec.progress import ProgressReporter
 from vql.exec.result import Result
@@ -27,6 +31,7 @@ from vql.physical.planner import PhysicalPlanner
 from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
 from vql.tune.observe import ReplayPlanner
 from vql.tune.tuner import Tuner, Tuning
+from vql.video.live import StreamEvent
 
 if t.TYPE_CHECKING:
     from vql.session.engine import Engine
@@ -93,6 +98,8 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
     memory.for_pipelines(any(isinstance(n, ApplyUDF) and n.call.cost_ms >= memory.HEAVY_MS
                              for node in plan.inputs for n in chain(node)))
     ctx = ExecContext(engine.settings, _reporter(engine, operators))
+    if any(live_scans(op) for op in operators):
+        return _run_live(engine, query, planned, ctx)
     run = PipelineRun(engine.duck, ctx)
 
     def finish() -> None:
@@ -128,6 +135,41 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
     except BaseException as error:
         finish()
         run.raise_translated(error)
+
+
+def _run_live(engine: Engine, query: Query, planned: Planned, ctx: ExecContext) -> Result:
+    """A statement over live tables: rows stream from its micro-batches until it is
+    cancelled (Ctrl-C, ``cursor.close()``, the progress handler) or its LIMIT is reached."""
+    if query.rowcount_from_result or query.returns_rows is False:
+        raise errors.NotSupportedError(
+            "only SELECT reads a live table for now: INSERT ... SELECT and other statements "
+            "over a stream are not supported yet")
+
+    def record(table: str, events: list[StreamEvent]) -> None:
+        engine.measurements.apart(
+            functools.partial(engine.measurements.record_stream_events, table, events))
+
+    run = ContinuousRun(engine.duck, ctx, planned.operators, planned.plan.sql,
+                        planned.plan.params, record)
+
+    def finish() -> None:
+        run.close()
+        ctx.close()
+        for view in run.views:
+            with contextlib.suppress(duckdb.Error):
+                engine.duck.unregister(view)
+
+    try:
+        schema, description = run.start()
+    except BaseException:
+        finish()
+        raise
+    messages: list[tuple[type[errors.Warning], str] | str] = [
+        (errors.FallbackWarning, n) for n in query.notices]
+    messages += planned.warnings
+    return Result(reader=pa.RecordBatchReader.from_batches(schema, run.batches()),
+                  description=description, messages=messages, stats=ctx.stats, finish=finish,
+                  tuning=planned.tuning, live=run.streams)
 
 
 def _report_damage(engine: Engine, damaged: dict[int, dict[str, set[int]]]) -> None:

@@ -36,6 +36,7 @@ from vql.plan.nodes import Filter, VideoScan, chain
 from vql.session.query import Planned, plan_query, run_query
 from vql.sql.parse import parse_expression
 from vql.tune.tuner import table_cache_shares
+from vql.video.live import is_live, probe_stream
 from vql.video.probe import probe_all
 
 if t.TYPE_CHECKING:
@@ -100,6 +101,8 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
     if not stmt.load and exists:
         raise CatalogError(f"video table {stmt.name!r} already exists; use LOAD VIDEO ... INTO "
                            f"{stmt.name} to add videos to it")
+    if is_live(stmt.source) or (exists and catalog.live_source(stmt.name) is not None):
+        return _create_live_table(engine, stmt, exists)
     probes = probe_all(stmt.source)  # every file is checked before the catalog changes
     if not exists:  # measurements left by a dropped table of that name are not this one's
         engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
@@ -114,6 +117,24 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
     table = pa.table({"table": [name], "videos_added": [added], "videos": [len(videos)],
                       "frames": [sum(v.frames for v in videos)]})
     return Result.of_table(table, rowcount=added)
+
+
+def _create_live_table(engine: Engine, stmt: st.CreateVideoTable, exists: bool) -> Result:
+    """CREATE VIDEO TABLE cam FROM 'rtsp://...': a live table, its stream probed now."""
+    if stmt.load:
+        raise CatalogError(
+            f"LOAD VIDEO cannot add a live stream to a table or files to a live table "
+            f"({stmt.source!r} into {stmt.name!r}): a live stream is a video table of its own, "
+            f"CREATE VIDEO TABLE name FROM 'rtsp://...'")
+    # the stream answers before the catalog changes
+    info = probe_stream(stmt.source, engine.settings.connect_timeout_s)
+    engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
+    with engine.atomic():
+        engine.catalog.create_live_table(stmt.name, info)
+    table = pa.table({"table": [engine.catalog.canonical_name(stmt.name)], "live": [info.url],
+                      "fps": [info.fps], "width": [info.width], "height": [info.height],
+                      "codec": [info.codec]})
+    return Result.of_table(table, rowcount=0)
 
 
 def _drop_video_table(engine: Engine, stmt: st.DropVideoTable) -> Result:
@@ -131,7 +152,7 @@ def _show_tables(engine: Engine, stmt: st.ShowTables) -> Result:
 
 
 def _describe_video_table(engine: Engine, stmt: st.DescribeVideoTable) -> Result:
-    return Result.of_table(listings.video_columns())
+    return Result.of_table(listings.video_columns(engine.catalog.live_source(stmt.name)))
 
 
 # --- views over video tables (vql/bind/views.py) --------------------------------------------

@@ -40,6 +40,36 @@ def write_table(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
     return total
 
 
+LIVE_MIN_WIDTH = 8  # a live table's column width before any row is seen
+
+
+def write_live(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
+               width: int | None = None, frame: fmt.Frame = fmt.ASCII) -> int:
+    """A live query's rows as they come, one table line each (its column widths fixed by
+    the header and first row: later rows are not waited for); the row count so far."""
+    columns = [d[0] for d in cursor.description or ()]
+    widths: list[int] | None = None
+    bar = frame.bar
+    count = 0
+    for row in cursor:
+        cells = [fmt.cell(v) for v in row]
+        if widths is None:
+            widths = [max(len(c), len(v), LIVE_MIN_WIDTH) for c, v in zip(columns, cells)]
+            rule = frame.top[0] + frame.top[2].join(frame.top[1] * (w + 2) for w in widths) + \
+                frame.top[3]
+            print(rule, file=out)
+            print(bar + bar.join(f" {c.ljust(w)} " for c, w in zip(columns, widths)) + bar,
+                  file=out)
+            print(rule.replace(frame.top[0], frame.middle[0], 1), file=out)
+        print(bar + bar.join(f" {v.ljust(w)[:max(w, len(v))]} " for v, w in zip(cells, widths))
+              + bar, file=out, flush=True)
+        count += 1
+    if widths is not None:
+        print(frame.bottom[0] + frame.bottom[2].join(frame.bottom[1] * (w + 2) for w in widths)
+              + frame.bottom[3], file=out)
+    return count
+
+
 def write_box(cursor: vql.Cursor, out: t.TextIO, path: Path | None,
               width: int | None = None) -> int:
     """Write the result as a box-drawing table (``.mode box``); returns the row count."""

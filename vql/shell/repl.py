@@ -13,7 +13,7 @@ from pathlib import Path
 import vql
 from vql.shell import format as fmt
 from vql.shell.complete import SqlCompleter
-from vql.shell.modes import MODES, TABLE_MODES
+from vql.shell.modes import MODES, TABLE_MODES, write_live
 from vql.sql.parse import is_complete, parse_one, split_statements
 
 HELP = """\
@@ -48,6 +48,26 @@ def _is_query(sql: str) -> bool:
         return isinstance(parse_one(sql), exp.Query | VideoQuery)
     except vql.Error:
         return False  # running it reports the error
+
+
+class _Flushing:
+    """A text stream flushed after each write (a live query's rows show as they come)."""
+
+    def __init__(self, out: t.TextIO):
+        self.out = out
+
+    def write(self, text: str) -> int:
+        """Write ``text`` and flush."""
+        written = self.out.write(text)
+        self.out.flush()
+        return written
+
+    def flush(self) -> None:
+        """Flush the stream."""
+        self.out.flush()
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(self.out, name)
 
 
 def _is_plan(cursor: vql.Cursor) -> bool:
@@ -192,6 +212,11 @@ class Shell:
         if mode == "parquet" and self.output_path is None:
             raise vql.ProgrammingError("parquet is binary: choose a file first with .output FILE")
         width = self.width() if self.output is None else None
+        if cursor.streams is not None:  # a live query: every row as it comes, until Ctrl-C
+            target = t.cast(t.TextIO, _Flushing(target))
+            if mode in TABLE_MODES:
+                write_live(cursor, target, self.output_path, width)
+                return
         count = MODES[mode](cursor, target, self.output_path, width)
         target.flush()
         if self.output is not None:

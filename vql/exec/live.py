@@ -1,0 +1,144 @@
+"""Live tables in a pipeline: frames come from a stream (``vql.video.live``), already decoded.
+
+``LiveScanOp`` stands where ``FrameScan`` stands over files: it yields the stream's frames as
+they arrive, the metadata columns and the pixels together (a stream is decoded whatever the
+query needs: its frames cannot be fetched later), so the ``Decode`` above it only scales them
+(``LiveFramesOp``). It never ends by itself: the statement stops it (``ctx.stopping``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from vql.exec.context import ExecContext
+from vql.exec.operators import FRAME_FIELD, METADATA_SCHEMA, Operator, UnaryOp, frames_of
+from vql.exec.profile import walk
+from vql.video.live import CONNECT_TIMEOUT_S, QUEUE_FRAMES, LiveFrame, LiveSource
+
+POLL_S = 0.1  # how long a scan waits for frames before it checks whether to stop
+ARRIVALS_KEPT = 4096  # arrival times remembered per stream, for the latency of rows
+
+
+@dataclass
+class LiveScanOp:
+    """The frames of a live table's stream as they arrive, in batches of at most
+    ``batch_size`` (fewer when fewer are waiting: a row is not held back for a full batch)."""
+
+    table: str
+    url: str
+    fps: float
+    batch_size: int
+    queue_frames: int = QUEUE_FRAMES
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    schema: pa.Schema = METADATA_SCHEMA
+    children: tuple[Operator, ...] = ()
+    source: LiveSource | None = None  # while it runs
+    arrivals: OrderedDict[int, float] = field(default_factory=OrderedDict)
+
+    def describe(self) -> str:
+        """The stream, its reader and the queue that bounds it."""
+        return (f"LiveScan {self.table}: {self.url} with PyAV, as frames arrive (a queue of "
+                f"{self.queue_frames} frames; the oldest dropped when it is full)")
+
+    @property
+    def total(self) -> int:
+        """Frames it will read: unknown for a stream (0)."""
+        return 0
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """Batches of the frames that arrived, until the statement stops."""
+        source = LiveSource(self.url, self.queue_frames, self.connect_timeout_s).start()
+        self.source = source
+        try:
+            while not ctx.stopping.is_set():
+                frames = source.take(self.batch_size, POLL_S)
+                for same in _same_size(frames):
+                    ctx.stats.frames_scanned += len(same)
+                    ctx.stats.frames_decoded += len(same)  # progress: ContinuousRun
+                    self._remember(same)
+                    yield self._batch(same)
+        finally:
+            source.close()
+
+    def arrived(self, frame_id: int) -> float | None:
+        """When frame ``frame_id`` arrived (time.time()), if it is among the last ones read."""
+        return self.arrivals.get(frame_id)
+
+    def _remember(self, frames: list[LiveFrame]) -> None:
+        for frame in frames:
+            self.arrivals[frame.frame_id] = frame.arrived
+        while len(self.arrivals) > ARRIVALS_KEPT:
+            self.arrivals.popitem(last=False)
+
+    def _batch(self, frames: list[LiveFrame]) -> pa.RecordBatch:
+        n = len(frames)
+        height, width = frames[0].pixels.shape[:2]
+        pixels = np.stack([f.pixels for f in frames])
+        columns = [
+            pa.array(np.zeros(n, dtype=np.int32)),  # no video of the catalog (ids start at 1)
+            pa.array([self.url] * n, pa.string()),
+            pa.array([f.frame_id for f in frames], pa.int32()),
+            pa.array([f.ts for f in frames], pa.float64()),
+            pa.array(np.full(n, self.fps)),
+            pa.array(np.full(n, width, dtype=np.int32)),
+            pa.array(np.full(n, height, dtype=np.int32)),
+            pa.nulls(n, pa.float64()),
+            pa.array(np.ones(n, dtype=bool)),
+        ]
+        batch = pa.record_batch(columns, schema=METADATA_SCHEMA)
+        return batch.append_column(FRAME_FIELD, pa.FixedShapeTensorArray.from_numpy_ndarray(pixels))
+
+
+def _same_size(frames: list[LiveFrame]) -> Iterator[list[LiveFrame]]:
+    """Runs of consecutive frames of one size (a stream may change resolution)."""
+    run: list[LiveFrame] = []
+    for frame in frames:
+        if run and frame.pixels.shape != run[0].pixels.shape:
+            yield run
+            run = []
+        run.append(frame)
+    if run:
+        yield run
+
+
+@dataclass
+class LiveFramesOp(UnaryOp):
+    """``Decode`` over a live scan: the frames are decoded already; scaled if asked."""
+
+    scale: float = 1.0
+
+    def describe(self) -> str:
+        """The frames as the stream's decoder gave them, at what resolution."""
+        size = "native resolution" if self.scale == 1 else f"{self.scale:g}x resolution"
+        return f"Frames decoded by the stream's reader ({size}, RGB)"
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The child's batches, their frames resized when ``scale`` is not 1."""
+        for batch in self.child.batches(ctx):
+            if self.scale == 1:
+                yield batch
+                continue
+            yield _scaled(batch, self.scale)
+
+
+def _scaled(batch: pa.RecordBatch, scale: float) -> pa.RecordBatch:
+    import cv2
+
+    frames = frames_of(batch)
+    height, width = frames.shape[1:3]
+    size = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
+    small = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    index = batch.schema.get_field_index(FRAME_FIELD)
+    return batch.set_column(index, FRAME_FIELD,
+                            pa.FixedShapeTensorArray.from_numpy_ndarray(small))
+
+
+def live_scans(op: t.Any) -> list[LiveScanOp]:
+    """The live scans under a physical operator."""
+    return [o for o in walk(op) if isinstance(o, LiveScanOp)]
