@@ -30,6 +30,9 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS vql_catalog.live_sources (
         table_name VARCHAR, url VARCHAR, fps DOUBLE, width INTEGER, height INTEGER,
         codec VARCHAR, probed_at TIMESTAMP)""",
+    # Tables of a folder a recorder writes into (CREATE VIDEO TABLE t FROM 'dir/*.mp4' WATCH):
+    # the glob whose finished segments join the table as they appear
+    "CREATE TABLE IF NOT EXISTS vql_catalog.watched_sources (table_name VARCHAR, source VARCHAR)",
     # What happened to live streams while queries read them: connected, disconnected,
     # reconnected (gap_s without frames), failed; frame_id is the next frame's number
     """CREATE TABLE IF NOT EXISTS vql_catalog.stream_events (

@@ -181,6 +181,16 @@ class Catalog:
                            WHERE lower(table_name) = lower(?)""", [table])
         return StreamInfo(*rows[0]) if rows else None
 
+    def watch(self, table: str, source: str) -> None:
+        """Make ``table`` follow the glob ``source``: segments join it as they are finished."""
+        self.run("INSERT INTO vql_catalog.watched_sources VALUES (?, ?)", [table, source])
+
+    def watched_source(self, table: str) -> str | None:
+        """The glob a WATCH table follows; None for any other table."""
+        rows = self.run("""SELECT source FROM vql_catalog.watched_sources
+                           WHERE lower(table_name) = lower(?)""", [table])
+        return str(rows[0][0]) if rows else None
+
     def record_stream_events(self, table: str, events: t.Sequence[StreamEvent]) -> None:
         """Keep what happened to a live table's stream while a query read it."""
         for e in events:
@@ -191,6 +201,8 @@ class Catalog:
         """Drop a video table, with the videos and frames no other video table holds."""
         self.claim_names()
         self.run("DELETE FROM vql_catalog.live_sources WHERE lower(table_name) = lower(?)", [name])
+        self.run("DELETE FROM vql_catalog.watched_sources WHERE lower(table_name) = lower(?)",
+                 [name])
         self.run("DELETE FROM vql_catalog.table_videos WHERE lower(table_name) = lower(?)", [name])
         self.run("DELETE FROM vql_catalog.video_tables WHERE lower(name) = lower(?)", [name])
         orphans = "SELECT video_id FROM vql_catalog.videos EXCEPT SELECT video_id FROM vql_catalog.table_videos"

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +151,57 @@ def interactive(folder: Path) -> pexpect.spawn:
     env = dict(os.environ, VQL_HISTORY=str(folder / "history"), TERM="dumb")
     return pexpect.spawn(sys.executable, ["-m", "vql.cli"], env=env, encoding="utf-8",
                          timeout=60, dimensions=(40, 120), cwd=str(folder))
+
+
+def cut_segments(video: Path, folder: Path, count: int) -> list[Path]:
+    """The first ``count`` GOPs of ``video`` as MP4 segments of their own, packets copied (a
+    recorder's files: each starts at a keyframe and at time 0)."""
+    import av
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = av.open(str(video))
+    stream = source.streams.video[0]
+    paths: list[Path] = []
+    output, out_stream, shift = None, None, 0
+    for packet in source.demux(stream):
+        if packet.dts is None:
+            continue
+        if packet.is_keyframe:
+            if output is not None:
+                output.close()
+            if len(paths) == count:
+                break
+            paths.append(folder / f"segment_{len(paths):03d}.mp4")
+            output = av.open(str(paths[-1]), "w")
+            out_stream = output.add_stream_from_template(stream)
+            shift = packet.dts
+        packet.dts -= shift
+        packet.pts -= shift
+        packet.stream = out_stream
+        assert output is not None
+        output.mux(packet)
+    else:
+        if output is not None:
+            output.close()
+    source.close()
+    return paths
+
+
+def record(segments: list[Path], folder: Path, pause_s: float = 1.0) -> threading.Thread:
+    """A recorder writing ``segments`` into ``folder`` one after another in a thread: each in
+    two parts ``pause_s`` apart (an MP4 without its end does not open yet), then a pause."""
+
+    def write() -> None:
+        for segment in segments:
+            data = segment.read_bytes()
+            target = folder / segment.name
+            with open(target, "wb") as handle:
+                handle.write(data[:len(data) // 2])
+                handle.flush()
+                time.sleep(pause_s)
+                handle.write(data[len(data) // 2:])
+            time.sleep(pause_s)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread

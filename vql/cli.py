@@ -1,7 +1,8 @@
 """The ``vql`` command: an interactive shell (``vql [my.duckdb]``), ``vql my.duckdb "SQL"`` or
 ``vql -c "SQL"``, ``vql script.sql``, or
 ``vql run QUERY_FILE --videos GLOB`` (a batch run over an archive, ``vql.batch``), or
-``vql render QUERY --out FILE`` (a picture of a query's result, ``vql.render``)."""
+``vql render QUERY --out FILE`` (a picture of a query's result, ``vql.render``), or
+``vql watch QUERY_FILE --db DATABASE`` (continuous queries over live tables, ``vql.shell.watch``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vql", description="VQL: ask questions of videos in SQL.",
         epilog="With no SQL given and a terminal attached, starts the interactive shell. "
-               "'vql run --help' describes batch runs over video archives.")
+               "'vql run --help' describes batch runs over video archives, 'vql watch "
+               "--help' continuous queries over cameras.")
     parser.add_argument("target", nargs="?", metavar="DATABASE|SCRIPT",
                         help="a database file to open (as 'duckdb my.duckdb'; created if it does "
                              "not exist), or a file of ';'-separated statements (.sql) to run")
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_main(argv[1:])
     if argv[:1] == ["render"]:
         return render_main(argv[1:])
+    if argv[:1] == ["watch"]:
+        from vql.shell.watch import watch_main
+
+        return watch_main(argv[1:])
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
     database, script = args.db, None

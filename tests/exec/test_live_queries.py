@@ -92,7 +92,10 @@ def test_another_statement_on_the_connection_ends_a_live_query(con: vql.Connecti
 
 
 @pytest.mark.parametrize("sql, words", [
-    ("SELECT frame_id FROM cam ORDER BY ts", "ORDER BY over a live table"),
+    ("SELECT frame_id FROM cam ORDER BY ts", "ORDER BY over a live table needs a window"),
+    ("SELECT width, count(*) FROM cam GROUP BY width", "needs a window of time among its keys"),
+    ("SELECT floor(ts), count(*) FROM cam GROUP BY 1 UNION ALL SELECT 1, 1 FROM road",
+     "reads it alone"),
     ("SELECT count(*) FROM cam", r"COUNT\(\*\) over a live table"),
     ("SELECT DISTINCT width FROM cam", "DISTINCT over a live table"),
     ("SELECT frame_id, lag(ts) OVER () FROM cam", "over a live table"),
@@ -136,3 +139,53 @@ def test_creating_a_live_table_that_never_connects_is_one_error(monkeypatch) -> 
         with pytest.raises(vql.VideoError, match="could not connect to the stream within 1 s"):
             con.execute(f"CREATE VIDEO TABLE cam FROM 'tcp://127.0.0.1:{free_port()}'")
         assert con.execute("SHOW TABLES").fetchall() == []
+
+
+def test_windows_of_time_emit_as_they_close_with_the_files_answers(con: vql.Connection,
+                                                                   cam) -> None:
+    cursor = con.execute("SELECT floor(ts / 2) AS span, count(*) AS frames, "
+                         "max(vehicle_count) AS most, min(frame_id) AS first FROM cam "
+                         "GROUP BY span ORDER BY span LIMIT 3")
+    rows = cursor.fetchall()
+    exact = con.execute("SELECT floor(ts / 2) AS span, count(*) AS frames, "
+                        "max(vehicle_count) AS most, min(frame_id) AS first FROM road "
+                        "WHERE ts < 6 GROUP BY span ORDER BY span").fetchall()
+    assert rows == exact == [(0.0, 25, exact[0][2], 0), (1.0, 25, exact[1][2], 25),
+                             (2.0, 25, exact[2][2], 50)]
+
+
+def test_a_window_is_emitted_once_its_window_has_passed(con: vql.Connection, cam) -> None:
+    cursor = con.execute("SELECT time_bucket(INTERVAL '1 second', to_timestamp(ts)) AS second, "
+                         "count(*) AS frames FROM cam GROUP BY ALL")
+    started = time.monotonic()
+    first = cursor.fetchone()
+    waited = time.monotonic() - started
+    assert first[1] in (12, 13)  # one second of video at 12.5 fps
+    assert waited > 0.9  # not before the second had passed
+    assert cursor.fetchone()[1] in (12, 13)
+    cursor.close()
+
+
+def test_insert_from_a_live_table_commits_each_window(tmp_path: Path, serve,
+                                                      road_video: Path) -> None:
+    sender = serve(road_video)
+    database = str(tmp_path / "alerts.duckdb")
+    writer, reader = vql.connect(database), vql.connect(database)
+    writer.execute(f"CREATE VIDEO TABLE cam FROM '{sender.url}'")
+    writer.execute("CREATE TABLE alerts (span DOUBLE, frames BIGINT, most INTEGER)")
+    seen: list[list[tuple]] = []
+
+    def watch(_progress) -> bool:
+        seen.append(reader.execute("SELECT * FROM alerts ORDER BY span").fetchall())
+        return len(seen[-1]) >= 2  # cancel once another connection reads two windows
+
+    writer.set_progress_handler(watch, 0.2)
+    with pytest.raises(vql.QueryCanceledError):
+        writer.execute("INSERT INTO alerts SELECT floor(ts / 2), count(*), max(vehicle_count) "
+                       "FROM cam GROUP BY 1")
+    assert [len(s) for s in seen][0] == 0
+    writer.set_progress_handler(None)
+    kept = reader.execute("SELECT span, frames FROM alerts ORDER BY span").fetchall()
+    assert kept[:2] == [(0.0, 25), (1.0, 25)]  # committed windows survive the cancel
+    writer.close()
+    reader.close()

@@ -142,7 +142,8 @@ def _create_video_table(binder: Binder, tree: d.CreateVideoTable) -> st.Bound:
     if _view_named(binder, name) is not None:
         raise CatalogError(f"{name!r} is a view over video tables; choose another name",
                            position=position_of(tree.this))
-    return st.CreateVideoTable(name, source, bool(tree.args.get("load")))
+    return st.CreateVideoTable(name, source, bool(tree.args.get("load")),
+                               bool(tree.args.get("watch")))
 
 
 # --- views over video tables (vql/bind/views.py) --------------------------------------------

@@ -794,7 +794,8 @@ class QueryBinder:
         node: PlanNode = VideoScan(source.table, source.alias, len(videos),
                                    sum(v.frames for v in videos),
                                    sum(v.duration for v in videos),
-                                   live.url if live is not None else None)
+                                   live.url if live is not None else None,
+                                   self.catalog.watched_source(source.table))
         if options.sample_fps is not None:
             node = Sample(node, options.sample_fps)
         if source.calls or source.encode_frame:

@@ -15,6 +15,7 @@ class CreateVideoTable:
     name: str
     source: str
     load: bool  # LOAD VIDEO ... INTO (creates the table if needed) vs CREATE VIDEO TABLE
+    watch: bool = False  # ... FROM 'folder/*.mp4' WATCH: finished segments join as they appear
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,11 @@ pipeline runs in a thread of its own and hands its batches over a bounded queue;
 batches are there, the statement's SQL runs over just them (each pipeline's output view
 registered as the rows that arrived, an empty table for a pipeline that gave none) and its rows
 are yielded at once. This is what Spark's structured streaming calls micro-batches. It gives
-the same rows as one run over the whole stream for SQL that works row by row (projections,
-filters, joins with stored tables, UNION ALL, a final LIMIT), and only for that: an ORDER BY,
-an aggregate, DISTINCT, a window function or an OFFSET over a live table would need the
-stream's end, and is refused with the reason (``check_streamable``).
+the same rows as one run over the whole stream for SQL that works row by row; a GROUP BY a
+window of ``ts`` holds rows until their window closes and runs over closed windows only; what
+else needs the stream's end is refused with the reason (``streamable.py``). An ``INSERT ...
+SELECT`` runs once per micro-batch or closed window, each committed on its own (autocommit),
+so that a crash loses at most the open window and other connections read what was committed.
 
 A pipeline thread waits when the queue is full; its live scan's own queue then drops the
 oldest frames (``vql.video.live``): memory stays bounded whatever the stream's length.
@@ -28,84 +29,34 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
+import pyarrow.compute as pc
 
+from vql.catalog import VideoRow
 from vql.errors import NotSupportedError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
 from vql.exec.failures import guarded
-from vql.exec.live import LiveScanOp, live_scans
+from vql.exec.live import LiveScanOp, endless, live_scans, watch_scans
 from vql.exec.profile import unwrap
+from vql.exec.streamable import KEY_PATH, KEY_TS, stream_shape
 from vql.video.live import StreamEvent
+from vql.video.probe import VideoProbe
+from vql.video.watch import SegmentWatcher
 
 POLL_S = 0.1          # how long the consumer waits for batches before it checks again
 QUEUED_BATCHES = 2    # batches a pipeline may have waiting, per pipeline
 LATENCIES_KEPT = 2048  # row latencies kept for the percentiles
+WATCH_EVERY_S = 1.0   # how often WATCH folders are looked at
 
 
-def check_streamable(sql: str, live_views: set[str], video_views: set[str]) -> int | None:
-    """Raise ``NotSupportedError`` unless ``sql`` works row by row over the live views (see
-    the module docstring; ``video_views``: every pipeline's view, live or not); returns the
-    outermost LIMIT's count, if any."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    if not isinstance(tree, exp.Query):
-        tree = tree.find(exp.Query) or tree  # INSERT INTO t SELECT ...: its query
-    views = {v.lower() for v in live_views}
-    live_tables = [x for x in tree.find_all(exp.Table) if x.name.lower() in views]
-    for select in {id(s): s for x in live_tables for s in _selects_above(x)}.values():
-        _check_select(select, select is tree)
-    videos = {v.lower() for v in video_views}
-    if any(_joins_live(s, views, videos) for s in tree.find_all(exp.Select)):
-        raise NotSupportedError("a join of a live table with another video table is not "
-                                "supported: their frames arrive at different times; UNION ALL "
-                                "them, or join with a stored table")
-    limit = tree.args.get("limit") if isinstance(tree, exp.Select | exp.Union) else None
-    count = limit.expression if isinstance(limit, exp.Limit) else None
-    if isinstance(count, exp.Literal) and count.this.isdigit():
-        return int(count.this)
+def refusal(sql: str, operators: Sequence[ops.Operator]) -> NotSupportedError | None:
+    """Why ``sql`` over these pipelines cannot run as a stream; None when it can."""
+    views = {unwrap(op).view: op for op in operators}
+    try:
+        stream_shape(sql, {v for v, op in views.items() if endless(op)}, set(views))
+    except NotSupportedError as error:
+        return error
     return None
-
-
-def _selects_above(node: exp.Expr) -> list[exp.Select]:
-    found = []
-    while node.parent is not None:
-        node = node.parent
-        if isinstance(node, exp.Select):
-            found.append(node)
-    return found
-
-
-_NEEDS_THE_END = (
-    ("group", "GROUP BY"), ("order", "ORDER BY"), ("distinct", "DISTINCT"),
-    ("offset", "OFFSET"), ("having", "HAVING"), ("qualify", "QUALIFY"))
-
-
-def _check_select(select: exp.Select, outermost: bool) -> None:
-    for key, words in _NEEDS_THE_END:
-        if select.args.get(key):
-            raise NotSupportedError(
-                f"{words} over a live table is not supported yet: a live table's rows never "
-                f"end, and {words} needs them all; select rows as they come (add a LIMIT to "
-                f"stop), or read a recording of the stream")
-    if not outermost and select.args.get("limit"):
-        raise NotSupportedError("a LIMIT inside a subquery over a live table is not supported: "
-                                "put the LIMIT on the outermost query")
-    for expression in select.expressions:
-        own = [n for n in expression.walk() if isinstance(n, exp.AggFunc | exp.Window)
-               and n.find_ancestor(exp.Select) is select]
-        if own:
-            raise NotSupportedError(
-                f"{own[0].sql(dialect='duckdb')} over a live table is not supported yet: an "
-                f"aggregate or window function needs every row, and a live table's rows never "
-                f"end")
-
-
-def _joins_live(select: exp.Select, live: set[str], videos: set[str]) -> bool:
-    sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
-    named = [x.name.lower() for s in sources if s is not None for x in s.find_all(exp.Table)
-             if x.name.lower() in videos]
-    return len(named) > 1 and any(name in live for name in named)
 
 
 @dataclass
@@ -113,10 +64,28 @@ class StreamStats:
     """What a continuous statement has done with one live table's stream."""
 
     table: str
+    fps: float = 0.0           # the stream's frame rate, as probed
     frames_in: int = 0         # frames the stream's reader decoded
     frames_dropped: int = 0    # ... dropped because the query could not keep up
+    frames_processed: int = 0  # ... taken into the query's pipeline
     reconnects: int = 0
     latencies_s: list[float] = field(default_factory=list)  # frame arrival -> row out
+
+    @property
+    def lag_s(self) -> float:
+        """Seconds of video waiting in the stream's queue."""
+        waiting = self.frames_in - self.frames_dropped - self.frames_processed
+        return max(waiting, 0) / self.fps if self.fps > 0 else 0.0
+
+    def describe(self) -> str:
+        """One status line: frames in, processed and dropped, lag, latency p50/p99."""
+        def seconds(value: float | None) -> str:
+            return "-" if value is None else f"{value:.2f} s"
+
+        return (f"{self.table}: {self.frames_in} frames in, {self.frames_processed} "
+                f"processed, {self.frames_dropped} dropped, lag {self.lag_s:.1f} s, latency "
+                f"p50 {seconds(self.percentile(0.5))} p99 {seconds(self.percentile(0.99))}"
+                + (f", {self.reconnects} reconnections" if self.reconnects else ""))
 
     def percentile(self, share: float) -> float | None:
         """The latency below which ``share`` of the recent rows came out; None before any."""
@@ -128,6 +97,9 @@ class StreamStats:
 
 _END = object()
 
+# The continuous statements running in this process, for ``vql watch``'s status lines
+RUNNING: dict[int, ContinuousRun] = {}
+
 
 class ContinuousRun:
     """One statement's live pipelines, run in threads, and its SQL run over each micro-batch
@@ -135,16 +107,29 @@ class ContinuousRun:
 
     def __init__(self, duck: duckdb.DuckDBPyConnection, ctx: ExecContext,
                  operators: Sequence[ops.Operator], sql: str, params: Sequence[t.Any],
-                 events: Callable[[str, list[StreamEvent]], None] | None = None):
+                 events: Callable[[str, list[StreamEvent]], None] | None = None,
+                 segments: Callable[[str, list[VideoProbe]], list[VideoRow]] | None = None):
         self.duck, self.ctx = duck, ctx
         self.operators = list(operators)
         self.sql, self.params = sql, list(params)
         self.events = events
+        self.segments = segments  # adds a WATCH table's finished segments to the catalog
         self.views = {unwrap(op).view: op for op in self.operators}
-        live = {view for view, op in self.views.items() if live_scans(op)}
-        self.limit = check_streamable(sql, live, set(self.views))
-        self.emitted = 0
-        self.streams = {scan.table: StreamStats(scan.table)
+        live = {view for view, op in self.views.items() if endless(op)}
+        self.watchers = [(scan, SegmentWatcher(scan.source, {v.path for v in scan.videos}))
+                         for op in self.operators for scan in watch_scans(op)]
+        self._looked = 0.0  # when the WATCH folders were last looked at
+        self.shape = stream_shape(sql, live, set(self.views))
+        if self.shape.windows is not None and len(self.views) > 1:
+            raise NotSupportedError("a GROUP BY window over a live table reads it alone: "
+                                    "query each camera on its own")
+        if self.shape.inserts and self.shape.limit is not None:
+            raise NotSupportedError("INSERT ... SELECT from a live table runs until it is "
+                                    "cancelled: a LIMIT in it would apply to each window")
+        self.limit = self.shape.limit
+        self.emitted = 0  # rows given (or inserted) so far
+        self._held: list[pa.RecordBatch] = []  # rows of windows not closed yet
+        self.streams = {scan.table: StreamStats(scan.table, scan.fps)
                         for op in self.operators for scan in live_scans(op)}
         self._queue: queue.Queue[tuple[str, t.Any]] = queue.Queue(
             QUEUED_BATCHES * max(len(self.operators), 1))
@@ -157,6 +142,7 @@ class ContinuousRun:
         empty = self._run_sql({})
         description = tuple((d[0], str(d[1]), None, None, None, None, None)
                             for d in self.duck.description or ())
+        RUNNING[id(self)] = self
         for view, op in self.views.items():
             thread = threading.Thread(target=self._pump, args=(view, op), daemon=True,
                                       name=f"vql-pipeline {view}")
@@ -171,21 +157,72 @@ class ContinuousRun:
         while self._running and (self.limit is None or self.emitted < self.limit):
             arrived = self._collect()
             self._progress()
-            if not arrived:
-                self._note_events()
-                continue
-            result = self._run_sql(arrived)
-            if self.limit is not None:
-                result = result.slice(0, self.limit - self.emitted)
-            self.emitted += result.num_rows
-            self._note_latency(arrived)
+            self._watch()
+            ready = self._ready(arrived)
+            if ready:
+                result = self._run_sql(ready)
+                if self.shape.inserts:
+                    self.emitted += sum(v or 0 for v in result.column(0).to_pylist())
+                else:
+                    if self.limit is not None:
+                        result = result.slice(0, self.limit - self.emitted)
+                    self.emitted += result.num_rows
+                self._note_latency(ready)
+                yield from result.to_batches()
             self._note_events()
-            yield from result.to_batches()
         self._note_events()
+
+    def _watch(self) -> None:
+        """Add the segments recorders finished to their tables, and hand them to the scans
+        (at most once a second: a look lists the folder)."""
+        if not self.watchers or time.monotonic() - self._looked < WATCH_EVERY_S:
+            return
+        self._looked = time.monotonic()
+        for scan, watcher in self.watchers:
+            found = watcher.poll()
+            if not found:
+                continue
+            rows = self.segments(scan.table, found) if self.segments is not None else []
+            for probe, row in zip(found, rows):
+                scan.push(row, probe.timestamps)
+
+    def _ready(self, arrived: dict[str, list[pa.RecordBatch]]
+               ) -> dict[str, list[pa.RecordBatch]]:
+        """What the SQL runs over now: what arrived, or under windows the rows of the
+        windows that closed (held until then)."""
+        windows = self.shape.windows
+        if windows is None or not arrived:
+            return arrived
+        schema = self.views[windows.view].schema
+        held = pa.Table.from_batches(self._held + arrived.get(windows.view, []), schema)
+        self.duck.register(windows.view, held)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is small
+            params = self.params if windows.parameters else []
+            keys = t.cast(pa.Table, self.duck.execute(windows.keys_sql, params).to_arrow_table())
+        if not keys.num_rows or not held.num_rows:
+            return {}
+        # the rows of the newest video (a WATCH table's newest segment; a stream's only one)
+        newest_path = held.column("path")[-1].as_py()
+        paths = keys.column(KEY_PATH).to_pylist()
+        times = keys.column(KEY_TS).to_pylist()
+        windows_of = list(zip(*(keys.column(i).to_pylist() for i in range(2, keys.num_columns))))
+        mine = [i for i, p in enumerate(paths) if p in (newest_path, None)]
+        if not mine:
+            return {}  # nothing of the newest video has a window yet: hold on
+        newest = windows_of[max(mine, key=lambda i: times[i])]
+        # the open window starts at its first row; every row before it is of a closed one
+        start = min(times[i] for i in mine if windows_of[i] == newest)
+        mask = pc.or_(pc.not_equal(held.column("path"), pa.scalar(newest_path)),
+                      pc.less(held.column("ts"), pa.scalar(float(start))))
+        closed, still = held.filter(mask), held.filter(pc.invert(mask))
+        self._held = still.to_batches()
+        return {windows.view: closed.to_batches()} if closed.num_rows else {}
 
     def close(self) -> None:
         """Stop the pipelines (their threads end at their next poll) and their streams."""
         self.ctx.stopping.set()
+        RUNNING.pop(id(self), None)
         self._note_events()
 
     # --- the pipeline threads ----------------------------------------------------------------
@@ -274,6 +311,7 @@ class ContinuousRun:
         stats = self.streams[scan.table]
         stats.frames_in = source.stats.frames_in
         stats.frames_dropped = source.stats.frames_dropped
+        stats.frames_processed = scan.taken
         stats.reconnects = source.stats.reconnects
         found = source.events()
         if found and self.events is not None:

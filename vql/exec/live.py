@@ -1,4 +1,5 @@
-"""Live tables in a pipeline: frames come from a stream (``vql.video.live``), already decoded.
+"""Live tables in a pipeline: frames come from a stream (``vql.video.live``), already decoded,
+or from the segments a recorder writes into a folder (``WatchScanOp``).
 
 ``LiveScanOp`` stands where ``FrameScan`` stands over files: it yields the stream's frames as
 they arrive, the metadata columns and the pixels together (a stream is decoded whatever the
@@ -12,14 +13,23 @@ import typing as t
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from queue import Empty, Queue
 
 import numpy as np
 import pyarrow as pa
 
+from vql.catalog import VideoRow
 from vql.exec.context import ExecContext
-from vql.exec.operators import FRAME_FIELD, METADATA_SCHEMA, Operator, UnaryOp, frames_of
+from vql.exec.operators import (
+    FRAME_FIELD,
+    METADATA_SCHEMA,
+    FrameScan,
+    Operator,
+    UnaryOp,
+    frames_of,
+)
 from vql.exec.profile import walk
-from vql.video.live import CONNECT_TIMEOUT_S, QUEUE_FRAMES, LiveFrame, LiveSource
+from vql.video.live import CONNECT_TIMEOUT_S, QUEUE_FRAMES, LiveFrame, Subscription, shared
 
 POLL_S = 0.1  # how long a scan waits for frames before it checks whether to stop
 ARRIVALS_KEPT = 4096  # arrival times remembered per stream, for the latency of rows
@@ -38,7 +48,8 @@ class LiveScanOp:
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     schema: pa.Schema = METADATA_SCHEMA
     children: tuple[Operator, ...] = ()
-    source: LiveSource | None = None  # while it runs
+    source: Subscription | None = None  # while it runs
+    taken: int = 0  # frames taken from the stream's queue into the pipeline
     arrivals: OrderedDict[int, float] = field(default_factory=OrderedDict)
 
     def describe(self) -> str:
@@ -53,7 +64,8 @@ class LiveScanOp:
 
     def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
         """Batches of the frames that arrived, until the statement stops."""
-        source = LiveSource(self.url, self.queue_frames, self.connect_timeout_s).start()
+        # one connection per stream in the process, whatever the queries reading it
+        source = shared(self.url, self.queue_frames, self.connect_timeout_s)
         self.source = source
         try:
             while not ctx.stopping.is_set():
@@ -62,6 +74,7 @@ class LiveScanOp:
                     ctx.stats.frames_scanned += len(same)
                     ctx.stats.frames_decoded += len(same)  # progress: ContinuousRun
                     self._remember(same)
+                    self.taken += len(same)
                     yield self._batch(same)
         finally:
             source.close()
@@ -139,6 +152,59 @@ def _scaled(batch: pa.RecordBatch, scale: float) -> pa.RecordBatch:
                             pa.FixedShapeTensorArray.from_numpy_ndarray(small))
 
 
+@dataclass
+class WatchScanOp:
+    """The frame rows of a WATCH table: its videos in the catalog, then each segment the
+    statement hands over (``push``) as the recorder finishes it; it never ends by itself.
+    Pixels are decoded above, as for any table of files."""
+
+    table: str
+    source: str                 # the glob it follows
+    videos: list[VideoRow]
+    timestamps: dict[int, np.ndarray]
+    batch_size: int
+    schema: pa.Schema = METADATA_SCHEMA
+    children: tuple[Operator, ...] = ()
+    arrived: Queue[tuple[VideoRow, np.ndarray]] = field(default_factory=Queue)
+    follow: bool = True  # False: the videos of now only (a query that needs all its rows)
+
+    def describe(self) -> str:
+        """The table, its videos now, and the folder it follows."""
+        return (f"WatchScan {self.table}: {len(self.videos)} videos from the catalog, then "
+                f"each finished segment of {self.source} as it appears")
+
+    @property
+    def total(self) -> int:
+        """Frames it will read: unknown, the folder grows (0)."""
+        return 0
+
+    def push(self, video: VideoRow, timestamps: np.ndarray) -> None:
+        """Hand over a finished segment, added to the catalog as ``video``."""
+        self.arrived.put((video, timestamps))
+
+    def batches(self, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """The rows of the videos now, then of each segment pushed, until the statement stops."""
+        yield from FrameScan(self.table, self.videos, self.timestamps,
+                             self.batch_size).batches(ctx)
+        while self.follow and not ctx.stopping.is_set():
+            try:
+                video, timestamps = self.arrived.get(timeout=POLL_S)
+            except Empty:
+                continue
+            yield from FrameScan(self.table, [video], {video.video_id: timestamps},
+                                 self.batch_size).batches(ctx)
+
+
 def live_scans(op: t.Any) -> list[LiveScanOp]:
     """The live scans under a physical operator."""
     return [o for o in walk(op) if isinstance(o, LiveScanOp)]
+
+
+def watch_scans(op: t.Any) -> list[WatchScanOp]:
+    """The scans of WATCH tables under a physical operator."""
+    return [o for o in walk(op) if isinstance(o, WatchScanOp)]
+
+
+def endless(op: t.Any) -> bool:
+    """Whether a pipeline reads a live table or a WATCH table: it never ends by itself."""
+    return bool(live_scans(op) or watch_scans(op))

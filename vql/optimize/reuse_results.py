@@ -38,8 +38,8 @@ def _wrap(root: PlanNode) -> PlanNode:
     nodes = chain(root)
     decodes = [i for i, n in enumerate(nodes) if isinstance(n, Decode)]
     udfs = [n for n in nodes if isinstance(n, ApplyUDF)]
-    if isinstance(nodes[0], VideoScan) and nodes[0].live is not None:
-        return root  # a stream's frames are never seen twice: nothing to serve
+    if isinstance(nodes[0], VideoScan) and (nodes[0].live or nodes[0].watch) is not None:
+        return root  # a stream's frames are never seen twice; a folder's grow while it runs
     if len(decodes) != 1 or not udfs or any(isinstance(n, Reuse) for n in nodes):
         return root
     top = decodes[0] + len(udfs)

@@ -18,7 +18,7 @@ from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.errors import InternalError
 from vql.exec import operators as ops
-from vql.exec.live import LiveFramesOp, LiveScanOp
+from vql.exec.live import LiveFramesOp, LiveScanOp, WatchScanOp
 from vql.exec.prefetch import PrefetchOp
 from vql.exec.profile import Measured, unwrap
 from vql.exec.reuse import ReuseOp
@@ -51,6 +51,7 @@ class PhysicalPlanner:
         self.row_limit: int | None = None  # the pipeline being planned stops after these rows
         self.model_heavy = False  # ... runs a function far costlier than decoding (a model)
         self.live = False  # ... reads a live table
+        self.endless = False  # ... a live or WATCH table: it never ends
         self.batch_size = batch_size or settings.batch_size  # frames per batch in pipelines
         self.builders = PHYSICAL  # node type -> builder (a replay swaps some)
 
@@ -73,6 +74,7 @@ class PhysicalPlanner:
                                    for x in n.chain(node))
             scan = n.chain(node)[0]
             self.live = isinstance(scan, n.VideoScan) and scan.live is not None
+            self.endless = self.live or (isinstance(scan, n.VideoScan) and scan.watch is not None)
         kids = node.children()
         if isinstance(node, n.Fill) or not kids:
             return self.build(node, None)
@@ -119,6 +121,8 @@ def _scan(planner: PhysicalPlanner, node: n.VideoScan, _: None) -> ops.Operator:
                           settings.live_queue, settings.connect_timeout_s)
     videos = planner.catalog.videos_of(node.table)
     timestamps = {v.video_id: planner.timestamps(v.video_id) for v in videos}
+    if node.watch is not None:
+        return WatchScanOp(node.table, node.watch, videos, timestamps, planner.batch_size)
     return ops.FrameScan(node.table, videos, timestamps, planner.batch_size,
                          planner.ranges)
 
@@ -127,7 +131,7 @@ def _sample(planner: PhysicalPlanner, node: n.Sample, child: ops.Operator) -> op
     if node.fill:
         raise InternalError("a filling Sample must sit below a Fill")
     # a live stream's sampled frames go on at once: a full batch would hold them back
-    return ops.SampleOp(child, node.fps, planner.batch_size, regroup=not planner.live)
+    return ops.SampleOp(child, node.fps, planner.batch_size, regroup=not planner.endless)
 
 
 def _decode(planner: PhysicalPlanner, node: n.Decode, child: ops.Operator) -> ops.Operator:

@@ -117,10 +117,14 @@ class VideoScan(PlanNode):
     frames: int
     duration: float = 0.0  # seconds of video, summed over the table
     live: str | None = None  # the stream's URL, for a live table (no videos, no frame count)
+    watch: str | None = None  # the glob a WATCH table follows
 
     def label(self) -> str:
         if self.live is not None:
             return f"VideoScan {self.table} AS {self.alias} (live: {self.live})"
+        if self.watch is not None:
+            return (f"VideoScan {self.table} AS {self.alias} ({self.videos} videos, then "
+                    f"segments of {self.watch} as they are finished)")
         return f"VideoScan {self.table} AS {self.alias} ({self.videos} videos, {self.frames} frames)"
 
 

@@ -14,11 +14,12 @@ import pyarrow as pa
 
 from vql import errors, memory
 from vql.bind.statements import Query
+from vql.catalog import VideoRow
 from vql.errors import InfeasibleTargetError
 from vql.exec import operators as ops
 from vql.exec.context import ExecContext
-from vql.exec.continuous import ContinuousRun
-from vql.exec.live import live_scans
+from vql.exec.continuous import ContinuousRun, refusal
+from vql.exec.live import endless, live_scans, watch_scans
 from vql.exec.profile import walk
 from vql.exec.progress import ProgressReporter
 from vql.exec.result import Result
@@ -32,6 +33,7 @@ from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
 from vql.tune.observe import ReplayPlanner
 from vql.tune.tuner import Tuner, Tuning
 from vql.video.live import StreamEvent
+from vql.video.probe import VideoProbe
 
 if t.TYPE_CHECKING:
     from vql.session.engine import Engine
@@ -98,8 +100,12 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
     memory.for_pipelines(any(isinstance(n, ApplyUDF) and n.call.cost_ms >= memory.HEAVY_MS
                              for node in plan.inputs for n in chain(node)))
     ctx = ExecContext(engine.settings, _reporter(engine, operators))
-    if any(live_scans(op) for op in operators):
-        return _run_live(engine, query, planned, ctx)
+    archived: list[str] = []
+    if any(endless(op) for op in operators):
+        refused = refusal(plan.sql, operators)
+        if refused is None or any(live_scans(op) for op in operators):
+            return _run_live(engine, query, planned, ctx, refused)
+        archived = _as_archive(operators)
     run = PipelineRun(engine.duck, ctx)
 
     def finish() -> None:
@@ -116,7 +122,7 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         run.execute(plan.sql, plan.params)
         description = run.description()
         messages: list[tuple[type[errors.Warning], str] | str] = [
-            (errors.FallbackWarning, n) for n in query.notices]
+            (errors.FallbackWarning, n) for n in (*query.notices, *archived)]
         messages += planned.warnings
         if query.rowcount_from_result:
             rows = engine.duck.fetchall()
@@ -137,20 +143,43 @@ def run_query(engine: Engine, query: Query, planned: Planned | None = None) -> R
         run.raise_translated(error)
 
 
-def _run_live(engine: Engine, query: Query, planned: Planned, ctx: ExecContext) -> Result:
+def _as_archive(operators: list[ops.Operator]) -> list[str]:
+    """Read the WATCH tables under ``operators`` as they are now (a query that needs all
+    their rows); the notices that say so."""
+    notes = []
+    for op in operators:
+        for scan in watch_scans(op):
+            scan.follow = False
+            notes.append(f"{scan.table} follows {scan.source}, but this query needs all its "
+                         f"rows: it reads the {len(scan.videos)} segments finished so far")
+    return notes
+
+
+def _run_live(engine: Engine, query: Query, planned: Planned, ctx: ExecContext,
+              refused: errors.Error | None) -> Result:
     """A statement over live tables: rows stream from its micro-batches until it is
     cancelled (Ctrl-C, ``cursor.close()``, the progress handler) or its LIMIT is reached."""
-    if query.rowcount_from_result or query.returns_rows is False:
+    if refused is not None:
+        raise refused
+    if query.returns_rows is False and not query.rowcount_from_result:
         raise errors.NotSupportedError(
-            "only SELECT reads a live table for now: INSERT ... SELECT and other statements "
-            "over a stream are not supported yet")
+            "a live table's rows never end: SELECT them, or INSERT INTO a table SELECT ... "
+            "(which commits as it goes); CREATE TABLE ... AS and other statements over a "
+            "stream are not supported")
 
     def record(table: str, events: list[StreamEvent]) -> None:
         engine.measurements.apart(
             functools.partial(engine.measurements.record_stream_events, table, events))
 
+    def add(table: str, probes: list[VideoProbe]) -> list[VideoRow]:
+        """A WATCH table's finished segments join it (committed: they are the table's now)."""
+        with engine.atomic():
+            engine.catalog.add_videos(table, probes)
+        by_path = {v.path: v for v in engine.catalog.videos_of(table)}
+        return [by_path[p.path] for p in probes]
+
     run = ContinuousRun(engine.duck, ctx, planned.operators, planned.plan.sql,
-                        planned.plan.params, record)
+                        planned.plan.params, record, add)
 
     def finish() -> None:
         run.close()
@@ -161,6 +190,12 @@ def _run_live(engine: Engine, query: Query, planned: Planned, ctx: ExecContext) 
 
     try:
         schema, description = run.start()
+        if query.rowcount_from_result:  # INSERT: runs until cancelled or its streams end
+            for _ in run.batches():
+                pass
+            finish()
+            return Result(rowcount=run.emitted, stats=ctx.stats, tuning=planned.tuning,
+                          live=run.streams)
     except BaseException:
         finish()
         raise

@@ -38,6 +38,7 @@ from vql.sql.parse import parse_expression
 from vql.tune.tuner import table_cache_shares
 from vql.video.live import is_live, probe_stream
 from vql.video.probe import probe_all
+from vql.video.watch import finished_now
 
 if t.TYPE_CHECKING:
     from vql.render.shapes import Shapes
@@ -103,7 +104,11 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
                            f"{stmt.name} to add videos to it")
     if is_live(stmt.source) or (exists and catalog.live_source(stmt.name) is not None):
         return _create_live_table(engine, stmt, exists)
-    probes = probe_all(stmt.source)  # every file is checked before the catalog changes
+    if stmt.watch and (stmt.load or exists):
+        raise CatalogError("WATCH makes a new table that follows a folder: CREATE VIDEO TABLE "
+                           "name FROM 'folder/*.mp4' WATCH")
+    # every file is checked before the catalog changes (WATCH: those finished now)
+    probes = finished_now(stmt.source) if stmt.watch else probe_all(stmt.source)
     if not exists:  # measurements left by a dropped table of that name are not this one's
         engine.measurements.apart(lambda: engine.measurements.forget_profiles(stmt.name))
     held = catalog.held_contents()
@@ -112,6 +117,8 @@ def _create_video_table(engine: Engine, stmt: st.CreateVideoTable) -> Result:
             catalog.create_video_table(stmt.name)
         name = catalog.canonical_name(stmt.name)
         added = catalog.add_videos(name, probes)
+        if stmt.watch:
+            catalog.watch(name, stmt.source)
     engine.results.forget(held - catalog.held_contents())  # a file that changed on disk
     videos = catalog.videos_of(name)
     table = pa.table({"table": [name], "videos_added": [added], "videos": [len(videos)],

@@ -37,9 +37,9 @@ from sqlglot.tokens import TokenType
 
 
 class CreateVideoTable(exp.Expression):
-    """CREATE VIDEO TABLE name FROM 'src', or (load=True) LOAD VIDEO 'src' INTO name."""
+    """CREATE VIDEO TABLE name FROM 'src' [WATCH], or (load=True) LOAD VIDEO 'src' INTO name."""
 
-    arg_types = {"this": True, "source": True, "load": False}
+    arg_types = {"this": True, "source": True, "load": False, "watch": False}
 
 
 class DropVideoTable(exp.Expression):
@@ -250,7 +250,8 @@ class VqlParser(DuckDBParser):
         name = self._parse_vql_name()
         if not self._match(TokenType.FROM):
             self.raise_error("Expected FROM 'path-or-glob'")
-        return CreateVideoTable(this=name, source=self._parse_vql_source())
+        source = self._parse_vql_source()
+        return CreateVideoTable(this=name, source=source, watch=self._match_text_seq("WATCH"))
 
     def _parse_vql_load_video(self) -> exp.Expr:
         source = self._parse_vql_source()
@@ -343,7 +344,8 @@ def _create_video_table_sql(gen: DuckDBGenerator, e: CreateVideoTable) -> str:
     name, source = gen.sql(e, "this"), gen.sql(e, "source")
     if e.args.get("load"):
         return f"LOAD VIDEO {source} INTO {name}"
-    return f"CREATE VIDEO TABLE {name} FROM {source}"
+    watch = " WATCH" if e.args.get("watch") else ""
+    return f"CREATE VIDEO TABLE {name} FROM {source}{watch}"
 
 
 def _drop_video_table_sql(gen: DuckDBGenerator, e: DropVideoTable) -> str:

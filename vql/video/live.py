@@ -20,7 +20,7 @@ import threading
 import time
 import typing as t
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -153,35 +153,98 @@ class StreamEvent:
 
 @dataclass
 class SourceStats:
-    """What a live source has done so far."""
+    """What a live source has done so far, for one reader of it."""
 
     frames_in: int = 0       # frames decoded
-    frames_dropped: int = 0  # ... dropped because the queue was full
+    frames_dropped: int = 0  # ... dropped because the reader's queue was full
     reconnects: int = 0
+
+
+class Subscription:
+    """One reader's view of a live source: a queue of at most ``queue_frames`` frames (the
+    oldest dropped when full), its events, and frame numbers and times counted from the first
+    frame it received."""
+
+    def __init__(self, source: LiveSource, queue_frames: int):
+        self.source = source
+        self.queue_frames = queue_frames
+        self.stats = SourceStats()
+        self._frames: deque[LiveFrame] = deque()
+        self._events: list[StreamEvent] = []
+        self._base: tuple[int, float] | None = None  # the first frame's number and time
+
+    def take(self, most: int, wait_s: float) -> list[LiveFrame]:
+        """Up to ``most`` frames in arrival order, waiting up to ``wait_s`` for the first;
+        [] if none came. Raises the source's ``VideoError`` if it never connected."""
+        ready = self.source._ready
+        with ready:
+            if not self._frames and self.source._failure is None:
+                ready.wait(wait_s)
+            if self.source._failure is not None and not self._frames:
+                raise self.source._failure
+            count = min(most, len(self._frames))
+            return [self._frames.popleft() for _ in range(count)]
+
+    def events(self) -> list[StreamEvent]:
+        """The connection events since the last call."""
+        with self.source._ready:
+            found, self._events = self._events, []
+        return found
+
+    def close(self) -> None:
+        """Stop reading; the source stops when its last reader does."""
+        self.source._unsubscribe(self)
+
+    def _offer(self, frame: LiveFrame) -> None:
+        """Queue ``frame`` (under the source's lock), renumbered for this reader."""
+        if self._base is None:
+            self._base = (frame.frame_id, frame.ts)
+        mine = LiveFrame(frame.frame_id - self._base[0], round(frame.ts - self._base[1], 6),
+                         frame.arrived, frame.pixels)
+        if len(self._frames) >= self.queue_frames:
+            self._frames.popleft()
+            self.stats.frames_dropped += 1
+        self._frames.append(mine)
+        self.stats.frames_in += 1
+
+    def _event(self, event: StreamEvent) -> None:
+        frame_id = event.frame_id - (self._base[0] if self._base else event.frame_id)
+        self._events.append(StreamEvent(event.url, event.event, event.at, frame_id,
+                                        event.gap_s, event.detail))
+        if event.event == "reconnected":
+            self.stats.reconnects += 1
 
 
 @dataclass
 class LiveSource:
-    """Frames of one live stream, decoded in a thread into a queue of at most ``queue_frames``."""
+    """Frames of one live stream, decoded in a thread and handed to each reader's queue
+    (``subscribe``; the source itself reads as one of them with ``queue_frames``, from its
+    first frame: ``take``, ``events``, ``stats``)."""
 
     url: str
     queue_frames: int = QUEUE_FRAMES
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     read_timeout_s: float = READ_TIMEOUT_S
     backoff_s: tuple[float, float] = BACKOFF_S
-    stats: SourceStats = field(default_factory=SourceStats)
 
     def __post_init__(self) -> None:
-        self._frames: deque[LiveFrame] = deque()
-        self._events: list[StreamEvent] = []
         self._ready = threading.Condition()
         self._stop = threading.Event()
         self._failure: VideoError | None = None
         self._thread: threading.Thread | None = None
+        self._frames_in = 0
         self._offset = 0.0          # ts of the current connection's first frame
         self._first_wall: float | None = None
         self._last_wall: float | None = None
         self._last_ts = 0.0
+        self._own = Subscription(self, self.queue_frames)
+        self._readers: list[Subscription] = [self._own]
+        self._shared = False  # readers come and go (``shared``): the last one closes it
+
+    @property
+    def stats(self) -> SourceStats:
+        """What the source gave its own reader."""
+        return self._own.stats
 
     def start(self) -> LiveSource:
         """Start decoding in the background; returns itself."""
@@ -190,28 +253,39 @@ class LiveSource:
         self._thread.start()
         return self
 
-    def take(self, most: int, wait_s: float) -> list[LiveFrame]:
-        """Up to ``most`` frames in arrival order, waiting up to ``wait_s`` for the first;
-        [] if none came. Raises the source's ``VideoError`` if it never connected."""
+    def subscribe(self, queue_frames: int) -> Subscription:
+        """A new reader, from the next frame on."""
+        reader = Subscription(self, queue_frames)
         with self._ready:
-            if not self._frames and self._failure is None:
-                self._ready.wait(wait_s)
-            if self._failure is not None and not self._frames:
-                raise self._failure
-            count = min(most, len(self._frames))
-            return [self._frames.popleft() for _ in range(count)]
+            self._readers.append(reader)
+        return reader
+
+    def take(self, most: int, wait_s: float) -> list[LiveFrame]:
+        """The source's own reader's next frames (``Subscription.take``)."""
+        return self._own.take(most, wait_s)
 
     def events(self) -> list[StreamEvent]:
-        """The connection events since the last call."""
-        with self._ready:
-            found, self._events = self._events, []
-        return found
+        """The source's own reader's events since the last call."""
+        return self._own.events()
 
     def close(self) -> None:
         """Stop decoding. The thread ends within a read timeout; it is not waited for."""
         self._stop.set()
         with self._ready:
             self._ready.notify_all()
+
+    @property
+    def failed(self) -> bool:
+        """Whether it gave up (it never connected)."""
+        return self._failure is not None
+
+    def _unsubscribe(self, reader: Subscription) -> None:
+        with self._ready:
+            if reader in self._readers:
+                self._readers.remove(reader)
+            last = self._shared and self._readers == [self._own]
+        if last:
+            _release(self)
 
     # --- the decoding thread -----------------------------------------------------------------
 
@@ -260,7 +334,7 @@ class LiveSource:
                     self._first_frame(now)
                 ts = self._offset + ((pts - first) if pts is not None else 0.0)
                 ts = max(ts, self._last_ts)  # times never run backwards within a source
-                self._push(LiveFrame(self.stats.frames_in, round(ts, 6), now,
+                self._push(LiveFrame(self._frames_in, round(ts, 6), now,
                                      frame.to_ndarray(format="rgb24")))
         except Exception as error:  # a timeout or a broken stream: reconnect
             return _reason(error)
@@ -274,26 +348,53 @@ class LiveSource:
             return
         gap = max(arrived - (self._last_wall or arrived), 0.0)
         self._offset = self._last_ts + gap
-        self.stats.reconnects += 1
         self._event("reconnected", f"after {gap:.1f} s without frames", gap)
 
     def _push(self, frame: LiveFrame) -> None:
         with self._ready:
-            if len(self._frames) >= self.queue_frames:
-                self._frames.popleft()
-                self.stats.frames_dropped += 1
-            self._frames.append(frame)
-            self.stats.frames_in += 1
+            for reader in self._readers:
+                reader._offer(frame)
+            self._frames_in += 1
             self._last_wall, self._last_ts = frame.arrived, frame.ts
             self._ready.notify_all()
 
     def _event(self, kind: str, detail: str, gap_s: float = 0.0) -> None:
+        event = StreamEvent(self.url, kind, time.time(), self._frames_in, gap_s, detail)
         with self._ready:
-            self._events.append(StreamEvent(self.url, kind, time.time(), self.stats.frames_in,
-                                            gap_s, detail))
+            for reader in self._readers:
+                reader._event(event)
 
     def _fail(self, reason: str) -> None:
         self._event("failed", reason)
         with self._ready:
             self._failure = VideoError(self.url, reason)
             self._ready.notify_all()
+
+
+# --- one source per stream in a process ----------------------------------------------------
+
+_SHARED: dict[str, LiveSource] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(url: str, queue_frames: int = QUEUE_FRAMES,
+           connect_timeout_s: float = CONNECT_TIMEOUT_S) -> Subscription:
+    """A reader of the stream at ``url``, from one source per stream in this process: the
+    queries reading one camera share its connection and decoding (a camera, and VQL's own
+    sender, may serve one connection only). Close the reader when done; the last one closes
+    the source."""
+    with _SHARED_LOCK:
+        source = _SHARED.get(url)
+        if source is None or source.failed or source._stop.is_set():
+            source = LiveSource(url, 1, connect_timeout_s)
+            source._shared = True
+            _SHARED[url] = source
+            source.start()
+        return source.subscribe(queue_frames)
+
+
+def _release(source: LiveSource) -> None:
+    with _SHARED_LOCK:
+        if _SHARED.get(source.url) is source:
+            del _SHARED[source.url]
+    source.close()
