@@ -25,6 +25,7 @@ from vql.functions.spec import udf
 from vql.kernels import kernel
 from vql.kernels.device import to_device, to_host
 from vql.models import MODELS
+from vql.models.coalesce import Coalescer
 from vql.settings import Settings
 
 DETECTION = pa.struct([
@@ -128,6 +129,11 @@ class FastestDet:
     iou: float = 0.45
     size: int = 352
     device: str = "cpu"
+    coalesce: bool = True  # join concurrent callers' frames into one call (vql.models.coalesce)
+
+    def __post_init__(self) -> None:
+        name = self.session.get_inputs()[0].name
+        self._joined = Coalescer(lambda blob: self.session.run(None, {name: blob})[0])
 
     @classmethod
     def load(cls, path: Path, threads: int, batched: bool = True,
@@ -185,7 +191,9 @@ class FastestDet:
             return []
         name = self.session.get_inputs()[0].name
         blob = self.preprocess(frames)
-        if self.batched:
+        if self.batched and self.coalesce:  # with the frames of other cameras calling now
+            features = self._joined(blob)
+        elif self.batched:
             features = self.session.run(None, {name: blob})[0]
         else:  # the published graph has a fixed batch of 1
             features = np.concatenate([self.session.run(None, {name: blob[i:i + 1]})[0]
@@ -206,7 +214,12 @@ def _load_fastestdet(name: str, settings: Settings, device: str) -> Detector:
             f"model {name!r}: {FASTESTDET_FILE} is not on the model path "
             f"({', '.join(str(p) for p in settings.model_path)}); set VQL_MODEL_PATH or VQL_SHARED "
             "to a folder that holds it")
-    return FastestDet.load(path, settings.inference_thread_count(), device=device)
+    detector = FastestDet.load(path, settings.inference_thread_count(), device=device)
+    # bench/live.py on 2 CPU cores: joined calls served fewer cameras than separate ones (the
+    # separate calls' threads overlap each other's pre- and post-processing); a GPU's launch
+    # overhead is what joining saves
+    detector.coalesce = settings.coalesce if settings.coalesce is not None else device == "cuda"
+    return detector
 
 
 # --- ultralytics YOLO ------------------------------------------------------------------------
@@ -299,7 +312,8 @@ def load_detector(name: str, settings: Settings | None = None,
     for matches, loader in DETECTOR_LOADERS:
         if matches(key):
             threads = settings.inference_thread_count()
-            return MODELS.get(("detector", key, settings.model_path, device, threads),
+            return MODELS.get(("detector", key, settings.model_path, device, threads,
+                               settings.coalesce),
                               functools.partial(loader, name, settings, device))
     raise ModelError(f"unknown detection model {name!r}: use 'fastestdet' or a YOLO weights file "
                      "such as 'yolov8n.pt'")

@@ -20,6 +20,7 @@
 | VQL_MALLOC_TUNING  | 0 leaves glibc's malloc alone (vql/memory.py)                        | 1                  |
 | VQL_CONNECT_TIMEOUT| seconds a live stream may take to connect before it is a VideoError | 10                 |
 | VQL_LIVE_QUEUE     | frames held per live stream before the oldest is dropped            | 64                 |
+| VQL_COALESCE       | 1: concurrent pipelines join their frames in one model call on CPU too (vql/models/coalesce.py); 0: never | on CUDA only |
 
 Threads are set deliberately for the cores available: decord decodes with up to 4 threads
 (frame threads stop paying off past that), and each model gets every core VQL may use, even
@@ -89,6 +90,7 @@ class Settings:
     device: str = "auto"
     connect_timeout_s: float = 10.0
     live_queue: int = 64
+    coalesce: bool | None = None  # None: on CUDA only (on 2 CPU cores it measured slower)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -109,6 +111,8 @@ class Settings:
             device=os.environ.get("VQL_DEVICE", "auto").strip().lower() or "auto",
             connect_timeout_s=max(_float_env("VQL_CONNECT_TIMEOUT", 10.0), 0.1),
             live_queue=max(_int_env("VQL_LIVE_QUEUE", 64), 1),
+            coalesce=None if not os.environ.get("VQL_COALESCE", "").strip()
+            else _int_env("VQL_COALESCE", 1) != 0,
         )
 
     def effective_threads(self) -> int:

@@ -23,7 +23,6 @@ import queue
 import threading
 import time
 import typing as t
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -135,13 +134,13 @@ class ContinuousRun:
             QUEUED_BATCHES * max(len(self.operators), 1))
         self._running: set[str] = set()
         self._scanned = 0  # frames told to the progress handler
+        self.description: tuple[tuple[t.Any, ...], ...] = ()  # PEP 249's, of the result
 
     def start(self) -> tuple[pa.Schema, tuple[tuple[t.Any, ...], ...]]:
         """Start the pipelines; the result's schema and PEP 249 description (from the SQL run
         over no rows)."""
         empty = self._run_sql({})
-        description = tuple((d[0], str(d[1]), None, None, None, None, None)
-                            for d in self.duck.description or ())
+        description = self.description
         RUNNING[id(self)] = self
         for view, op in self.views.items():
             thread = threading.Thread(target=self._pump, args=(view, op), daemon=True,
@@ -196,10 +195,8 @@ class ContinuousRun:
         schema = self.views[windows.view].schema
         held = pa.Table.from_batches(self._held + arrived.get(windows.view, []), schema)
         self.duck.register(windows.view, held)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is small
-            params = self.params if windows.parameters else []
-            keys = t.cast(pa.Table, self.duck.execute(windows.keys_sql, params).to_arrow_table())
+        params = self.params if windows.parameters else []
+        keys = self.duck.sql(windows.keys_sql, params=params).to_arrow_table()
         if not keys.num_rows or not held.num_rows:
             return {}
         # the rows of the newest video (a WATCH table's newest segment; a stream's only one)
@@ -282,10 +279,14 @@ class ContinuousRun:
     def _run_sql(self, arrived: dict[str, list[pa.RecordBatch]]) -> pa.Table:
         for view, op in self.views.items():
             self.duck.register(view, pa.Table.from_batches(arrived.get(view, []), op.schema))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DuckDB notes the copy into Arrow; it is small
-            self.duck.execute(self.sql, self.params)
-            return self.duck.to_arrow_table() if self.duck.description else pa.table({})
+        # a relation, not execute(): its Arrow output is not copied (nor warned about)
+        relation = self.duck.sql(self.sql, params=self.params)
+        if relation is None:
+            self.description = ()
+            return pa.table({})
+        self.description = tuple((d[0], str(d[1]), None, None, None, None, None)
+                                 for d in relation.description)
+        return relation.to_arrow_table()
 
     def _note_latency(self, arrived: dict[str, list[pa.RecordBatch]]) -> None:
         now = time.time()
