@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,11 @@ from pathlib import Path
 
 import vql
 from vql.shell.format import table
+from vql.video.serve import free_port
 
 TARGET_P99_S = 1.0
 TARGET_DROPPED = 0.01
 WARMUP_ROWS = 30  # a camera's first rows (3 s): its connection and the model's loading
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def reference(video: Path) -> list[bool]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import pexpect
 import pytest
 
 import vql
+from vql.video.serve import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VQL_SHARED") or REPO.parent / "shared").resolve()
@@ -122,13 +122,6 @@ class Sender:
                 self.process.kill()
             self.process.wait(10)
             self.process = None
-
-
-def free_port() -> int:
-    """A TCP/UDP port of the loopback interface that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

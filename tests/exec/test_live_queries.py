@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import vql
-from tests.conftest import free_port
+from vql.video.serve import free_port
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import free_port
 from vql.errors import VideoError
 from vql.video.live import LiveSource, is_live, probe_stream
+from vql.video.serve import free_port
 
 
 def test_urls_of_streams_are_live_and_paths_are_not() -> None:

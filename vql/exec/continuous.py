@@ -128,8 +128,10 @@ class ContinuousRun:
         self.limit = self.shape.limit
         self.emitted = 0  # rows given (or inserted) so far
         self._held: list[pa.RecordBatch] = []  # rows of windows not closed yet
+        # each pipeline's live scans, found once (the loop reads them every poll)
+        self.scans = {view: live_scans(op) for view, op in self.views.items()}
         self.streams = {scan.table: StreamStats(scan.table, scan.fps)
-                        for op in self.operators for scan in live_scans(op)}
+                        for scans in self.scans.values() for scan in scans}
         self._queue: queue.Queue[tuple[str, t.Any]] = queue.Queue(
             QUEUED_BATCHES * max(len(self.operators), 1))
         self._running: set[str] = set()
@@ -170,6 +172,12 @@ class ContinuousRun:
                 yield from result.to_batches()
             self._note_events()
         self._note_events()
+
+    def run_to_end(self) -> None:
+        """Run an INSERT ... SELECT (its result is only counts: ``emitted`` totals them)
+        until it is cancelled or its streams end."""
+        for _ in self.batches():
+            continue  # each batch was inserted and committed as it was made
 
     def _watch(self) -> None:
         """Add the segments recorders finished to their tables, and hand them to the scans
@@ -291,7 +299,7 @@ class ContinuousRun:
     def _note_latency(self, arrived: dict[str, list[pa.RecordBatch]]) -> None:
         now = time.time()
         for view, batches in arrived.items():
-            for scan in live_scans(self.views[view]):
+            for scan in self.scans[view]:
                 stats = self.streams[scan.table]
                 for batch in batches:
                     for frame_id in batch.column("frame_id").to_pylist():
@@ -301,8 +309,8 @@ class ContinuousRun:
                 del stats.latencies_s[:-LATENCIES_KEPT]
 
     def _note_events(self) -> None:
-        for op in self.operators:
-            for scan in live_scans(op):
+        for scans in self.scans.values():
+            for scan in scans:
                 self._note_scan(scan)
 
     def _note_scan(self, scan: LiveScanOp) -> None:

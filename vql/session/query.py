@@ -191,8 +191,7 @@ def _run_live(engine: Engine, query: Query, planned: Planned, ctx: ExecContext,
     try:
         schema, description = run.start()
         if query.rowcount_from_result:  # INSERT: runs until cancelled or its streams end
-            for _ in run.batches():
-                pass
+            run.run_to_end()
             finish()
             return Result(rowcount=run.emitted, stats=ctx.stats, tuning=planned.tuning,
                           live=run.streams)

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 import time
 import typing as t
 from urllib.parse import urlsplit
+
+
+def free_port() -> int:
+    """A TCP/UDP port of the loopback interface that nothing listens on now (for a sender
+    started next: tests, bench/live.py)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def serve(path: str, url: str, loop: bool = False, start_s: float = 0.0) -> None:
