@@ -126,11 +126,12 @@ class Sender:
 
 @pytest.fixture
 def serve() -> Iterator[t.Callable[..., Sender]]:
-    """``serve(video)``: a started ``Sender`` of that video; every one is killed at the end."""
+    """``serve(video, start_s=0)``: a started ``Sender`` of that video (from ``start_s``
+    seconds in); every one is killed at the end."""
     senders: list[Sender] = []
 
-    def start(video: Path, **options: t.Any) -> Sender:
-        sender = Sender(video, **options).start()
+    def start(video: Path, start_s: float = 0.0, **options: t.Any) -> Sender:
+        sender = Sender(video, **options).start(start_s)
         senders.append(sender)
         return sender
 

@@ -282,7 +282,7 @@ def test_a_database_another_process_holds_names_it_and_what_to_do(
 def test_a_live_query_prints_rows_as_they_come_until_ctrl_c(tmp_path: Path, serve,
                                                             road_video: Path) -> None:
     """Issue 16: the shell prints a live query's rows as the stream plays; Ctrl-C stops it
-    and the shell goes on."""
+    and the shell goes on; under a target, the estimate and the adapting plan follow the rows."""
     sender = serve(road_video)
     shell = interactive(tmp_path)
     try:
@@ -301,6 +301,12 @@ def test_a_live_query_prints_rows_as_they_come_until_ctrl_c(tmp_path: Path, serv
         shell.expect("vql> ")
         shell.sendline("SELECT event FROM vql_catalog.stream_events;")
         shell.expect(r"\| connected \|")
+        shell.expect("vql> ")
+        # under a target, the line under the rows says how the plan adapted
+        shell.sendline("SELECT frame_id, len(detect(frame)) AS n FROM cam LIMIT 30 "
+                       "WITH LATENCY 500ms;")
+        shell.expect(r"\| 29\s+\|")
+        shell.expect(r"Estimated accuracy: .*adapting plan: .* now; \d+ switches", timeout=30)
         shell.sendline(".quit")
         shell.expect(pexpect.EOF)
     finally:

@@ -7,6 +7,7 @@ still arrive."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -61,7 +62,9 @@ def test_frames_damaged_in_the_middle_print_only_the_warning(tmp_path: Path,
                 tmp_path)
     assert done.returncode == 0, done.stderr
     assert _raw_lines(done.stderr) == [], done.stderr[:2000]
-    assert "could not be decoded" in done.stderr and "frames 170-180" in done.stderr
+    # frame 169, just before the damage, failed too in one run of many (decord's threads)
+    assert "could not be decoded" in done.stderr and re.search(r"frames 1(69|70)-180",
+                                                              done.stderr), done.stderr
 
 
 def test_other_lines_written_during_a_window_still_arrive(capfd: pytest.CaptureFixture[str]

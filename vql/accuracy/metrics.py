@@ -99,6 +99,32 @@ def _is_number(arrow_type: pa.DataType) -> bool:
         pa.types.is_decimal(arrow_type)
 
 
+def column_parts(arrow_type: pa.DataType, reference: list[t.Any], result: list[t.Any]
+                 ) -> tuple[float, float]:
+    """One per-frame column's score as (numerator, denominator), so that the scores of
+    several spans of frames pool as the score of all their frames would: F1 as (2 x matched,
+    predicted + actual), a mean as (sum, rows). A zero denominator scores 1.0 (nothing to
+    find, nothing found)."""
+    if pa.types.is_boolean(arrow_type):
+        ref = {i for i, v in enumerate(reference) if v}
+        got = {i for i, v in enumerate(result) if v}
+        return 2 * len(ref & got), len(ref) + len(got)
+    if _is_boxes(arrow_type) and not is_tracked_boxes(arrow_type):
+        matched = predicted = actual = 0
+        for r, g in zip(reference, result):
+            matched += detection_matches(r or [], g or [])
+            predicted += len(g or [])
+            actual += len(r or [])
+        return 2 * matched, predicted + actual
+    return column_accuracy(arrow_type, reference, result) * len(reference), len(reference)
+
+
+def ratio(parts: tuple[float, float]) -> float:
+    """A pooled score from (numerator, denominator); 1.0 when there was nothing to score."""
+    numerator, denominator = parts
+    return numerator / denominator if denominator else 1.0
+
+
 def column_accuracy(arrow_type: pa.DataType, reference: list[t.Any], result: list[t.Any]) -> float:
     """One per-frame column's score (the reference and result have the same rows)."""
     if pa.types.is_boolean(arrow_type):

@@ -36,6 +36,7 @@ from vql.exec import operators as ops
 from vql.exec.context import ExecContext
 from vql.exec.failures import guarded
 from vql.exec.live import LiveScanOp, endless, live_scans, watch_scans
+from vql.exec.live_fill import adapters
 from vql.exec.profile import unwrap
 from vql.exec.streamable import KEY_PATH, KEY_TS, stream_shape
 from vql.video.live import StreamEvent
@@ -69,6 +70,13 @@ class StreamStats:
     frames_processed: int = 0  # ... taken into the query's pipeline
     reconnects: int = 0
     latencies_s: list[float] = field(default_factory=list)  # frame arrival -> row out
+    # under a target (``vql.exec.adapt``): the rate and resolution in force, the rows filled
+    # from an earlier processed frame (of them, frames skipped for having waited too long),
+    # and the estimated accuracy of the rows so far
+    settings: str | None = None
+    frames_filled: int = 0
+    frames_late: int = 0
+    accuracy: float | None = None
 
     @property
     def lag_s(self) -> float:
@@ -84,7 +92,11 @@ class StreamStats:
         return (f"{self.table}: {self.frames_in} frames in, {self.frames_processed} "
                 f"processed, {self.frames_dropped} dropped, lag {self.lag_s:.1f} s, latency "
                 f"p50 {seconds(self.percentile(0.5))} p99 {seconds(self.percentile(0.99))}"
-                + (f", {self.reconnects} reconnections" if self.reconnects else ""))
+                + (f", {self.reconnects} reconnections" if self.reconnects else "")
+                + ("" if self.settings is None else
+                   f"; {self.settings}, {self.frames_filled} filled ({self.frames_late} late)"
+                   + ("" if self.accuracy is None else
+                      f", estimated accuracy {self.accuracy:.2f}")))
 
     def percentile(self, share: float) -> float | None:
         """The latency below which ``share`` of the recent rows came out; None before any."""
@@ -132,6 +144,8 @@ class ContinuousRun:
         self.scans = {view: live_scans(op) for view, op in self.views.items()}
         self.streams = {scan.table: StreamStats(scan.table, scan.fps)
                         for scans in self.scans.values() for scan in scans}
+        self.adapters = {table: control for op in self.operators
+                         for table, control in adapters(op).items()}
         self._queue: queue.Queue[tuple[str, t.Any]] = queue.Queue(
             QUEUED_BATCHES * max(len(self.operators), 1))
         self._running: set[str] = set()
@@ -322,6 +336,11 @@ class ContinuousRun:
         stats.frames_dropped = source.stats.frames_dropped
         stats.frames_processed = scan.taken
         stats.reconnects = source.stats.reconnects
+        control = self.adapters.get(scan.table)
+        if control is not None:
+            stats.settings = control.current.describe()
+            stats.frames_filled, stats.frames_late = control.frames_filled, control.frames_late
+            stats.accuracy = control.estimated_accuracy()
         found = source.events()
         if found and self.events is not None:
             self.events(scan.table, found)

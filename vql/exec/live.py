@@ -46,6 +46,7 @@ class LiveScanOp:
     batch_size: int
     queue_frames: int = QUEUE_FRAMES
     connect_timeout_s: float = CONNECT_TIMEOUT_S
+    size: tuple[int, int] = (0, 0)  # (width, height) as probed; (0, 0) when unknown
     schema: pa.Schema = METADATA_SCHEMA
     children: tuple[Operator, ...] = ()
     source: Subscription | None = None  # while it runs
@@ -78,6 +79,14 @@ class LiveScanOp:
                     yield self._batch(same)
         finally:
             source.close()
+
+    def blank(self) -> pa.RecordBatch | None:
+        """One black frame of the stream's size, as a batch of it (to load a model before
+        the first frame comes); None when the size is unknown."""
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            return None
+        return self._batch([LiveFrame(0, 0.0, 0.0, np.zeros((height, width, 3), np.uint8))])
 
     def arrived(self, frame_id: int) -> float | None:
         """When frame ``frame_id`` arrived (time.time()), if it is among the last ones read."""
@@ -137,10 +146,11 @@ class LiveFramesOp(UnaryOp):
             if self.scale == 1:
                 yield batch
                 continue
-            yield _scaled(batch, self.scale)
+            yield scaled(batch, self.scale)
 
 
-def _scaled(batch: pa.RecordBatch, scale: float) -> pa.RecordBatch:
+def scaled(batch: pa.RecordBatch, scale: float) -> pa.RecordBatch:
+    """``batch`` with its frames resized by ``scale`` (INTER_AREA)."""
     import cv2
 
     frames = frames_of(batch)

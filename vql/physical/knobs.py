@@ -87,9 +87,9 @@ def tunable(plan: Relational) -> str | None:
         return "lossy knobs are tuned for queries over one video table reference"
     nodes = chain(plan.inputs[0])
     project = nodes[-1]
-    if isinstance(nodes[0], VideoScan) and (nodes[0].live or nodes[0].watch) is not None:
-        return ("targets on a live table are not tuned yet (its profiles are measured on "
-                "stored video)")
+    if isinstance(nodes[0], VideoScan) and nodes[0].watch is not None:
+        return ("targets on a WATCH table are not tuned yet (its videos grow while it is "
+                "read)")
     if isinstance(project, Project) and project.encode_frame:
         return "the query selects the frame itself, so every frame is decoded"
     if not any(isinstance(n, ApplyUDF) for n in nodes):

@@ -4,7 +4,7 @@ A builder gets the node and the operator already built for its child. The lossle
 (the batch size, decord's own seeking for sampled frames, decoding ahead or in line) are made
 here, on the device each call was given (``vql.kernels.placement``); the lossy ones (sampling
 rate, resolution) arrive as plan nodes chosen by the tuner (``vql.tune.tuner``), and the
-latency controller, if any, as ``picker``.
+latency controller, if any, as ``picker`` (over a live table, ``adapter``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.errors import InternalError
 from vql.exec import operators as ops
+from vql.exec.adapt import LiveController
 from vql.exec.live import LiveFramesOp, LiveScanOp, WatchScanOp
+from vql.exec.live_fill import LiveFillOp
 from vql.exec.prefetch import PrefetchOp
 from vql.exec.profile import Measured, unwrap
 from vql.exec.reuse import ReuseOp
@@ -39,12 +41,13 @@ class PhysicalPlanner:
                  results: ResultCache, picker: ops.RatePicker | None = None,
                  ranges: dict[int, list[tuple[int, int]]] | None = None,
                  timestamps: dict[int, np.ndarray] | None = None,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, adapter: LiveController | None = None):
         self.catalog = catalog
         self.registry = registry
         self.settings = settings
         self.results = results        # the result cache a Reuse reads and writes
         self.picker = picker          # the latency controller of a controlled Fill
+        self.adapter = adapter        # ... over a live table
         self.ranges = ranges          # scan only these frame ranges (the profiler's clips)
         self._timestamps = timestamps or {}
         self._built = 0
@@ -118,7 +121,8 @@ def _scan(planner: PhysicalPlanner, node: n.VideoScan, _: None) -> ops.Operator:
         info = planner.catalog.live_source(node.table)
         settings = planner.settings
         return LiveScanOp(node.table, node.live, info.fps if info else 0.0, planner.batch_size,
-                          settings.live_queue, settings.connect_timeout_s)
+                          settings.live_queue, settings.connect_timeout_s,
+                          (info.width, info.height) if info else (0, 0))
     videos = planner.catalog.videos_of(node.table)
     timestamps = {v.video_id: planner.timestamps(v.video_id) for v in videos}
     if node.watch is not None:
@@ -185,6 +189,10 @@ def _fill(planner: PhysicalPlanner, node: n.Fill, _: t.Any) -> ops.Operator:
     source = planner.plan(current.child)
     feed = ops.FeedOp(source.schema)
     section = planner.plan(node.child, below=(current, feed))
+    if planner.live:
+        if planner.adapter is None:
+            raise InternalError("a Fill over a live table needs its live controller")
+        return LiveFillOp(source, section, feed, node.columns, planner.adapter)
     picker = planner.picker if node.controlled else None
     return ops.FillOp(source, section, feed, node.columns, current.fps,
                       planner.batch_size, picker)

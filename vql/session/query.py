@@ -30,6 +30,7 @@ from vql.physical.cost import best_batch_size
 from vql.physical.knobs import tunable
 from vql.physical.planner import PhysicalPlanner
 from vql.plan.nodes import ApplyUDF, Relational, VideoScan, chain
+from vql.tune.live import live_refusal, live_scan, live_tuning
 from vql.tune.observe import ReplayPlanner
 from vql.tune.tuner import Tuner, Tuning
 from vql.video.live import StreamEvent
@@ -62,12 +63,18 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
                        engine.settings.batch_size).plan(query.plan)
     plan = optimize(placed, engine.optimizer)
     tuning, notes = None, []
+    scan = live_scan(plan)
     if query.options.has_targets:
         reason = tunable(plan)
+        if reason is None and scan is not None:
+            reason = live_refusal(plan, query.options)
+            if reason is None:
+                tuning = live_tuning(engine.services, plan, query.options, scan)
+                plan = tuning.plan
         if reason is not None:
             notes.append(f"target WITH {query.options.target_text()} was not optimized for: "
                          f"{reason}; the query runs its exact plan")
-        else:
+        elif tuning is None:
             tuning = Tuner(engine.services, plan, query.options, started,
                            profile=not explain, progress=engine.progress_handler).tune()
             if tuning.chosen is None:
@@ -85,7 +92,8 @@ def plan_query(engine: Engine, query: Query, explain: bool = False) -> Planned:
     picker = tuning.controller if tuning is not None else None
     batch = _batch_size(engine, plan)
     services = engine.services
-    planner = PhysicalPlanner.of(services, picker=picker, batch_size=batch) \
+    adapter = tuning.live if tuning is not None else None
+    planner = PhysicalPlanner.of(services, picker=picker, batch_size=batch, adapter=adapter) \
         if tuning is None or tuning.trace is None else \
         ReplayPlanner.over(services, tuning.trace, batch_size=batch)  # the exact run, recorded
     return Planned(plan, [planner.plan(node) for node in plan.inputs], tuning, notes,

@@ -374,6 +374,8 @@ def _analyze(engine: Engine, query: st.Query, planned: Planned) -> list[str]:
                   *operator_lines(stats, planned.operators, estimates)]
     if result.tuning is not None and result.tuning.controller is not None:
         lines.append(f"latency controller: {result.tuning.controller.summary()}")
+    if result.tuning is not None and result.tuning.live is not None:
+        lines.append(f"live controller: {result.tuning.live.summary()}")
     if result.tuning is not None and result.tuning.lossy:
         accuracy = result.tuning.estimated_accuracy()
         lines.append("estimated accuracy: " + ("not profiled" if accuracy is None

@@ -207,9 +207,12 @@ def accuracy_footer(cursor: t.Any) -> str | None:
         return None
     estimate = cursor.estimated_accuracy
     accuracy = "not profiled" if estimate is None else f"{estimate:.3f}"
+    filled = cursor.stats.rows_filled if cursor.stats is not None else 0
+    if tuning.live is not None:  # a live table: its controller says what it did
+        return (f"Estimated accuracy: {accuracy} (per-frame metric on clips of the stream; "
+                f"adapting plan: {tuning.live.summary()})")
     how = tuning.controller.summary() if tuning.controller is not None and \
         tuning.controller.decisions else tuning.chosen.config.describe()
-    filled = cursor.stats.rows_filled if cursor.stats is not None else 0
     return (f"Estimated accuracy: {accuracy} ({tuning.shape.replace('_', '-')} metric; lossy "
             f"plan: {how}; {filled} rows filled from the nearest processed frame)")
 

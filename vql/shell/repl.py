@@ -216,11 +216,15 @@ class Shell:
             target = t.cast(t.TextIO, _Flushing(target))
             if mode in TABLE_MODES:
                 write_live(cursor, target, self.output_path, width)
+                self._print_footer(cursor)  # it ended by its LIMIT
                 return
         count = MODES[mode](cursor, target, self.output_path, width)
         target.flush()
         if self.output is not None:
             self.print(f"{count} row{'s' if count != 1 else ''} written to {self.output_path}")
+        self._print_footer(cursor)
+
+    def _print_footer(self, cursor: vql.Cursor) -> None:
         footer = fmt.accuracy_footer(cursor)
         if footer:
             self.print(footer)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from vql.bind.options import QueryOptions
 from vql.catalog import AccuracyProfile, Catalog, Profile
+from vql.exec.adapt import LiveController
 from vql.exec.context import QueryStats
 from vql.exec.controller import LatencyController, RateOption
 from vql.exec.progress import ProgressHandler, ProgressReporter
@@ -89,6 +90,8 @@ class Tuning:
     # Why the query misses its LATENCY target although a plan meets it (measuring took the
     # time); shown to the user as a warning
     late: str | None = None
+    # A target on a live table: the controller that picks rate and resolution as frames come
+    live: LiveController | None = None
 
     def check_drift(self, stats: QueryStats, catalog: Catalog) -> None:
         """After the query: forget the accuracy profile if the content drifted from it, so
@@ -109,10 +112,13 @@ class Tuning:
     def lossy(self) -> bool:
         """Whether the plan may lose accuracy: a non-reference choice, or a latency controller."""
         return self.chosen is not None and not self.chosen.config.is_reference or \
-            self.controller is not None
+            self.controller is not None or self.live is not None
 
     def estimated_accuracy(self) -> float | None:
-        """The chosen plan's estimated accuracy; with a controller, of the rates picked."""
+        """The chosen plan's estimated accuracy; with a controller, of the rates picked; on a
+        live table, of the rows so far (None before the stream's first profile)."""
+        if self.live is not None:
+            return self.live.estimated_accuracy()
         if self.controller is not None and self.controller.decisions:
             return self.controller.accuracy()
         return self.chosen.accuracy if self.chosen is not None else None
@@ -132,6 +138,14 @@ class Tuning:
             out.append(f"latency controller: {len(self.controller.options)} rates, invocations "
                        f"of {self.controller.invocation_s:g} s of video, budget "
                        f"{self.controller.budget_s:.2f} s")
+        if self.live is not None:
+            target = "none (keep up)" if self.live.budget_s is None else \
+                f"{self.live.budget_s * 1000:g} ms per row"
+            out.append(f"live controller: {len(self.live.options)} options ("
+                       + "; ".join(o.describe() for o in self.live.options)
+                       + f"), latency target {target}"
+                       + ("" if self.live.accuracy_target is None else
+                          f", accuracy target {self.live.accuracy_target:g}"))
         out.extend(f"note: {n}" for n in self.notes)
         return out
 

@@ -185,6 +185,10 @@ class Subscription:
             count = min(most, len(self._frames))
             return [self._frames.popleft() for _ in range(count)]
 
+    def waiting(self) -> int:
+        """Frames in the queue, not taken yet."""
+        return len(self._frames)
+
     def events(self) -> list[StreamEvent]:
         """The connection events since the last call."""
         with self.source._ready:
