@@ -1,6 +1,7 @@
 """Live cameras: how many streams one machine serves with a per-frame detection query each.
 
-    python bench/live.py [--seconds 20] [--streams 1,2,4,8]   # needs $VQL_SHARED
+    python bench/live.py [--seconds 20] [--streams 1,2,4,8] [--modes joined,separate,adapting]
+    # needs $VQL_SHARED
 
 For each N, N senders (``python -m vql.video.serve``, each a process of its own) stream the
 room video on the loopback interface in real time (10 fps, looping), and N queries, one per
@@ -140,6 +141,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--streams", default="1,2,4,8")
+    parser.add_argument("--modes", default=",".join(MODES), help="of: " + ", ".join(MODES))
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     shared = Path(os.environ.get("VQL_SHARED", Path(__file__).resolve().parents[1].parent /
@@ -152,7 +154,8 @@ def main() -> None:
     truth = json.dumps([int(v) for v in reference(video)])
     rows = []
     for n in args.streams.split(","):
-        for mode, (flag, target) in MODES.items():
+        for mode in args.modes.split(","):
+            flag, target = MODES[mode]
             env = dict(os.environ, VQL_COALESCE=flag, VQL_BENCH_TRUTH=truth,
                        VQL_BENCH_TARGET=target)
             done = subprocess.run([sys.executable, __file__, "--one", n, "--seconds",
@@ -161,7 +164,7 @@ def main() -> None:
             rows.append({"model calls": mode, **json.loads(done.stdout.splitlines()[-1])})
     columns = list(rows[0])
     print(table(columns, [[r[c] for c in columns] for r in rows]))
-    for mode in MODES:
+    for mode in args.modes.split(","):
         best = max((int(r["streams"]) for r in rows  # type: ignore[call-overload]
                     if r["model calls"] == mode and r["meets"] == "yes"), default=0)
         print(f"{mode}: the largest N that meets p99 <= {TARGET_P99_S:g} s with <= "

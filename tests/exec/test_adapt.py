@@ -13,6 +13,7 @@ from vql.exec.adapt import (
     ClipProfile,
     LiveController,
     LiveOption,
+    SharedMachine,
     clip_scores,
     due,
     held,
@@ -150,7 +151,11 @@ def test_a_change_of_motion_asks_for_a_profile_and_drops_the_old_scores() -> Non
     assert reason is not None and "motion" in reason
     assert control.choose(4.5) == EVERY  # until the new profile: the most it can afford
     assert "the scene changed" in control.switches[-1].reason
+    control.emitted(4.6, rows=2, processed=2, late=0, latency_s=0.01, backlog_frames=0)
+    assert control.pending() and control.estimated_accuracy() is None  # not known yet
+    assert "waits for a profile" in control.summary()
     control.profiled(profile({}, at=4.5, motion=0.02))
+    assert not control.pending() and control.estimated_accuracy() == 1.0
     assert control.choose(7.0) == HALF_FPS
     assert control.wants_refresh(20.0) == "10 s since the last profile"
 
@@ -182,3 +187,38 @@ def test_an_f1_estimate_counts_what_there_was_to_find() -> None:
     control.emitted(0.0, rows=10, processed=1, late=0, latency_s=0.01, backlog_frames=0)
     # 100 empty rows have nothing to find and do not dilute the 10 that missed everything
     assert control.estimated_accuracy() == 0.0
+
+
+def test_cameras_of_one_process_share_its_cores() -> None:
+    machine = SharedMachine(cores=1)  # 0.8 s of work a second in all
+    first, _ = controller(cost=0.07)  # every frame: 0.7 of each second
+    second, _ = controller(cost=0.07)
+    with machine.running(first):
+        assert first.current == EVERY  # alone, it may take every frame
+        with machine.running(second):
+            # 0.1 left: 5 FPS at half size (0.0875), not every frame at half size (0.175)
+            assert second.current == LiveOption(5.0, 0.5)
+            assert machine.left_for(first) == pytest.approx(0.8 - 0.0875)
+        assert second.machine is None
+    assert machine.left_for(second) == pytest.approx(0.8)
+
+
+def test_a_change_over_before_the_controller_looks_is_still_a_change() -> None:
+    control, _ = controller()
+    control.profiled(profile({}, at=0.0, motion=0.001))
+    for i in range(25, 60):  # someone walks through from 2.5 s to 4 s, then all is still
+        control.motion(i / FPS, 0.02 if i < 40 else 0.001)
+    reason = control.wants_refresh(6.0)  # a refresh was under way until now, say
+    assert reason is not None and "0.0010 to 0.0" in reason
+
+
+def test_a_profile_that_comes_late_does_not_vouch_for_a_scene_that_changed_meanwhile() -> None:
+    control, _ = controller()
+    for i in range(0, 120):  # still, someone walks in from 6 s to 8 s, then stands still
+        control.motion(i / FPS, 0.02 if 60 <= i < 80 else 0.0003)
+        if i % 10 == 9:
+            control.emitted(i / FPS, rows=10, processed=1, late=0, latency_s=0.01,
+                            backlog_frames=0)
+    control.profiled(profile({}, at=0.0, motion=0.0003))  # the clip of 0-2 s, scored at 12 s
+    assert control.wants_refresh(12.0) is not None  # the walk after the clip is a change
+    assert control.pending() and control.estimated_accuracy() is None

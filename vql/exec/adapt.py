@@ -10,8 +10,10 @@ frame, and the knobs are re-picked after every batch from what the pipeline meas
   calls (a moving average), so that other cameras sharing the machine make every frame look
   dearer. An option's *load* is the share of a second its frames take: rate x cost.
 * **Keeping up** (additive increase, multiplicative decrease, as congestion control does): an
-  option is affordable when its load is within ``capacity`` (at most ``UTILISATION``) and one
-  frame fits the budget. A row later than the budget (less ``RESERVE``) cuts the capacity to
+  option is affordable when its load is within ``capacity`` (at most ``UTILISATION``), within
+  what the other cameras of the process leave of its cores (``SharedMachine``: each camera
+  takes what the others' current options leave, so that cameras that all start at their
+  reference settings do not all go to the edge at once), and one frame fits the budget. A row later than the budget (less ``RESERVE``) cuts the capacity to
   ``DECREASE`` of the load that caused it; ``CALM_S`` of rows well inside the budget raises it
   again. A frame that already waited longer than the budget is not processed (it is filled
   and counted as late): lag cannot grow.
@@ -34,10 +36,13 @@ Every decision is a pure function of numbers and a clock; tests drive it with a 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +68,7 @@ DRIFT = 2.5             # motion this many times the profile's (or less) asks fo
 MOTION_FLOOR = 0.003    # ... both plus this (measured: 0.001 on an empty road, 0.019 with
                         # cars, 0.003 with a person standing in the room, 0.014 walking)
 MOTION_WINDOW_S = 1.0   # ... over the last second of frames
+WINDOWS_KEPT = 1024     # seconds of motion kept, one per frame, for profiles that come late
 EWMA = 0.3              # weight of the newest cost measurement
 
 
@@ -157,6 +163,44 @@ def clip_scores(ts: np.ndarray, outputs: dict[float, pa.Table],
     return ClipProfile(float(ts[0]) if len(ts) else 0.0, scores, motion, parts)
 
 
+class SharedMachine:
+    """The cores that the live controllers running in this process share: a controller may
+    take ``UTILISATION`` of them less what the others' current options take."""
+
+    def __init__(self, cores: int):
+        self.cores = cores
+        self._running: dict[int, LiveController] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def running(self, control: LiveController) -> Iterator[None]:
+        """``control`` shares the cores while the block runs."""
+        with self._lock:
+            self._running[id(control)] = control
+        control.machine = self
+        try:
+            yield
+        finally:
+            control.machine = None
+            with self._lock:
+                self._running.pop(id(control), None)
+
+    def left_for(self, control: LiveController) -> float:
+        """The share of a second of one core that ``control`` may take: what the others'
+        options leave of ``UTILISATION`` of the cores."""
+        with self._lock:
+            others = [c for key, c in self._running.items() if key != id(control)]
+        return self.cores * UTILISATION - sum(c.load_now() for c in others)
+
+
+def _cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+MACHINE = SharedMachine(_cores())  # this process's
+
+
 @dataclass
 class Switch:
     """The controller took ``option`` at stream time ``ts``, and why."""
@@ -187,6 +231,7 @@ class LiveController:
     frames_late: int = 0       # ... of them, frames skipped because they waited too long
     refreshes: int = 0
     refresh_s: float = REFRESH_S
+    machine: SharedMachine | None = None  # while it runs: the cores it shares
     _current: LiveOption | None = None
     _latencies: deque[tuple[float, float]] = field(default_factory=deque)
     _last_cut: float = -math.inf
@@ -198,6 +243,10 @@ class LiveController:
     # batches since the profile: (stream time of the last row, option, rows)
     _era: list[tuple[float, LiveOption, int]] = field(default_factory=list)
     _drift_at: float | None = None  # stream time the scene changed since the profile
+    _changed: tuple[float, float] | None = None  # (when, motion) a change was first seen
+    # each frame's second of motion before it: (start, mean), the last WINDOWS_KEPT
+    _windows: deque[tuple[float, float]] = field(
+        default_factory=lambda: deque(maxlen=WINDOWS_KEPT))
     _pooled: dict[str, list[float]] = field(default_factory=dict)  # of the eras before
 
     def __post_init__(self) -> None:
@@ -264,10 +313,30 @@ class LiveController:
         self._motion.append((ts, level))
         while self._motion and self._motion[0][0] < ts - MOTION_WINDOW_S:
             self._motion.popleft()
+        if len(self._motion) < 2:
+            return
+        window = (self._motion[0][0], sum(x for _, x in self._motion) / len(self._motion))
+        self._windows.append(window)  # a profile computed later compares with them
+        if self.profile is not None and self._changed is None and \
+                self._differs(window, self.profile):
+            self._changed = window  # kept until the next profile, even if the change is over
+
+    @staticmethod
+    def _differs(window: tuple[float, float], profile: ClipProfile) -> bool:
+        """Whether a second of motion after ``profile``'s clip is unlike the clip's."""
+        start, level = window
+        if start <= profile.at_ts + CLIP_S:
+            return False  # it overlaps the clip
+        ratio = (level + MOTION_FLOOR) / (profile.motion + MOTION_FLOOR)
+        return ratio >= DRIFT or ratio <= 1 / DRIFT
 
     def profiled(self, profile: ClipProfile) -> None:
-        """A refresh scored the options on a clip: the choice follows the content now."""
-        self._close_era(profile)
+        """A refresh scored the options on a clip: the choice follows the content now. If
+        the scene changed after the clip was taken (it is profiled in the background), the
+        rows since the change wait for the next clip."""
+        change = next((w for w in self._windows if self._differs(w, profile)), None)
+        self._close_era(profile, None if change is None else change[0])
+        self._changed = change
         self.profile = profile
         self.refreshes += 1
         self._stale, self._dirty = False, True
@@ -286,6 +355,11 @@ class LiveController:
         """The share of each second that ``option``'s frames take."""
         return option.processed_fps(self.stream_fps) * self.cost(option.scale)
 
+    def load_now(self) -> float:
+        """The load of the option in force (0 before one is chosen)."""
+        current = self._current
+        return 0.0 if current is None else self.load(current)
+
     def score(self, option: LiveOption) -> float | None:
         """The option's score on the latest clip; None before any, or while the scene has
         changed since."""
@@ -294,9 +368,12 @@ class LiveController:
         return self.profile.scores.get(option)
 
     def affordable(self, option: LiveOption) -> bool:
-        """Whether ``option`` keeps up within the capacity and one frame fits the budget."""
+        """Whether ``option`` keeps up within the capacity and what the other cameras leave,
+        and one frame fits the budget."""
         fits = self.budget_s is None or self.cost(option.scale) <= self.budget_s * (1 - RESERVE)
-        return fits and self.load(option) <= self.capacity
+        share = self.capacity if self.machine is None else \
+            min(self.capacity, self.machine.left_for(self))
+        return fits and self.load(option) <= share
 
     def choose(self, ts: float, reason: str = "") -> LiveOption:
         """The option for the frames from stream time ``ts`` on (recorded when it changes).
@@ -342,29 +419,27 @@ class LiveController:
         since = ts - self.profile.at_ts
         if since < MIN_REFRESH_GAP_S:
             return None
-        if since >= self.refresh_s:
-            return f"{self.refresh_s:g} s since the last profile"
-        recent = [level for at, level in self._motion if at > self.profile.at_ts + CLIP_S]
-        if len(recent) < 2:
-            return None
-        now = sum(recent) / len(recent)
-        ratio = (now + MOTION_FLOOR) / (self.profile.motion + MOTION_FLOOR)
-        if ratio >= DRIFT or ratio <= 1 / DRIFT:
-            # the old scores do not hold: the most frames it can afford until the new profile
-            self._stale, self._dirty = True, True
-            self._drift_at = self._motion[0][0]  # the start of the second that showed it
-            return (f"the scene's motion went from {self.profile.motion:.4f} to {now:.4f} "
-                    "since the last profile")
-        return None
+        if self._changed is None:
+            return f"{self.refresh_s:g} s since the last profile" \
+                if since >= self.refresh_s else None
+        # the old scores do not hold: the most frames it can afford until the new profile
+        self._stale, self._dirty = True, True
+        self._drift_at, now = self._changed  # from the start of the second that showed it
+        return (f"the scene's motion went from {self.profile.motion:.4f} to {now:.4f} "
+                "since the last profile")
 
     # --- what it reports ---------------------------------------------------------------------
 
-    def _close_era(self, new: ClipProfile) -> None:
-        """Score the rows since the last profile: those before the scene changed at the old
-        clip's scores, those after at the new one's; without a change seen (the content may
-        have drifted anywhere in between) at the lower of the two."""
+    def _close_era(self, new: ClipProfile, until: float | None = None) -> None:
+        """Score the rows since the last profile (those before ``until`` only): those before
+        the scene changed at the old clip's scores, those after at the new one's; without a
+        change seen (the content may have drifted anywhere in between) at the lower of the
+        two."""
         old = self.profile
+        later = [] if until is None else [r for r in self._era if r[0] >= until]
         for ts, option, rows in self._era:
+            if until is not None and ts >= until:
+                continue
             before = None if old is None else old.scores.get(option)
             after = new.scores.get(option)
             if self._drift_at is not None:
@@ -373,8 +448,8 @@ class LiveController:
                 source = old if after is None or (before is not None and before < after) \
                     else new
             self._pool(source, option, rows, self._pooled)
-        self._era.clear()
-        self._drift_at = None
+        self._era = later
+        self._drift_at, self._changed = None, None
 
     @staticmethod
     def _pool(profile: ClipProfile | None, option: LiveOption, rows: int,
@@ -388,21 +463,32 @@ class LiveController:
 
     def estimated_accuracy(self) -> float | None:
         """The estimated score of the rows so far, pooled over them as the metric pools
-        frames (detection F1 counts boxes: an empty road weighs nothing): the rows between
-        two profiles at the lower of their option's two clip scores, the rows since the
-        latest at its score. None before a profile or a row. Late frames are filled rows
-        like any."""
+        frames (detection F1 counts boxes: an empty road weighs nothing), each row at its
+        option's score on the clip of its scene: rows before a change of the scene on the
+        clip before it, rows after on the clip after (without a change seen, the lower of the
+        two), rows since the latest clip on it. Late frames are filled rows like any. None
+        before a profile or a row, and while the scene has changed and its clip is not
+        profiled yet (those rows' accuracy is not known)."""
         if self.profile is None or not self.frames_processed + self.frames_filled:
+            return None
+        if self.pending():
             return None
         pooled = {name: list(parts) for name, parts in self._pooled.items()}
         for _, option, rows in self._era:
             self._pool(self.profile, option, rows, pooled)
         return min((ratio((a, b)) for a, b in pooled.values()), default=1.0)
 
+    def pending(self) -> bool:
+        """Whether rows went out since the scene changed, before its clip was profiled."""
+        drift = self._drift_at
+        return drift is not None and any(ts >= drift for ts, _, _ in self._era)
+
     def summary(self) -> str:
         """The option now, the switches, profiles and skipped frames, in one line."""
         accuracy = self.estimated_accuracy()
         estimate = "" if accuracy is None else f", estimated accuracy {accuracy:.2f}"
+        if self.pending():
+            estimate = ", the estimate waits for a profile of the changed scene"
         return (f"{self.current.describe()} now; {len(self.switches)} switches, "
                 f"{self.refreshes} profiles; {self.frames_processed} frames processed, "
                 f"{self.frames_filled} filled ({self.frames_late} of them late){estimate}")

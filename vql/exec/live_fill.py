@@ -23,7 +23,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from vql.exec.adapt import CLIP_FRAMES, CLIP_S, SHARE, LiveController, clip_scores, due, held
+from vql.exec.adapt import (
+    CLIP_FRAMES,
+    CLIP_S,
+    MACHINE,
+    SHARE,
+    LiveController,
+    clip_scores,
+    due,
+    held,
+)
 from vql.exec.context import ExecContext
 from vql.exec.live import LiveScanOp, live_scans, scaled
 from vql.exec.operators import SectionOp, thumbnails_of
@@ -95,7 +104,7 @@ class LiveFillOp(SectionOp):
         scans = live_scans(self.child)
         scan = scans[0] if scans else None
         state = _State()
-        with self.running(ctx) as section:
+        with self.running(ctx) as section, MACHINE.running(self.adapter):
             blank = scan.blank() if scan is not None else None
             if blank is not None:  # load the model before the stream connects (at its
                 self._process(blank, 1.0, section)  # first frame it would hold rows back)
