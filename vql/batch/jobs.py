@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from vql.batch.knowledge import Knowledge, learned, seed
 from vql.errors import (
     DeviceError,
     Error,
@@ -31,6 +32,7 @@ class Job:
     setup: tuple[str, ...]     # statements that return no rows (CREATE FUNCTION ...), run first
     queries: tuple[str, ...]   # statements whose rows are the run's results
     threads: int               # cores this worker may use
+    known: Knowledge = Knowledge()  # the database's costs and cached values for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Outcome:
     frames: int                # frames decoded for this video
     seconds: float
     fatal: bool = False        # the error is not the file's: every video would meet it
+    learned: Knowledge = Knowledge()  # costs measured and values computed, to be stored
 
 
 # Errors that say nothing about the file (a statement that cannot bind, a missing model or
@@ -66,14 +69,13 @@ def process(job: Job) -> Outcome:
     try:
         found = probe(job.path)
         # The queries of a run share one video's computed values (the tracks two questions
-        # are about are computed once); with one query there is nothing to share.
-        ours = Settings.from_env()
-        settings = dataclasses.replace(ours, threads=job.threads,
-                                       cache_mb=ours.cache_mb if len(job.queries) > 1 else 0)
+        # are about are computed once), and the database's, through the coordinator.
+        settings = dataclasses.replace(Settings.from_env(), threads=job.threads)
         with vql.connect(":memory:", autocommit=True, settings=settings) as con:
             engine = con._engine  # the video is added from its probe, not probed again
             engine.catalog.create_video_table(job.table)
             engine.catalog.add_videos(job.table, [found])
+            seed(engine, job.table, found.sha256, job.known)
             cursor = con.cursor()
             for statement in job.setup:
                 cursor.execute(statement)
@@ -82,8 +84,9 @@ def process(job: Job) -> Outcome:
                 cursor.execute(statement)
                 results.append(cursor.fetch_arrow_table())
                 frames += cursor.stats.frames_decoded if cursor.stats else 0
+            found_out = learned(engine, job.table, found.sha256, job.known)
         return Outcome(job.path, found, tuple(results), None, frames,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, learned=found_out)
     except Exception as error:
         return Outcome(job.path, found, (), _reason(job.path, error), frames,
                        time.perf_counter() - started, fatal=isinstance(error, FATAL))

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from vql.api.connection import Connection
 from vql.batch.jobs import Job, Outcome, process, quiet_worker
+from vql.batch.knowledge import known, store
 from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec, quote_name
 from vql.errors import OperationalError, ProgrammingError
 from vql.sql.dialect import VideoQuery
@@ -153,7 +154,9 @@ class ArchiveRun:
     def _jobs(self, paths: list[str]) -> Iterator[Job]:
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         for path in paths:
-            yield Job(path, self.table, self.spec.setup, self.spec.queries, threads)
+            # what the database knows for it, read as the job is handed out
+            yield Job(path, self.table, self.spec.setup, self.spec.queries, threads,
+                      known(self.engine, self.table, path))
 
     def _outcomes(self, paths: list[str]) -> Generator[Outcome, None, None]:
         if self.workers == 1:  # in this process: nothing to start, Ctrl-C stops it at once
@@ -219,6 +222,8 @@ class ArchiveRun:
             status = DONE if outcome.error is None else FAILED
             self.ledger.record(outcome.path, size, mtime, status, outcome.error, outcome.frames,
                                rows, outcome.seconds)
+        # the costs the worker measured and the values it computed, each written apart
+        store(self.engine, self.table, outcome.learned)
 
     def _forget(self, path: str) -> None:
         for output in self.outputs:
