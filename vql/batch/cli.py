@@ -47,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "results are also kept in tables named after --out (default: the query "
                         "file's name), NAME_1, NAME_2, ... with several queries")
     parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes (default 1: in this process)")
+                        help="worker processes (default 1: in this process); with --ray, "
+                        "videos in flight at once, and the CPUs of a local Ray instance")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run the videos as Ray tasks: alone, on a local Ray instance "
+                        "started for the run; 'auto' or an address, on a running cluster "
+                        "(the 'ray' extra)")
     return parser
 
 
@@ -120,7 +125,8 @@ def run_main(argv: list[str]) -> int:
     try:
         with vql.connect(args.db) as connection:
             run = ArchiveRun(connection, args.query_file, args.videos, table=args.table,
-                             out=args.out, workers=args.workers, progress=progress)
+                             out=args.out, workers=args.workers, progress=progress,
+                             ray=args.ray)
             report = run.execute()
     except vql.Error as error:
         progress.end()

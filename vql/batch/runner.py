@@ -21,6 +21,7 @@ from vql.api.connection import Connection
 from vql.batch.jobs import Job, Outcome, process, quiet_worker
 from vql.batch.knowledge import known, store
 from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec, quote_name
+from vql.batch.on_ray import ray_outcomes
 from vql.errors import OperationalError, ProgrammingError
 from vql.sql.dialect import VideoQuery
 from vql.sql.parse import parse_one, split_statements
@@ -91,13 +92,15 @@ class ArchiveRun:
 
     def __init__(self, connection: Connection, query_file: str | Path, videos: str, *,
                  table: str = "videos", out: str | None = None, workers: int = 1,
-                 progress: ProgressCallback | None = None):
+                 progress: ProgressCallback | None = None, ray: str | None = None):
         self.connection = connection
         self.engine = connection._engine
         self.query_file = Path(query_file)
         self.videos = videos
         self.table = table
         self.workers = max(1, workers)
+        # Ray: "" starts a local instance, "auto" or an address attaches; None: no Ray
+        self.ray = ray
         self.progress = progress
         setup, queries = _statements(self.query_file)
         self.outputs, self.file = _outputs(out, self.query_file, len(queries))
@@ -159,6 +162,9 @@ class ArchiveRun:
                       known(self.engine, self.table, path))
 
     def _outcomes(self, paths: list[str]) -> Generator[Outcome, None, None]:
+        if self.ray is not None:
+            yield from ray_outcomes(self._jobs(paths), self.workers, self.ray or None)
+            return
         if self.workers == 1:  # in this process: nothing to start, Ctrl-C stops it at once
             for job in self._jobs(paths):
                 yield process(job)
