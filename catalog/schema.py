@@ -5,9 +5,10 @@ constraints: DuckDB's ART indexes reject a delete and re-insert of the same key 
 transaction, which refreshing a changed video needs; ``store.Catalog`` keeps keys unique.
 """
 
-SCHEMA_VERSION = 9  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
-                    # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores; 8: views;
-                    # 9: live tables and their stream events
+SCHEMA_VERSION = 10  # 2: profiles; 3: accuracy_profiles, computed; 4: accuracy_profiles.config;
+                     # 5: result cache; 6: batch runs; 7: accuracy_profiles.scores; 8: views;
+                     # 9: live tables and their stream events;
+                     # 10: video_accuracy, run_videos.accuracy
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS vql_catalog",
@@ -69,6 +70,13 @@ DDL = (
     # included, so they overstate lossy plans and are dropped.
     "ALTER TABLE vql_catalog.accuracy_profiles ADD COLUMN IF NOT EXISTS scores VARCHAR",
     "DELETE FROM vql_catalog.accuracy_profiles WHERE scores IS NULL",
+    # Accuracy profiles of one video's content (``sha256``), whatever table holds it: what a
+    # batch run's workers measured, each on its one video, kept by the coordinator and sent
+    # with the video's next job (vql/batch/knowledge.py). Columns as accuracy_profiles'.
+    """CREATE TABLE IF NOT EXISTS vql_catalog.video_accuracy (
+        sha256 VARCHAR, pipeline VARCHAR, knob VARCHAR, value DOUBLE, accuracy DOUBLE,
+        metric VARCHAR, seconds DOUBLE, frames INTEGER, sample VARCHAR, change_rate DOUBLE,
+        pass_rate DOUBLE, measured_at TIMESTAMP, config VARCHAR, scores VARCHAR)""",
     # The result cache (catalog/results.py): one table per function key, and its entries.
     """CREATE TABLE IF NOT EXISTS vql_catalog.result_caches (
         name VARCHAR, function VARCHAR, key VARCHAR, value_type VARCHAR, created_at TIMESTAMP)""",
@@ -83,6 +91,9 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS vql_catalog.run_videos (
         run VARCHAR, path VARCHAR, size BIGINT, mtime DOUBLE, status VARCHAR, error VARCHAR,
         frames BIGINT, result_rows BIGINT, seconds DOUBLE, finished_at TIMESTAMP)""",
+    # Version 10: the estimated accuracy of a video's results (the lowest of the run's
+    # queries; 1.0 exact, NULL when a lossy plan's accuracy is not known)
+    "ALTER TABLE vql_catalog.run_videos ADD COLUMN IF NOT EXISTS accuracy DOUBLE",
     "CREATE SEQUENCE IF NOT EXISTS vql_catalog.query_ids START 1",
     """CREATE TABLE IF NOT EXISTS vql_catalog.query_history (
         query_id BIGINT, sql VARCHAR, started_at TIMESTAMP, elapsed_s DOUBLE,

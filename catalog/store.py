@@ -403,27 +403,51 @@ class Catalog:
 
     def save_accuracy(self, table: str, pipeline: str,
                       profiles: t.Sequence[AccuracyProfile]) -> None:
-        """Replace the accuracy profile of one pipeline on a table."""
+        """Replace the accuracy profile of one pipeline on a table (a profile's ``measured_at``
+        kept when it has one, now otherwise)."""
         self.run("""DELETE FROM vql_catalog.accuracy_profiles
                     WHERE lower(table_name) = lower(?) AND pipeline = ?""", [table, pipeline])
         for p in profiles:
             self.run("INSERT INTO vql_catalog.accuracy_profiles VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, ?)",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?::TIMESTAMP, "
+                     "current_timestamp), ?, ?)",
                      [table, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
-                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate, p.config,
-                      json.dumps(dict(p.scores))])
+                      p.frames, p.sample, p.content, p.change_rate, p.pass_rate,
+                      p.measured_at, p.config, json.dumps(dict(p.scores))])
 
-    def accuracy_profiles(self, table: str, pipeline: str) -> list[AccuracyProfile]:
-        """The measured accuracies of one pipeline on a table, by knob and value."""
+    def accuracy_profiles(self, table: str, pipeline: str | None = None
+                          ) -> list[AccuracyProfile]:
+        """The measured accuracies of one pipeline on a table (of every pipeline with None),
+        by pipeline, knob and value."""
         rows = self.run("""SELECT table_name, pipeline, knob, value, accuracy, metric, seconds,
                                   frames, sample, content, change_rate, pass_rate,
                                   measured_at, coalesce(config, ''), scores
                            FROM vql_catalog.accuracy_profiles
-                           WHERE lower(table_name) = lower(?) AND pipeline = ?
-                           ORDER BY knob, value""", [table, pipeline])
-        return [dataclasses.replace(AccuracyProfile(*r[:-1]),
-                                    scores=tuple(json.loads(r[-1] or "{}").items()))
-                for r in rows]
+                           WHERE lower(table_name) = lower(?) AND pipeline = coalesce(?, pipeline)
+                           ORDER BY pipeline, knob, value, config""", [table, pipeline])
+        return [_accuracy(r) for r in rows]
+
+    def save_video_accuracy(self, sha256: str, pipeline: str,
+                            profiles: t.Sequence[AccuracyProfile]) -> None:
+        """Replace the accuracy profile of one pipeline on one video's content."""
+        self.run("DELETE FROM vql_catalog.video_accuracy WHERE sha256 = ? AND pipeline = ?",
+                 [sha256, pipeline])
+        for p in profiles:
+            self.run("INSERT INTO vql_catalog.video_accuracy VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                     "?, ?, ?, coalesce(?::TIMESTAMP, current_timestamp), ?, ?)",
+                     [sha256, pipeline, p.knob, p.value, p.accuracy, p.metric, p.seconds,
+                      p.frames, p.sample, p.change_rate, p.pass_rate, p.measured_at, p.config,
+                      json.dumps(dict(p.scores))])
+
+    def video_accuracy(self, sha256: str) -> list[AccuracyProfile]:
+        """The accuracy profiles measured on one video's content, every pipeline's (their
+        ``table`` empty, their ``content`` the hash)."""
+        rows = self.run("""SELECT '', pipeline, knob, value, accuracy, metric, seconds, frames,
+                                  sample, sha256, change_rate, pass_rate, measured_at,
+                                  coalesce(config, ''), scores
+                           FROM vql_catalog.video_accuracy WHERE sha256 = ?
+                           ORDER BY pipeline, knob, value, config""", [sha256])
+        return [_accuracy(r) for r in rows]
 
     def forget_accuracy(self, table: str, pipeline: str) -> None:
         """Drop the accuracy profile of one pipeline on a table."""
@@ -444,3 +468,9 @@ class Catalog:
             self.run("""INSERT INTO vql_catalog.query_history VALUES
                         (nextval('vql_catalog.query_ids'), ?, to_timestamp(?)::TIMESTAMP, ?, ?, ?)""",
                      [sql, started, elapsed, status, error])
+
+
+def _accuracy(row: tuple[t.Any, ...]) -> AccuracyProfile:
+    """An accuracy profile from a row of the 15 columns ``accuracy_profiles`` reads."""
+    return dataclasses.replace(AccuracyProfile(*row[:-1]),
+                               scores=tuple(json.loads(row[-1] or "{}").items()))

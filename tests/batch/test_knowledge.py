@@ -72,3 +72,33 @@ def test_the_tables_costs_reach_a_worker_and_what_it_measures_comes_back(
         store(ours, "videos", back)
         assert sorted(p.operator for p in ours.measurements.profiles("videos")) == \
             ["decode", "detect"]
+
+
+def test_an_accuracy_profile_measured_by_a_worker_is_reused_by_the_next_run(
+        tmp_path: Path, videos: Path) -> None:
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "road.mp4").symlink_to(videos / "car-detection.mp4")
+    sql = "SELECT frame_id, len(detect(frame)) AS n FROM videos WITH ACCURACY 0.9;\n"
+    first, exact = _run(tmp_path, "a", sql, f"{root}/*.mp4", 1)
+
+    def profile() -> list[tuple[object, ...]]:
+        with vql.connect(str(tmp_path / "runs.duckdb")) as con:
+            return con.execute("SELECT knob, value, accuracy, measured_at "
+                               "FROM vql_catalog.video_accuracy ORDER BY ALL").fetchall()
+
+    measured = profile()
+    assert first.frames == 377 and len(measured) > 5  # exact, and profiled from that run
+    with vql.connect(str(tmp_path / "runs.duckdb")) as con:
+        con.execute("CLEAR CACHE")  # the next run cannot answer from the cached detections
+    second, lossy = _run(tmp_path, "b", sql, f"{root}/*.mp4", 1)
+    assert profile() == measured  # reused, not measured again
+    assert first.accuracy == 1.0 and first.lossy == 0  # the first run was exact
+    assert second.lossy == 1 and second.accuracy is not None  # a cheaper plan, from the profile
+    assert 0.9 <= second.accuracy < 1.0
+    with vql.connect(str(tmp_path / "runs.duckdb")) as con:  # the estimate is kept per video
+        kept = con.execute("SELECT accuracy FROM vql_catalog.run_videos ORDER BY finished_at"
+                           ).fetchall()
+    assert kept == [(1.0,), (second.accuracy,)]
+    agree = sum(a["n"] == b["n"] for a, b in zip(exact, lossy, strict=True)) / len(exact)
+    assert agree >= 0.85

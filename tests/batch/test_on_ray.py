@@ -58,7 +58,35 @@ def test_vql_run_ray_on_the_command_line(tmp_path: Path, videos: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr  # one file failed, as without Ray
     assert "2 processed, 1 failed" in done.stdout
+    assert "ran on 2 actors (1 CPU each) on 1 Ray node" in done.stdout
     assert (tmp_path / "r.csv").read_text().count("\n") == 41  # a header and 2 x 20 rows
+
+
+def test_an_actor_loads_the_detector_once_for_all_its_videos(tmp_path: Path,
+                                                             videos: Path) -> None:
+    root = tmp_path / "archive"
+    root.mkdir()
+    for number in range(4):  # four videos for two actors: two each
+        (root / f"road{number}.mp4").symlink_to(videos / "car-detection.mp4")
+    (tmp_path / "q.sql").write_text(
+        "SELECT frame_id, len(detect(frame)) AS n FROM videos WHERE frame_id < 2;\n")
+    with vql.connect(str(tmp_path / "r.duckdb")) as con:
+        report = ArchiveRun(con, tmp_path / "q.sql", f"{root}/*.mp4", ray="", workers=2,
+                            out=str(tmp_path / "r.parquet")).execute()
+    assert report.processed == 4 and not report.failures
+    assert report.placement == "2 actors (1 CPU each) on 1 Ray node"
+    assert report.model_loads == 2  # once per actor, not once per video
+    assert len(_rows(tmp_path / "r.parquet")) == 8
+
+
+def test_an_actor_asks_for_a_gpu_when_the_cluster_has_them() -> None:
+    from vql.batch.on_ray import Placement, place
+
+    assert place({"CPU": 16.0, "GPU": 2.0}, 2, 4, "auto") == Placement(2, 1.0, 1.0, 2)
+    assert place({"CPU": 16.0, "GPU": 2.0}, 2, 4, "cpu") == Placement(4, 1.0, 0.0, 2)
+    assert place({"CPU": 2.0}, 1, 2, "cuda") == Placement(2, 1.0, 0.0, 1)
+    assert place({"CPU": 16.0, "GPU": 2.0}, 2, 1, "auto").describe() \
+        == "1 actor (1 CPU, 1 GPU each) on 2 Ray nodes"
 
 
 def test_without_ray_the_option_names_the_extra(monkeypatch) -> None:
@@ -87,8 +115,8 @@ def test_a_killed_ray_worker_loses_no_row_and_doubles_none(tmp_path: Path,
     deadline = time.monotonic() + 120
     while killed is None and thread.is_alive() and time.monotonic() < deadline:
         for proc in psutil.process_iter(["pid", "cmdline"]):
-            if any("ray::process" in part for part in proc.info["cmdline"] or ()):
-                proc.kill()  # a worker process running a video's task
+            if any("ray::VideoWorker.run" in part for part in proc.info["cmdline"] or ()):
+                proc.kill()  # an actor process running a video
                 killed = proc.info["pid"]
                 break
         time.sleep(0.05)

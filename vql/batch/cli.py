@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="worker processes (default 1: in this process); with --ray, "
                         "videos in flight at once, and the CPUs of a local Ray instance")
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                        help="run the videos as Ray tasks: alone, on a local Ray instance "
+                        help="run the videos on a Ray actor pool (--workers actors, each keeping its models "
+                        "loaded from one video to the next): alone, on a local Ray instance "
                         "started for the run; 'auto' or an address, on a running cluster "
                         "(the 'ray' extra)")
     return parser
@@ -93,6 +94,15 @@ def summary(report: RunReport) -> str:
              f"{len(report.failures)} failed, {report.skipped} finished earlier "
              f"({report.seconds:.1f} s, {report.frames:,} frames decoded, {rate:,.0f} frames/s)"]
     lines.append(f"results: {_where(report)}")
+    if report.lossy:
+        estimate = report.accuracy
+        lowest = f"lowest estimated accuracy {estimate:.3f}" if estimate is not None else \
+            "the accuracy of some is not known"
+        lines.append(f"{report.lossy} of {len(report.estimates)} videos answered by lossy "
+                     f"plans ({lowest}; per video: vql_catalog.run_videos.accuracy)")
+    if report.placement:
+        lines.append(f"ran on {report.placement}; models loaded {report.model_loads} "
+                     f"time{'s' if report.model_loads != 1 else ''}")
     if report.failures:
         lines.append(f"failed ({len(report.failures)}):")
         lines.extend(f"  {path}: {error}" for path, error in report.failures)

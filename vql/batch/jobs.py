@@ -19,6 +19,7 @@ from vql.errors import (
     ProgrammingError,
     VideoError,
 )
+from vql.models import MODELS
 from vql.settings import Settings
 from vql.video.probe import VideoProbe, probe
 
@@ -47,6 +48,10 @@ class Outcome:
     seconds: float
     fatal: bool = False        # the error is not the file's: every video would meet it
     learned: Knowledge = Knowledge()  # costs measured and values computed, to be stored
+    loads: int = 0             # models this video's worker loaded for it (0: already loaded)
+    # the results' estimated accuracy against exact plans: the lowest of the queries' (1.0
+    # when every plan is exact), None when a lossy plan's is not known or the video failed
+    accuracy: float | None = None
 
 
 # Errors that say nothing about the file (a statement that cannot bind, a missing model or
@@ -66,6 +71,7 @@ def process(job: Job) -> Outcome:
     started = time.perf_counter()
     found: VideoProbe | None = None
     frames = 0
+    loads = MODELS.loads  # a worker keeps its models for its later videos
     try:
         found = probe(job.path)
         # The queries of a run share one video's computed values (the tracks two questions
@@ -80,16 +86,26 @@ def process(job: Job) -> Outcome:
             for statement in job.setup:
                 cursor.execute(statement)
             results = []
+            estimates: list[float | None] = []
             for statement in job.queries:
                 cursor.execute(statement)
                 results.append(cursor.fetch_arrow_table())
+                estimates.append(cursor.estimated_accuracy)
                 frames += cursor.stats.frames_decoded if cursor.stats else 0
             found_out = learned(engine, job.table, found.sha256, job.known)
         return Outcome(job.path, found, tuple(results), None, frames,
-                       time.perf_counter() - started, learned=found_out)
+                       time.perf_counter() - started, learned=found_out,
+                       loads=MODELS.loads - loads, accuracy=_lowest(estimates))
     except Exception as error:
         return Outcome(job.path, found, (), _reason(job.path, error), frames,
-                       time.perf_counter() - started, fatal=isinstance(error, FATAL))
+                       time.perf_counter() - started, fatal=isinstance(error, FATAL),
+                       loads=MODELS.loads - loads)
+
+
+def _lowest(estimates: list[float | None]) -> float | None:
+    """The lowest estimate, None when one is not known."""
+    known = [e for e in estimates if e is not None]
+    return min(known) if known and len(known) == len(estimates) else None
 
 
 def _reason(path: str, error: Exception) -> str:

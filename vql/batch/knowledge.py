@@ -7,21 +7,26 @@ coordinator sends what the database holds that the video's queries use:
 * the video table's measured costs (``vql_catalog.profiles``, as ``ANALYZE`` stores them), so
   that a worker's plans use measured costs, not declared ones;
 * the result cache's values for the video's content (``catalog/results.py``), so that a
-  function computed on this file before, in any table or run, is not computed again.
+  function computed on this file before, in any table or run, is not computed again;
+* the accuracy profiles measured on the video's content (``vql_catalog.video_accuracy``), so
+  that a query with a target reuses what an earlier run of its pipeline measured on this
+  file instead of profiling it again.
 
 The worker seeds its database with them (cached values only if the file's content is still
 the one they were computed on), runs the queries, and sends back the costs it measured and
-the values it computed that the database did not hold; the coordinator writes them (costs
-replacing the same configuration's, values not written twice), each apart from the user's
+the values it computed that the database did not hold, and the accuracy profiles it measured;
+the coordinator writes them (costs replacing the same configuration's, values not written
+twice, a pipeline's profile on the video replacing the older one), each apart from the user's
 transaction as a query's are.
 
-Accuracy profiles are not shared yet: a worker's table holds one video, and an accuracy
-profile is of a table's content, so a targeted query in a batch run still profiles each video.
+An accuracy profile is kept per video content, not for the run's table: each worker measures
+it on its one video, and another video (another camera, another hour) is profiled on its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from vql.catalog import Profile
+from vql.catalog import AccuracyProfile, Profile
 
 if t.TYPE_CHECKING:
     from vql.session.engine import Engine
@@ -50,14 +55,16 @@ class CachedValues:
 
 @dataclass(frozen=True, slots=True)
 class Knowledge:
-    """Measured costs of the video table, and cached function values of one video."""
+    """Measured costs of the video table, and cached function values and accuracy profiles
+    of one video."""
 
     profiles: tuple[Profile, ...] = ()
     cache: tuple[CachedValues, ...] = ()
+    accuracy: tuple[AccuracyProfile, ...] = ()  # ``content``: the video's sha256
 
     def is_empty(self) -> bool:
         """Nothing to seed or to write."""
-        return not self.profiles and not self.cache
+        return not self.profiles and not self.cache and not self.accuracy
 
 
 def _cached(engine: Engine, content: str) -> tuple[CachedValues, ...]:
@@ -96,8 +103,10 @@ def known(engine: Engine, table: str, path: str) -> Knowledge:
         rows = engine.measurements.run(
             "SELECT sha256 FROM vql_catalog.videos WHERE path = ? ORDER BY video_id DESC "
             "LIMIT 1", [path])
-        cache = _cached(engine, str(rows[0][0])) if rows else ()
-        return Knowledge(tuple(engine.measurements.profiles(table)), cache)
+        content = str(rows[0][0]) if rows else None
+        cache = _cached(engine, content) if content else ()
+        accuracy = tuple(engine.measurements.video_accuracy(content)) if content else ()
+        return Knowledge(tuple(engine.measurements.profiles(table)), cache, accuracy)
 
 
 def seed(engine: Engine, table: str, content: str, knowledge: Knowledge) -> None:
@@ -105,6 +114,12 @@ def seed(engine: Engine, table: str, content: str, knowledge: Knowledge) -> None
     the file's content now)."""
     if knowledge.profiles:
         engine.measurements.save_profiles(table, knowledge.profiles)
+    now = engine.catalog.content(table)  # what the worker's table holds: this video
+    for pipeline, measured in _by_pipeline(knowledge.accuracy).items():
+        if all(p.content == content for p in measured):
+            engine.measurements.save_accuracy(
+                table, pipeline, [dataclasses.replace(p, table=table, content=now)
+                                  for p in measured])
     if not engine.results.enabled:
         return
     for entry in knowledge.cache:
@@ -116,7 +131,8 @@ def seed(engine: Engine, table: str, content: str, knowledge: Knowledge) -> None
 
 def learned(engine: Engine, table: str, content: str, sent: Knowledge) -> Knowledge:
     """What a worker's database holds now that the coordinator did not send: costs measured
-    here, values computed here (an entry with more frames than the one sent)."""
+    here, values computed here (an entry with more frames than the one sent), accuracy
+    profiles measured here (a pipeline's that differs from the one sent)."""
     engine.results.flush()  # the last query's values
     before = {_profile_key(p): p.ms_per_frame for p in sent.profiles}
     profiles = tuple(p for p in engine.measurements.profiles(table)
@@ -124,7 +140,12 @@ def learned(engine: Engine, table: str, content: str, sent: Knowledge) -> Knowle
     frames = {(e.key, e.scale): len(e.frame_ids) for e in sent.cache if e.content == content}
     cache = tuple(e for e in _cached(engine, content)
                   if len(e.frame_ids) > frames.get((e.key, e.scale), 0))
-    return Knowledge(profiles, cache)
+    sent_accuracy = {k: _measured(v) for k, v in _by_pipeline(sent.accuracy).items()}
+    accuracy = tuple(
+        dataclasses.replace(p, table="", content=content)
+        for pipeline, measured in _by_pipeline(engine.measurements.accuracy_profiles(table)).items()
+        if _measured(measured) != sent_accuracy.get(pipeline) for p in measured)
+    return Knowledge(profiles, cache, accuracy)
 
 
 def store(engine: Engine, table: str, knowledge: Knowledge) -> None:
@@ -140,6 +161,27 @@ def store(engine: Engine, table: str, knowledge: Knowledge) -> None:
                 engine.results.stage(entry.key, entry.function, entry.values.type,
                                      entry.content, entry.scale, entry.frame_ids, entry.values)
             engine.results.flush()
+        if knowledge.accuracy:
+            grouped = _by_pipeline(knowledge.accuracy)
+
+            def save_accuracy() -> None:
+                for pipeline, measured in grouped.items():
+                    engine.measurements.save_video_accuracy(measured[0].content, pipeline,
+                                                            measured)
+
+            engine.measurements.apart(save_accuracy)
+
+
+def _by_pipeline(profiles: t.Iterable[AccuracyProfile]) -> dict[str, list[AccuracyProfile]]:
+    grouped: dict[str, list[AccuracyProfile]] = {}
+    for profile in profiles:
+        grouped.setdefault(profile.pipeline, []).append(profile)
+    return grouped
+
+
+def _measured(profiles: list[AccuracyProfile]) -> set[tuple[t.Any, ...]]:
+    """What tells one measurement of a pipeline's profile from another."""
+    return {(p.knob, p.value, p.config, p.accuracy, str(p.measured_at)) for p in profiles}
 
 
 def _profile_key(profile: Profile) -> tuple[t.Any, ...]:

@@ -72,14 +72,15 @@ class Ledger:
         return {r[0]: (int(r[1]), float(r[2])) for r in rows}
 
     def record(self, path: str, size: int, mtime: float, status: str, error: str | None,
-               frames: int, rows: int, seconds: float) -> None:
+               frames: int, rows: int, seconds: float, accuracy: float | None) -> None:
         """Record one video's outcome in this run (replacing an earlier one): its size and
-        mtime, status, error, frames, result rows and seconds."""
+        mtime, status, error, frames, result rows, seconds and estimated accuracy."""
         self.catalog.run("DELETE FROM vql_catalog.run_videos WHERE run = ? AND path = ?",
                          [self.run, path])
         self.catalog.run("INSERT INTO vql_catalog.run_videos VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-                         [self.run, path, size, mtime, status, error, frames, rows, seconds])
+                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
+                         [self.run, path, size, mtime, status, error, frames, rows, seconds,
+                          accuracy])
 
     def recorded(self) -> set[str]:
         """The paths this run holds a record of (done or failed)."""

@@ -21,7 +21,7 @@ from vql.api.connection import Connection
 from vql.batch.jobs import Job, Outcome, process, quiet_worker
 from vql.batch.knowledge import known, store
 from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec, quote_name
-from vql.batch.on_ray import ray_outcomes
+from vql.batch.on_ray import Placement, ray_outcomes
 from vql.errors import OperationalError, ProgrammingError
 from vql.sql.dialect import VideoQuery
 from vql.sql.parse import parse_one, split_statements
@@ -82,6 +82,24 @@ class RunReport:
     frames: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    placement: str = ""             # where the videos ran, with --ray ("" in this machine)
+    model_loads: int = 0            # models the workers loaded (each keeps its own)
+    # each processed video's estimated accuracy (1.0 exact, None a lossy plan's not known)
+    estimates: list[float | None] = field(default_factory=list)
+
+
+    @property
+    def lossy(self) -> int:
+        """Processed videos whose results came from a lossy plan."""
+        return sum(1 for e in self.estimates if e is None or e < 1.0)
+
+    @property
+    def accuracy(self) -> float | None:
+        """The lowest estimated accuracy of a processed video's results; None when one lossy
+        plan's is not known, or nothing was processed."""
+        if not self.estimates or None in self.estimates:
+            return None
+        return min(e for e in self.estimates if e is not None)
 
 
 ProgressCallback = Callable[[RunProgress], None]
@@ -124,13 +142,16 @@ class ArchiveRun:
         report = RunReport(self.spec.key, self.table, self.outputs, videos=len(paths),
                            skipped=len(paths) - len(pending))
         state = RunProgress(len(pending), 0, 0, 0, 0.0)
-        outcomes = self._outcomes(pending)
+        outcomes = self._outcomes(pending, report)
         try:
             for outcome in outcomes:
                 if outcome.fatal:  # not the file's fault: every video would fail the same way
                     raise RunStopped(f"the run stopped at {outcome.path}: {outcome.error} "
                                      f"({state.done} videos were finished and are kept)")
                 self._commit(outcome)
+                report.model_loads += outcome.loads
+                if outcome.error is None:
+                    report.estimates.append(outcome.accuracy)
                 if outcome.error is not None:
                     report.failures.append((outcome.path, outcome.error))
                 state = RunProgress(
@@ -161,9 +182,13 @@ class ArchiveRun:
             yield Job(path, self.table, self.spec.setup, self.spec.queries, threads,
                       known(self.engine, self.table, path))
 
-    def _outcomes(self, paths: list[str]) -> Generator[Outcome, None, None]:
+    def _outcomes(self, paths: list[str], report: RunReport) -> Generator[Outcome, None, None]:
         if self.ray is not None:
-            yield from ray_outcomes(self._jobs(paths), self.workers, self.ray or None)
+            def placed(placement: Placement) -> None:
+                report.placement = placement.describe()
+
+            yield from ray_outcomes(self._jobs(paths), self.workers, self.ray or None,
+                                    self.engine.services.settings.device, placed)
             return
         if self.workers == 1:  # in this process: nothing to start, Ctrl-C stops it at once
             for job in self._jobs(paths):
@@ -227,7 +252,7 @@ class ArchiveRun:
                     self.ledger.store(output, outcome.path, None)
             status = DONE if outcome.error is None else FAILED
             self.ledger.record(outcome.path, size, mtime, status, outcome.error, outcome.frames,
-                               rows, outcome.seconds)
+                               rows, outcome.seconds, outcome.accuracy)
         # the costs the worker measured and the values it computed, each written apart
         store(self.engine, self.table, outcome.learned)
 
