@@ -58,7 +58,8 @@ def test_vql_run_ray_on_the_command_line(tmp_path: Path, videos: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr  # one file failed, as without Ray
     assert "2 processed, 1 failed" in done.stdout
-    assert "ran on 2 actors (1 CPU each) on 1 Ray node" in done.stdout
+    assert ("ran on 2 actors (1 CPU each) on 1 Ray node; videos run on 1 node; "
+            "models loaded") in done.stdout
     assert (tmp_path / "r.csv").read_text().count("\n") == 41  # a header and 2 x 20 rows
 
 
@@ -87,6 +88,27 @@ def test_an_actor_asks_for_a_gpu_when_the_cluster_has_them() -> None:
     assert place({"CPU": 2.0}, 1, 2, "cuda") == Placement(2, 1.0, 0.0, 1)
     assert place({"CPU": 16.0, "GPU": 2.0}, 2, 1, "auto").describe() \
         == "1 actor (1 CPU, 1 GPU each) on 2 Ray nodes"
+
+
+def test_explain_shows_the_actor_pool_and_a_workers_plan_and_runs_nothing(
+        tmp_path: Path, videos: Path) -> None:
+    glob = _archive(tmp_path, videos)
+    done = subprocess.run([sys.executable, "-m", "vql.cli", "run", str(tmp_path / "q.sql"),
+                           "--videos", glob, "--db", str(tmp_path / "r.duckdb"), "--ray",
+                           "--workers", "2", "--explain"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("3 videos matched, 3 to process (0 finished earlier)")
+    assert lines[1].startswith("where: a Ray actor pool of 2 actors (1 CPU each) on 1 Ray node "
+                               "(a local Ray instance started for the run)")
+    assert "== query 1 of 1, as a worker plans it for bottles.mp4 ==" in lines
+    assert any("FrameScan videos: 1 videos from the catalog, batches of" in ln for ln in lines)
+    with vql.connect(str(tmp_path / "r.duckdb")) as con:  # nothing ran, nothing was recorded
+        assert con.execute("SELECT count(*) FROM vql_catalog.runs").fetchall() == [(0,)]
+    with vql.connect(str(tmp_path / "p.duckdb")) as con:
+        pooled = ArchiveRun(con, tmp_path / "q.sql", glob, workers=3).explain()
+    assert "where: a process pool of 3 worker processes" in pooled
 
 
 def test_without_ray_the_option_names_the_extra(monkeypatch) -> None:

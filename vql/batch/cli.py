@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (default 1: in this process); with --ray, "
                         "videos in flight at once, and the CPUs of a local Ray instance")
+    parser.add_argument("--explain", action="store_true",
+                        help="print where the videos would run and each query's plan as a "
+                        "worker would make it for the first video, and run nothing")
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                         help="run the videos on a Ray actor pool (--workers actors, each keeping its models "
                         "loaded from one video to the next): alone, on a local Ray instance "
@@ -101,8 +104,10 @@ def summary(report: RunReport) -> str:
         lines.append(f"{report.lossy} of {len(report.estimates)} videos answered by lossy "
                      f"plans ({lowest}; per video: vql_catalog.run_videos.accuracy)")
     if report.placement:
-        lines.append(f"ran on {report.placement}; models loaded {report.model_loads} "
-                     f"time{'s' if report.model_loads != 1 else ''}")
+        used = len(report.nodes)
+        lines.append(f"ran on {report.placement}; videos run on {used} node"
+                     f"{'s' if used != 1 else ''}; models loaded {report.model_loads} time"
+                     f"{'s' if report.model_loads != 1 else ''}")
     if report.failures:
         lines.append(f"failed ({len(report.failures)}):")
         lines.extend(f"  {path}: {error}" for path, error in report.failures)
@@ -137,6 +142,9 @@ def run_main(argv: list[str]) -> int:
             run = ArchiveRun(connection, args.query_file, args.videos, table=args.table,
                              out=args.out, workers=args.workers, progress=progress,
                              ray=args.ray)
+            if args.explain:
+                print(run.explain())
+                return OK
             report = run.execute()
     except vql.Error as error:
         progress.end()

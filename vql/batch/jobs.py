@@ -3,13 +3,16 @@ and send back its metadata and result tables (or the error that stopped it)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from vql.api.connection import Connection
 from vql.batch.knowledge import Knowledge, learned, seed
 from vql.errors import (
     DeviceError,
@@ -52,6 +55,7 @@ class Outcome:
     # the results' estimated accuracy against exact plans: the lowest of the queries' (1.0
     # when every plan is exact), None when a lossy plan's is not known or the video failed
     accuracy: float | None = None
+    node: str = ""             # the Ray node that ran it ("" off Ray)
 
 
 # Errors that say nothing about the file (a statement that cannot bind, a missing model or
@@ -64,27 +68,37 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def process(job: Job) -> Outcome:
-    """Run ``job``; any failure becomes the outcome's error (the run records it and goes on)."""
+@contextlib.contextmanager
+def worker_connection(job: Job, found: VideoProbe) -> Iterator[Connection]:
+    """The connection a worker runs ``job``'s queries on: a database in memory whose video
+    table holds the one video (added from its probe, not probed again), seeded with what the
+    coordinator sent, the run's setup statements run."""
     import vql
 
+    # The queries of a run share one video's computed values (the tracks two questions are
+    # about are computed once), and the database's, through the coordinator.
+    settings = dataclasses.replace(Settings.from_env(), threads=job.threads)
+    with vql.connect(":memory:", autocommit=True, settings=settings) as con:
+        engine = con._engine
+        engine.catalog.create_video_table(job.table)
+        engine.catalog.add_videos(job.table, [found])
+        seed(engine, job.table, found.sha256, job.known)
+        cursor = con.cursor()
+        for statement in job.setup:
+            cursor.execute(statement)
+        yield con
+
+
+def process(job: Job) -> Outcome:
+    """Run ``job``; any failure becomes the outcome's error (the run records it and goes on)."""
     started = time.perf_counter()
     found: VideoProbe | None = None
     frames = 0
     loads = MODELS.loads  # a worker keeps its models for its later videos
     try:
         found = probe(job.path)
-        # The queries of a run share one video's computed values (the tracks two questions
-        # are about are computed once), and the database's, through the coordinator.
-        settings = dataclasses.replace(Settings.from_env(), threads=job.threads)
-        with vql.connect(":memory:", autocommit=True, settings=settings) as con:
-            engine = con._engine  # the video is added from its probe, not probed again
-            engine.catalog.create_video_table(job.table)
-            engine.catalog.add_videos(job.table, [found])
-            seed(engine, job.table, found.sha256, job.known)
+        with worker_connection(job, found) as con:
             cursor = con.cursor()
-            for statement in job.setup:
-                cursor.execute(statement)
             results = []
             estimates: list[float | None] = []
             for statement in job.queries:
@@ -92,7 +106,7 @@ def process(job: Job) -> Outcome:
                 results.append(cursor.fetch_arrow_table())
                 estimates.append(cursor.estimated_accuracy)
                 frames += cursor.stats.frames_decoded if cursor.stats else 0
-            found_out = learned(engine, job.table, found.sha256, job.known)
+            found_out = learned(con._engine, job.table, found.sha256, job.known)
         return Outcome(job.path, found, tuple(results), None, frames,
                        time.perf_counter() - started, learned=found_out,
                        loads=MODELS.loads - loads, accuracy=_lowest(estimates))

@@ -19,12 +19,19 @@ the coordinator skips the finished videos.
   run again on it (``RETRIES`` times); a video that still fails is recorded as failed with the
   reason, and the next run tries it again. Results are committed only from a finished video,
   so none is lost or doubled.
+* The actors are spread over the cluster's nodes (Ray's ``SPREAD``).
+* An actor that cannot be restarted (its node died and no other has a free CPU) would wait
+  for ever: one that answers no ping for ``STALL_S`` seconds is given up, its videos recorded
+  as failed (the next run tries them again), and the others go on; with none left, the run
+  stops, keeping what it finished.
 * Ctrl-C stops the actors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 import typing as t
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -33,6 +40,8 @@ from vql.batch.jobs import Job, Outcome, process
 from vql.errors import MissingDependencyError
 
 RETRIES = 2  # times a video runs again when its actor's process dies
+PING_S = 5.0  # how often the actors are asked whether they are alive, while videos run
+STALL_S = 120.0  # an actor that answers no ping for this long is given up (see _Actors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +79,103 @@ def place(resources: dict[str, float], nodes: int, workers: int, device: str) ->
     return Placement(max(1, workers), 1.0, 0.0, nodes)
 
 
+def ray_placement(address: str | None, workers: int, device: str) -> Placement:
+    """The pool a run would get: for a local instance, from this machine's CPUs as
+    ``workers`` and its GPUs as this process sees them (Ray is not started); for an address,
+    from the cluster's resources (connected to, then left)."""
+    if address is None:
+        from vql.kernels.device import cuda_status
+
+        return place({"CPU": float(workers), "GPU": float(cuda_status().available)}, 1,
+                     workers, device)
+    ray = require_ray()
+    connected_here = not ray.is_initialized()
+    if connected_here:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        alive = sum(1 for node in ray.nodes() if node.get("Alive"))
+        return place(ray.cluster_resources(), alive, workers, device)
+    finally:
+        if connected_here:
+            ray.shutdown()
+
+
 class VideoWorker:
-    """A Ray actor: runs videos one after another in one process, keeping loaded models."""
+    """A Ray actor: runs videos one after another in one process, keeping loaded models;
+    it answers ``ping`` while it runs one (a concurrency group of its own)."""
 
     def run(self, job: Job) -> Outcome:
-        return process(job)
+        import ray
+
+        return dataclasses.replace(process(job), node=ray.get_runtime_context().get_node_id())
+
+    def ping(self) -> bool:
+        return True
+
+
+class _Actors:
+    """The pool's actors, the videos queued on each, and when each last answered a ping."""
+
+    def __init__(self, ray: t.Any, placement: Placement) -> None:
+        self.ray = ray
+        # spread over the nodes: a node's death then stops as few videos as can be
+        actor = ray.remote(num_cpus=placement.cpus, num_gpus=placement.gpus,
+                           max_restarts=RETRIES, max_task_retries=RETRIES,
+                           scheduling_strategy="SPREAD",
+                           concurrency_groups={"videos": 1, "pings": 1})(VideoWorker)
+        self.handles = [actor.remote() for _ in range(placement.actors)]
+        self.alive = set(range(len(self.handles)))
+        self.queued: dict[int, dict[t.Any, str]] = {i: {} for i in self.alive}  # ref -> path
+        now = time.monotonic()
+        self.answered = dict.fromkeys(self.alive, now)
+        self.pings: dict[int, t.Any] = {}
+
+    def freest(self) -> int | None:
+        """A live actor with fewer than two videos queued, the least loaded; None if none."""
+        free = [i for i in self.alive if len(self.queued[i]) < 2]
+        return min(free, key=lambda i: len(self.queued[i])) if free else None
+
+    def submit(self, which: int, job: Job) -> None:
+        ref = self.handles[which].run.options(concurrency_group="videos").remote(job)
+        self.queued[which][ref] = job.path
+
+    def running(self) -> list[t.Any]:
+        return [ref for i in self.alive for ref in self.queued[i]]
+
+    def finish(self, ref: t.Any) -> str:
+        """The path of a finished video, no longer queued."""
+        for queued in self.queued.values():
+            if ref in queued:
+                return queued.pop(ref)
+        raise KeyError(ref)
+
+    def stalled(self) -> list[tuple[int, list[str]]]:
+        """Actors that answered no ping for ``STALL_S`` seconds (their node died and no node
+        has room to restart them), given up, with the videos they held."""
+        now = time.monotonic()
+        for which in sorted(self.alive):
+            ping = self.pings.get(which)
+            if ping is not None:
+                done, _ = self.ray.wait([ping], timeout=0)
+                if not done:
+                    continue
+                self.answered[which] = now
+            self.pings[which] = self.handles[which].ping.options(
+                concurrency_group="pings").remote()
+        lost = []
+        for which in sorted(self.alive):
+            if now - self.answered[which] > STALL_S and self.queued[which]:
+                self.alive.discard(which)
+                self.ray.kill(self.handles[which], no_restart=True)
+                lost.append((which, list(self.queued.pop(which).values())))
+        return lost
+
+    def stop(self) -> None:
+        for which in self.alive:  # Ctrl-C, or the run stopped: nothing left running
+            for ref in self.queued[which]:
+                self.ray.cancel(ref, force=False)
+        for handle in self.handles:
+            self.ray.kill(handle, no_restart=True)
 
 
 def ray_outcomes(jobs: Iterator[Job], workers: int, address: str | None, device: str = "auto",
@@ -94,39 +195,44 @@ def ray_outcomes(jobs: Iterator[Job], workers: int, address: str | None, device:
     placement = place(ray.cluster_resources(), alive, workers, device)
     if placed is not None:
         placed(placement)
-    actor = ray.remote(num_cpus=placement.cpus, num_gpus=placement.gpus,
-                       max_restarts=RETRIES, max_task_retries=RETRIES)(VideoWorker)
-    pool = [actor.remote() for _ in range(placement.actors)]
-    running: dict[t.Any, tuple[str, int]] = {}  # a video's result, and its actor's place
-    load = [0] * len(pool)  # videos queued on each actor
+    actors = _Actors(ray, placement)
 
-    def fill() -> None:
-        while min(load) < 2:
+    def fill() -> Outcome | None:
+        """Queue videos on free actors; an outcome that stops the run when none is left."""
+        while (which := actors.freest()) is not None:
             job = next(jobs, None)
             if job is None:
-                return
-            which = load.index(min(load))
-            running[pool[which].run.remote(job)] = (job.path, which)
-            load[which] += 1
+                return None
+            actors.submit(which, job)
+        if not actors.alive:
+            job = next(jobs, None)
+            if job is not None:
+                return Outcome(job.path, None, (), "no Ray actor is left to run it: each was "
+                               f"lost with its node and could not be restarted within "
+                               f"{STALL_S:g} s", 0, 0.0, fatal=True)
+        return None
 
     try:
-        fill()
-        while running:
-            finished, _ = ray.wait(list(running), num_returns=1)
+        stop = fill()
+        while actors.running() or stop is not None:
+            if stop is not None:
+                yield stop
+                return
+            finished, _ = ray.wait(actors.running(), num_returns=1, timeout=PING_S)
             for ref in finished:
-                path, which = running.pop(ref)
-                load[which] -= 1
+                path = actors.finish(ref)
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as error:  # its actor died every try
                     yield Outcome(path, None, (), f"its Ray actor failed {RETRIES + 1} times "
                                   f"({type(error).__name__}: {str(error).splitlines()[0]})",
                                   0, 0.0)
-            fill()
+            for _, paths in actors.stalled():
+                for path in paths:
+                    yield Outcome(path, None, (), "its Ray actor was lost with its node and "
+                                  f"no node had room to restart it within {STALL_S:g} s", 0, 0.0)
+            stop = fill()
     finally:
-        for ref in running:  # Ctrl-C, or the run stopped: nothing left running
-            ray.cancel(ref, force=False)
-        for each in pool:
-            ray.kill(each, no_restart=True)
+        actors.stop()
         if started_here:
             ray.shutdown()

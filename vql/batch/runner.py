@@ -18,14 +18,14 @@ import duckdb
 from sqlglot import exp
 
 from vql.api.connection import Connection
-from vql.batch.jobs import Job, Outcome, process, quiet_worker
+from vql.batch.jobs import Job, Outcome, process, quiet_worker, worker_connection
 from vql.batch.knowledge import known, store
 from vql.batch.ledger import DONE, FAILED, Ledger, RunSpec, quote_name
-from vql.batch.on_ray import Placement, ray_outcomes
+from vql.batch.on_ray import Placement, ray_outcomes, ray_placement
 from vql.errors import OperationalError, ProgrammingError
 from vql.sql.dialect import VideoQuery
 from vql.sql.parse import parse_one, split_statements
-from vql.video.probe import expand_source, file_fingerprint
+from vql.video.probe import expand_source, file_fingerprint, probe
 
 
 class RunStopped(OperationalError):
@@ -84,6 +84,7 @@ class RunReport:
     interrupted: bool = False
     placement: str = ""             # where the videos ran, with --ray ("" in this machine)
     model_loads: int = 0            # models the workers loaded (each keeps its own)
+    nodes: set[str] = field(default_factory=set)  # the Ray nodes that ran a video
     # each processed video's estimated accuracy (1.0 exact, None a lossy plan's not known)
     estimates: list[float | None] = field(default_factory=list)
 
@@ -150,6 +151,8 @@ class ArchiveRun:
                                      f"({state.done} videos were finished and are kept)")
                 self._commit(outcome)
                 report.model_loads += outcome.loads
+                if outcome.node:
+                    report.nodes.add(outcome.node)
                 if outcome.error is None:
                     report.estimates.append(outcome.accuracy)
                 if outcome.error is not None:
@@ -172,6 +175,49 @@ class ArchiveRun:
             report.files = self._export()
         report.seconds = time.perf_counter() - started
         return report
+
+    # --- explaining --------------------------------------------------------------------------
+
+    def explain(self) -> str:
+        """What ``execute`` would do, run nothing and write nothing: the videos to process,
+        where they would run (in this process, a process pool, or a Ray actor pool: actors,
+        CPUs and GPUs each), and each query's plan as a worker would make it for the first
+        of them, with what this database knows for it (the batch size, the device and the
+        knobs come from the measured costs and profiles it would be sent)."""
+        paths = expand_source(self.videos)
+        finished = self.ledger.finished() if self.engine.catalog.is_video_table(self.table) \
+            else {}
+        pending = [p for p in paths if finished.get(p) != file_fingerprint(p)]
+        lines = [f"run {self.spec.key}: {len(paths)} videos matched, {len(pending)} to process "
+                 f"({len(paths) - len(pending)} finished earlier)", f"where: {self._where()}"]
+        first = (pending or paths)[0]
+        job = next(self._jobs([first]))
+        cached = sum(len(c.frame_ids) for c in job.known.cache)
+        lines.append(f"each video: a database in the worker holding that video alone, "
+                     f"{job.threads} thread{'s' if job.threads != 1 else ''}; sent with it from "
+                     f"this database: {len(job.known.profiles)} measured costs, {cached} cached "
+                     f"values, {len(job.known.accuracy)} accuracy measurements (for {first})")
+        with worker_connection(job, probe(first)) as con:
+            for number, query in enumerate(self.spec.queries, 1):
+                lines.append(f"== query {number} of {len(self.spec.queries)}, as a worker "
+                             f"plans it for {Path(first).name} ==")
+                lines.extend(str(row[-1]) for row in con.execute(f"EXPLAIN {query}").fetchall())
+        return "\n".join(lines)
+
+    def _where(self) -> str:
+        if self.ray is not None:
+            placement = ray_placement(self.ray or None, self.workers,
+                                      self.engine.services.settings.device)
+            started = "a local Ray instance started for the run" if not self.ray else \
+                f"the Ray cluster at {self.ray}"
+            return (f"a Ray actor pool of {placement.describe()} ({started}); each actor runs "
+                    "whole videos one after another, keeping its models loaded; 2 videos "
+                    "queued per actor at most")
+        if self.workers == 1:
+            return "this process, one video after another"
+        return (f"a process pool of {self.workers} worker processes, each running whole videos "
+                f"one after another (keeping its models loaded); {2 * self.workers} videos in "
+                "flight at most")
 
     # --- running -----------------------------------------------------------------------------
 
