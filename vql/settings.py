@@ -20,6 +20,8 @@
 | VQL_MALLOC_TUNING  | 0 leaves glibc's malloc alone (vql/memory.py)                        | 1                  |
 | VQL_CONNECT_TIMEOUT| seconds a live stream may take to connect before it is a VideoError | 10                 |
 | VQL_LIVE_QUEUE     | frames held per live stream before the oldest is dropped            | 64                 |
+| VQL_RUNNER         | where queries compute their frame functions: local, or ray (a Ray actor pool; vql/session/runners.py) | local |
+| VQL_RAY_ADDRESS    | with ray: a cluster's address, or auto; empty starts a local Ray instance per query | empty |
 | VQL_COALESCE       | 1: concurrent pipelines join their frames in one model call on CPU too (vql/models/coalesce.py); 0: never | on CUDA only |
 
 Threads are set deliberately for the cores available: decord decodes with up to 4 threads
@@ -91,6 +93,8 @@ class Settings:
     connect_timeout_s: float = 10.0
     live_queue: int = 64
     coalesce: bool | None = None  # None: on CUDA only (on 2 CPU cores it measured slower)
+    runner: str = "local"
+    ray_address: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,6 +117,8 @@ class Settings:
             live_queue=max(_int_env("VQL_LIVE_QUEUE", 64), 1),
             coalesce=None if not os.environ.get("VQL_COALESCE", "").strip()
             else _int_env("VQL_COALESCE", 1) != 0,
+            runner=os.environ.get("VQL_RUNNER", "local").strip().lower() or "local",
+            ray_address=os.environ.get("VQL_RAY_ADDRESS", "").strip(),
         )
 
     def effective_threads(self) -> int:

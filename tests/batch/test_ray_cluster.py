@@ -131,17 +131,15 @@ def test_a_node_killed_mid_run_loses_no_row_and_doubles_none(
 
 
 @pytest.mark.parametrize("cluster", [1], indirect=True)  # no CPU to spare on the head
-def test_an_actor_that_cannot_be_restarted_fails_its_videos_instead_of_hanging(
+def test_the_videos_of_an_actor_that_cannot_be_restarted_go_to_another(
         tmp_path: Path, videos: Path, cluster: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from vql.batch import on_ray
 
-    monkeypatch.setattr(on_ray, "STALL_S", 8.0)
+    monkeypatch.setattr(on_ray, "STALL_S", 8.0)  # given up after 8 s without an answer
     monkeypatch.setattr(on_ray, "PING_S", 0.5)
-    glob, first = _run_killing_the_second_node(tmp_path, videos, cluster)
-    assert first.failures and first.processed >= 2  # the head's actor went on
-    assert all("no node had room to restart it" in why for _, why in first.failures)
-    assert first.processed + len(first.failures) == 4
-    again = _run(tmp_path, "k", glob)  # the next start runs the failed videos, in line
-    assert again.processed == len(first.failures) and again.skipped == first.processed
+    started = time.monotonic()
+    glob, killed = _run_killing_the_second_node(tmp_path, videos, cluster)
+    assert time.monotonic() - started < 120  # it did not wait for the lost actor
     _run(tmp_path, "h", glob)
+    assert killed.processed == 4 and not killed.failures  # the head's actor ran them
     assert _rows(tmp_path, "k") == _rows(tmp_path, "h")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 import weakref
 from collections.abc import Sequence
@@ -176,14 +177,25 @@ class Connection:
 
 
 def connect(database: str = ":memory:", *, read_only: bool = False, autocommit: bool = True,
-            settings: Settings | None = None, load_functions: bool = True) -> Connection:
+            settings: Settings | None = None, load_functions: bool = True,
+            runner: str | None = None, ray_address: str | None = None) -> Connection:
     """Open a VQL database: a DuckDB file path (created if missing) or ``":memory:"``.
 
     ``load_functions=False`` opens it without running the files of its ``CREATE FUNCTION ...
     FROM`` functions: a function file is Python code, so open a database you did not make
     this way. Otherwise each file runs only if unchanged since its CREATE FUNCTION.
 
+    ``runner="ray"`` computes each query's frame functions on a Ray actor pool, a video per
+    task, before the query runs here from the result cache (``SET runner`` changes it later;
+    default ``$VQL_RUNNER`` or ``"local"``); ``ray_address`` attaches to a running cluster
+    (``"auto"`` or an address; default: a local Ray instance started for each query).
+
     ``autocommit`` (default True) commits each statement as it succeeds; False gives PEP 249's
     implicit transactions, ended by ``commit()`` or ``rollback()``."""
+    if runner is not None or ray_address is not None:
+        base = settings or Settings.from_env()
+        settings = dataclasses.replace(
+            base, runner=base.runner if runner is None else runner,
+            ray_address=base.ray_address if ray_address is None else ray_address)
     return Connection(database, read_only=read_only, autocommit=autocommit, settings=settings,
                       load_functions=load_functions)

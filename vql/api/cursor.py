@@ -14,7 +14,7 @@ from vql import errors
 from vql.bind.names import user_facing
 from vql.exec.context import QueryStats
 from vql.exec.continuous import StreamStats
-from vql.exec.result import Description, Result
+from vql.exec.result import Description, Result, RunnerReport
 
 if t.TYPE_CHECKING:
     from vql.api.connection import Connection
@@ -38,6 +38,8 @@ class Cursor:
         self.stats: QueryStats | None = None
         self.tuning: Tuning | None = None
         self.streams: dict[str, StreamStats] | None = None  # a live query's, by table
+        # what the session's runner computed before the query ran here (None: local)
+        self.runner: RunnerReport | None = None
         self._result: Result | None = None
         self._batches: Iterator[pa.RecordBatch] | None = None
         self._held: deque[pa.RecordBatch] = deque()  # batches read ahead (after a drain)
@@ -95,6 +97,7 @@ class Cursor:
         self.stats = result.stats
         self.tuning = result.tuning
         self.streams = result.live
+        self.runner = result.runner
         self._has_rows = result.reader is not None
         self._batches = iter(result.reader) if result.reader is not None else None
         for message in result.messages:

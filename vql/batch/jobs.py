@@ -37,6 +37,7 @@ class Job:
     queries: tuple[str, ...]   # statements whose rows are the run's results
     threads: int               # cores this worker may use
     known: Knowledge = Knowledge()  # the database's costs and cached values for it
+    returns: bool = True       # False: the rows are not sent back (runner='ray' wants values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,9 @@ def process(job: Job) -> Outcome:
             estimates: list[float | None] = []
             for statement in job.queries:
                 cursor.execute(statement)
-                results.append(cursor.fetch_arrow_table())
+                rows = cursor.fetch_arrow_table()
+                if job.returns:
+                    results.append(rows)
                 estimates.append(cursor.estimated_accuracy)
                 frames += cursor.stats.frames_decoded if cursor.stats else 0
             found_out = learned(con._engine, job.table, found.sha256, job.known)

@@ -16,14 +16,14 @@ the coordinator skips the finished videos.
   has GPUs and the device setting allows CUDA (``VQL_DEVICE`` not ``cpu``), and then there
   are no more actors than GPUs.
 * An actor whose process or node dies is restarted by Ray, and the video it was running is
-  run again on it (``RETRIES`` times); a video that still fails is recorded as failed with the
+  run again on it (``RETRIES`` times); when that fails too, VQL queues the video on another
+  actor (``RETRIES`` times more); a video that still fails is recorded as failed with the
   reason, and the next run tries it again. Results are committed only from a finished video,
   so none is lost or doubled.
 * The actors are spread over the cluster's nodes (Ray's ``SPREAD``).
 * An actor that cannot be restarted (its node died and no other has a free CPU) would wait
-  for ever: one that answers no ping for ``STALL_S`` seconds is given up, its videos recorded
-  as failed (the next run tries them again), and the others go on; with none left, the run
-  stops, keeping what it finished.
+  for ever: one that answers no ping for ``STALL_S`` seconds is given up and its videos go to
+  the other actors; with none left, the run stops, keeping what it finished.
 * Ctrl-C stops the actors.
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 import typing as t
 from collections.abc import Generator, Iterator
@@ -79,22 +80,25 @@ def place(resources: dict[str, float], nodes: int, workers: int, device: str) ->
     return Placement(max(1, workers), 1.0, 0.0, nodes)
 
 
-def ray_placement(address: str | None, workers: int, device: str) -> Placement:
+def ray_placement(address: str | None, workers: int | None, device: str) -> Placement:
     """The pool a run would get: for a local instance, from this machine's CPUs as
     ``workers`` and its GPUs as this process sees them (Ray is not started); for an address,
-    from the cluster's resources (connected to, then left)."""
+    from the cluster's resources (connected to, then left); ``workers`` None: one actor per
+    CPU."""
     if address is None:
         from vql.kernels.device import cuda_status
 
-        return place({"CPU": float(workers), "GPU": float(cuda_status().available)}, 1,
-                     workers, device)
+        count = workers or os.cpu_count() or 1
+        return place({"CPU": float(count), "GPU": float(cuda_status().available)}, 1, count,
+                     device)
     ray = require_ray()
     connected_here = not ray.is_initialized()
     if connected_here:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     try:
         alive = sum(1 for node in ray.nodes() if node.get("Alive"))
-        return place(ray.cluster_resources(), alive, workers, device)
+        resources = ray.cluster_resources()
+        return place(resources, alive, workers or int(resources.get("CPU", 1)), device)
     finally:
         if connected_here:
             ray.shutdown()
@@ -125,7 +129,7 @@ class _Actors:
                            concurrency_groups={"videos": 1, "pings": 1})(VideoWorker)
         self.handles = [actor.remote() for _ in range(placement.actors)]
         self.alive = set(range(len(self.handles)))
-        self.queued: dict[int, dict[t.Any, str]] = {i: {} for i in self.alive}  # ref -> path
+        self.queued: dict[int, dict[t.Any, Job]] = {i: {} for i in self.alive}  # ref -> job
         now = time.monotonic()
         self.answered = dict.fromkeys(self.alive, now)
         self.pings: dict[int, t.Any] = {}
@@ -137,21 +141,21 @@ class _Actors:
 
     def submit(self, which: int, job: Job) -> None:
         ref = self.handles[which].run.options(concurrency_group="videos").remote(job)
-        self.queued[which][ref] = job.path
+        self.queued[which][ref] = job
 
     def running(self) -> list[t.Any]:
         return [ref for i in self.alive for ref in self.queued[i]]
 
-    def finish(self, ref: t.Any) -> str:
-        """The path of a finished video, no longer queued."""
+    def finish(self, ref: t.Any) -> Job:
+        """The job of a finished video, no longer queued."""
         for queued in self.queued.values():
             if ref in queued:
                 return queued.pop(ref)
         raise KeyError(ref)
 
-    def stalled(self) -> list[tuple[int, list[str]]]:
-        """Actors that answered no ping for ``STALL_S`` seconds (their node died and no node
-        has room to restart them), given up, with the videos they held."""
+    def stalled(self) -> list[Job]:
+        """The videos held by actors that answered no ping for ``STALL_S`` seconds (their node
+        died and no node has room to restart them); those actors are given up."""
         now = time.monotonic()
         for which in sorted(self.alive):
             ping = self.pings.get(which)
@@ -161,56 +165,71 @@ class _Actors:
                     continue
                 self.answered[which] = now
             self.pings[which] = self.handles[which].ping.options(
-                concurrency_group="pings").remote()
-        lost = []
+                concurrency_group="pings", max_task_retries=0).remote()
+        lost: list[Job] = []
         for which in sorted(self.alive):
             if now - self.answered[which] > STALL_S and self.queued[which]:
                 self.alive.discard(which)
                 self.ray.kill(self.handles[which], no_restart=True)
-                lost.append((which, list(self.queued.pop(which).values())))
+                lost.extend(self.queued.pop(which).values())
         return lost
 
     def stop(self) -> None:
         for which in self.alive:  # Ctrl-C, or the run stopped: nothing left running
             for ref in self.queued[which]:
                 self.ray.cancel(ref, force=False)
+        for ping in self.pings.values():
+            self.ray.cancel(ping, force=False)
         for handle in self.handles:
             self.ray.kill(handle, no_restart=True)
 
 
-def ray_outcomes(jobs: Iterator[Job], workers: int, address: str | None, device: str = "auto",
-                 placed: t.Callable[[Placement], None] | None = None
+def ray_outcomes(jobs: Iterator[Job], workers: int | None, address: str | None,
+                 device: str = "auto", placed: t.Callable[[Placement], None] | None = None
                  ) -> Generator[Outcome, None, None]:
     """The outcomes of ``jobs`` as the pool's actors finish them, two videos queued per
-    actor at most; ``placed`` hears the pool chosen before the first video starts."""
+    actor at most; ``placed`` hears the pool chosen before the first video starts.
+    ``workers`` None: one actor per CPU (of this machine for a local instance)."""
     ray = require_ray()
     started_here = not ray.is_initialized()
     if started_here:
         if address is None:  # a local instance for this run
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
+                     include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     alive = sum(1 for node in ray.nodes() if node.get("Alive"))
-    placement = place(ray.cluster_resources(), alive, workers, device)
+    resources = ray.cluster_resources()
+    placement = place(resources, alive, workers or int(resources.get("CPU", 1)), device)
     if placed is not None:
         placed(placement)
     actors = _Actors(ray, placement)
+    again: list[Job] = []  # videos whose actor died, to run on another (VQL's own retries)
+    tries: dict[str, int] = {}
 
     def fill() -> Outcome | None:
         """Queue videos on free actors; an outcome that stops the run when none is left."""
         while (which := actors.freest()) is not None:
-            job = next(jobs, None)
+            job = again.pop(0) if again else next(jobs, None)
             if job is None:
                 return None
             actors.submit(which, job)
         if not actors.alive:
-            job = next(jobs, None)
+            job = again.pop(0) if again else next(jobs, None)
             if job is not None:
                 return Outcome(job.path, None, (), "no Ray actor is left to run it: each was "
                                f"lost with its node and could not be restarted within "
                                f"{STALL_S:g} s", 0, 0.0, fatal=True)
         return None
+
+    def lost(job: Job, why: str) -> Outcome | None:
+        """A video whose actor died: queued again on another, or failed after RETRIES."""
+        tries[job.path] = tries.get(job.path, 0) + 1
+        if tries[job.path] <= RETRIES:
+            again.append(job)
+            return None
+        return Outcome(job.path, None, (), f"{why} ({tries[job.path]} times)", 0, 0.0)
 
     try:
         stop = fill()
@@ -220,17 +239,19 @@ def ray_outcomes(jobs: Iterator[Job], workers: int, address: str | None, device:
                 return
             finished, _ = ray.wait(actors.running(), num_returns=1, timeout=PING_S)
             for ref in finished:
-                path = actors.finish(ref)
+                job = actors.finish(ref)
                 try:
                     yield ray.get(ref)
-                except ray.exceptions.RayError as error:  # its actor died every try
-                    yield Outcome(path, None, (), f"its Ray actor failed {RETRIES + 1} times "
-                                  f"({type(error).__name__}: {str(error).splitlines()[0]})",
-                                  0, 0.0)
-            for _, paths in actors.stalled():
-                for path in paths:
-                    yield Outcome(path, None, (), "its Ray actor was lost with its node and "
-                                  f"no node had room to restart it within {STALL_S:g} s", 0, 0.0)
+                except ray.exceptions.RayError as error:  # its actor died, restarts spent
+                    failed = lost(job, f"its Ray actor died ({type(error).__name__}: "
+                                       f"{str(error).splitlines()[0]})")
+                    if failed is not None:
+                        yield failed
+            for job in actors.stalled():
+                failed = lost(job, "its Ray actor was lost with its node and no node had room "
+                                   f"to restart it within {STALL_S:g} s")
+                if failed is not None:
+                    yield failed
             stop = fill()
     finally:
         actors.stop()

@@ -364,6 +364,22 @@ def _render(binder: Binder, tree: d.RenderQuery) -> st.Bound:
                      bool(tree.args.get("overwrite")))
 
 
+def _set(binder: Binder, tree: exp.Set) -> st.Bound:
+    """SET of a session option (``SET runner = 'ray'``); any other SET is DuckDB's."""
+    items = tree.expressions
+    if len(items) == 1 and isinstance(items[0], exp.SetItem) \
+            and isinstance(items[0].this, exp.EQ) \
+            and isinstance(items[0].this.this, exp.Column | exp.Identifier):
+        name = items[0].this.this.name.lower()
+        value = items[0].this.expression
+        if name in st.SESSION_OPTIONS:
+            if not isinstance(value, exp.Literal | exp.Column | exp.Identifier | exp.Var):
+                raise BindError(f"SET {name} takes a name or a string: SET {name} = 'value'",
+                                position=position_of(value))
+            return st.SetOption(name, value.name)
+    return binder.bind_query(tree)
+
+
 def _transaction(action: str) -> Callable[[Binder, exp.Expr], st.Bound]:
     return lambda binder, tree: st.Transaction(action)
 
@@ -382,6 +398,7 @@ BINDERS: dict[type, Callable[[Binder, t.Any], st.Bound]] = {
     exp.Create: _create,
     exp.Drop: _drop,
     exp.Analyze: _analyze,
+    exp.Set: _set,
     exp.Transaction: _transaction("begin"),
     exp.Commit: _transaction("commit"),
     exp.Rollback: _transaction("rollback"),

@@ -99,6 +99,19 @@ class DropView:
 
 
 @dataclass(frozen=True, slots=True)
+class SetOption:
+    """SET runner = 'ray': one of the session's own options (``SESSION_OPTIONS``); any other
+    SET is DuckDB's."""
+
+    name: str
+    value: str
+
+
+# What SET changes in the session rather than in DuckDB (vql/session/runners.py)
+SESSION_OPTIONS = ("runner", "ray_address")
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
     """BEGIN, COMMIT or ROLLBACK."""
 
@@ -142,4 +155,4 @@ class Explain:
 
 Bound = (CreateVideoTable | DropVideoTable | CreateFunction | DropFunction | ShowTables
          | ShowFunctions | ClearCache | DescribeVideoTable | AnalyzeVideoTable | Transaction | Query
-         | Explain | Render | CreateView | DropView)
+         | Explain | Render | CreateView | DropView | SetOption)

@@ -41,6 +41,18 @@ def describe_schema(schema: pa.Schema) -> Description:
     return tuple((f.name, sql_type_name(f.type), None, None, None, None, None) for f in schema)
 
 
+@dataclass(frozen=True, slots=True)
+class RunnerReport:
+    """What a runner (``vql/session/runners.py``) did before a query ran in this process
+    (``cursor.runner``)."""
+
+    runner: str
+    where: str              # in words: the pool, its actors and nodes
+    videos: int             # videos the workers computed
+    failed: tuple[tuple[str, str], ...]  # videos they could not, and why (computed here)
+    seconds: float
+
+
 @dataclass
 class Result:
     """One statement's result for the cursor: a stream of rows, its description, count, warnings."""
@@ -56,6 +68,7 @@ class Result:
     # For a query over live tables: what it does with each stream, by table (its rows never
     # end: another statement on the connection ends it instead of reading them all first)
     live: dict[str, StreamStats] | None = None
+    runner: RunnerReport | None = None  # what the session's runner did first (None: local)
 
     @classmethod
     def of_table(cls, table: pa.Table, **kwargs: t.Any) -> Result:

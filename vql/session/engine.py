@@ -21,7 +21,7 @@ import duckdb
 from vql import errors
 from vql.bind.binder import Binder
 from vql.bind.names import user_facing
-from vql.bind.statements import Transaction
+from vql.bind.statements import Query, Transaction
 from vql.catalog import Catalog
 from vql.catalog.results import ResultCache
 from vql.exec.progress import ProgressHandler
@@ -31,6 +31,7 @@ from vql.functions.registry import FunctionRegistry, file_hash
 from vql.optimize import OptimizerOptions
 from vql.services import Services
 from vql.session.lock import is_lock_conflict, lock_error
+from vql.session.runners import check_runner, warm
 from vql.session.statements import build_macro, execute, function_from_file
 from vql.settings import Settings
 from vql.sql.parse import number_placeholders, parse, to_sql
@@ -74,6 +75,9 @@ class Engine:
         self.results = ResultCache(self.side, cache_bytes)
         self.registry = FunctionRegistry(builtin_functions())
         self.notices = self._load_stored_functions(load_functions)
+        # where queries compute their frame functions (vql/session/runners.py); SET changes it
+        self.runner = check_runner(self.settings.runner)
+        self.ray_address = self.settings.ray_address
         self.optimizer = OptimizerOptions(reuse_results=self.results.enabled)
         self.autocommit = autocommit
         self.progress_handler: tuple[ProgressHandler, float] | None = None
@@ -154,9 +158,13 @@ class Engine:
             text = to_sql(tree)
             self.flush_history()
             bound = Binder(self.catalog, self.registry, params).bind(tree)
+            ahead, unused = warm(self, bound, text) if isinstance(bound, Query) else (None, None)
             if not isinstance(bound, Transaction):
                 self._begin_implicit()
             result = execute(self, bound)
+            result.runner = ahead
+            if unused is not None:
+                result.messages.append((errors.FallbackWarning, unused))
         except errors.Error as error:
             self.recover(error)
             self._history.append((text, started, time.perf_counter() - clock, "error", str(error)))

@@ -34,6 +34,7 @@ from vql.physical.cost import estimate
 from vql.plan.explain import logical_lines, physical_lines
 from vql.plan.nodes import Filter, VideoScan, chain
 from vql.session.query import Planned, plan_query, run_query
+from vql.session.runners import check_runner, runner
 from vql.sql.parse import parse_expression
 from vql.tune.tuner import table_cache_shares
 from vql.video.live import is_live, probe_stream
@@ -318,6 +319,9 @@ def _explain(engine: Engine, stmt: st.Explain) -> Result:
     lines = ["== Logical plan (reference) ==", *logical_lines(planned.placed or plan),
              "", "== Optimized logical plan ==", *logical_lines(plan),
              "", "== Physical plan ==", *physical_lines(plan, planned.operators)]
+    ahead = runner(engine.runner)
+    if ahead is not None:
+        lines += ["", f"== Runner: {engine.runner} ==", *ahead.explain(engine, stmt.query)]
     for node in plan.inputs:
         scan = chain(node)[0]
         if isinstance(scan, VideoScan):
@@ -452,6 +456,14 @@ def _render(engine: Engine, stmt: st.Render) -> Result:
                            stats=result.stats)
 
 
+def _set_option(engine: Engine, stmt: st.SetOption) -> Result:
+    if stmt.name == "runner":
+        engine.runner = check_runner(stmt.value)
+    else:  # ray_address
+        engine.ray_address = stmt.value.strip()
+    return Result()
+
+
 HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.CreateVideoTable: _create_video_table,
     st.DropVideoTable: _drop_video_table,
@@ -468,4 +480,5 @@ HANDLERS: dict[type, Callable[[Engine, t.Any], Result]] = {
     st.Transaction: _transaction,
     st.CreateView: _create_view,
     st.DropView: _drop_view,
+    st.SetOption: _set_option,
 }
