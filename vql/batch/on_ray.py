@@ -109,11 +109,13 @@ class VideoWorker:
     it answers ``ping`` while it runs one (a concurrency group of its own)."""
 
     def run(self, job: Job) -> Outcome:
+        """Run one video's job here; its outcome names this node."""
         import ray
 
         return dataclasses.replace(process(job), node=ray.get_runtime_context().get_node_id())
 
     def ping(self) -> bool:
+        """Answer that this actor is alive (its own concurrency group: also while it runs)."""
         return True
 
 

@@ -67,6 +67,8 @@ class RayRunner:
     """The ``ray`` runner (registered in ``vql.session.runners.RUNNERS``)."""
 
     def warm(self, engine: Engine, query: Query, sql: str) -> RunnerReport | str | None:
+        """Run ``sql`` over each video of the table ``query`` reads on the actor pool, and
+        store the values computed there; the report, why not, or None (nothing to do)."""
         if not _computes(query):
             return None  # nothing for a cluster to compute
         reason = _refusal(engine, query)
@@ -96,6 +98,7 @@ class RayRunner:
                             time.perf_counter() - started)
 
     def explain(self, engine: Engine, query: Query) -> list[str]:
+        """EXPLAIN's lines: where the query's frame functions would compute, or why not."""
         if not _computes(query):
             return ["nothing to compute ahead: the statement calls no frame function on a "
                     "video table"]
