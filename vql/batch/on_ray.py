@@ -148,12 +148,17 @@ class _Actors:
     def running(self) -> list[t.Any]:
         return [ref for i in self.alive for ref in self.queued[i]]
 
-    def finish(self, ref: t.Any) -> Job:
-        """The job of a finished video, no longer queued."""
-        for queued in self.queued.values():
+    def finish(self, ref: t.Any) -> tuple[int, Job]:
+        """The actor and the job of a finished video, no longer queued."""
+        for which, queued in self.queued.items():
             if ref in queued:
-                return queued.pop(ref)
+                return which, queued.pop(ref)
         raise KeyError(ref)
+
+    def drop(self, which: int) -> list[Job]:
+        """Give up a dead actor; the videos still queued on it."""
+        self.alive.discard(which)
+        return list(self.queued.pop(which, {}).values())
 
     def stalled(self) -> list[Job]:
         """The videos held by actors that answered no ping for ``STALL_S`` seconds (their node
@@ -171,9 +176,8 @@ class _Actors:
         lost: list[Job] = []
         for which in sorted(self.alive):
             if now - self.answered[which] > STALL_S and self.queued[which]:
-                self.alive.discard(which)
                 self.ray.kill(self.handles[which], no_restart=True)
-                lost.extend(self.queued.pop(which).values())
+                lost.extend(self.drop(which))
         return lost
 
     def stop(self) -> None:
@@ -241,14 +245,17 @@ def ray_outcomes(jobs: Iterator[Job], workers: int | None, address: str | None,
                 return
             finished, _ = ray.wait(actors.running(), num_returns=1, timeout=PING_S)
             for ref in finished:
-                job = actors.finish(ref)
+                which, job = actors.finish(ref)
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as error:  # its actor died, restarts spent
-                    failed = lost(job, f"its Ray actor died ({type(error).__name__}: "
-                                       f"{str(error).splitlines()[0]})")
-                    if failed is not None:
-                        yield failed
+                    orphans = actors.drop(which) if isinstance(
+                        error, ray.exceptions.ActorDiedError) else []
+                    for each in [job, *orphans]:
+                        failed = lost(each, f"its Ray actor died ({type(error).__name__}: "
+                                            f"{str(error).splitlines()[0]})")
+                        if failed is not None:
+                            yield failed
             for job in actors.stalled():
                 failed = lost(job, "its Ray actor was lost with its node and no node had room "
                                    f"to restart it within {STALL_S:g} s")
