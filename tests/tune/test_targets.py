@@ -243,7 +243,9 @@ def test_drifted_content_drops_the_accuracy_profile(road: vql.Connection) -> Non
     cur = road.execute(sql)
     cur.fetchall()  # the check runs once every row has been read
     assert cur.tuning is not None and cur.tuning.chosen is not None
-    assert cur.tuning.chosen.config.fps == 1.0  # 30 processed frames: enough pairs to tell
+    # 1 FPS (30 processed frames: enough pairs to tell); 2 FPS when the profile's budget (the
+    # exact plan's time) ran out before the bisection reached 1 FPS, as on a loaded machine
+    assert cur.tuning.chosen.config.fps in (1.0, 2.0)
     assert any(note.startswith("content drift") for note in cur.tuning.notes)
     assert road.execute("SELECT count(*) FROM vql_catalog.accuracy_profiles").fetchall() == [(0,)]
 
